@@ -1,0 +1,30 @@
+# One entry point for a fresh machine: `make demo` (set up + main job), `make test`.
+# GPU users: `make setup TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cu128"`
+# (or install the torch build for their CUDA first; `pip install -e .` keeps it).
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH_SPEC ?= torch==2.13.0
+SHARED_DATA := $(abspath ../shared/data)
+export HALIBENCH_DATA ?= $(if $(wildcard $(SHARED_DATA)/mnist),$(SHARED_DATA),)
+
+.PHONY: setup demo test lint
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q $(TORCH_SPEC)
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+demo: setup
+	$(VENV)/bin/halibench data prepare mnist
+	$(VENV)/bin/halibench train hali --dataset mnist --steps 200 --checkpoint-every 100 \
+		--health-every 100 --out runs/demo-hali-mnist
+
+lint: setup
+	$(VENV)/bin/ruff check halibench tests benchmarks
+
+test: setup lint
+	$(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc

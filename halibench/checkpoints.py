@@ -1,0 +1,238 @@
+"""Checkpoints: a folder of safetensors and JSON. No pickle is written or read.
+
+Layout of a checkpoint folder::
+
+    model.safetensors          weights and buffers of the whole model
+    config.json                format, model config, training config, data, seed, step,
+                               versions, sha256 of model.safetensors
+    training_state.safetensors optimizer tensors (training checkpoints only)
+    training_state.json        optimizer hyper-parameters and scalar state
+
+A training run folder holds ``step-NNNNNNNN/`` checkpoints and a ``latest`` file naming the
+newest; ``load`` accepts a checkpoint folder, a run folder, or a name in
+``checkpoints/index.json`` (whose sha256 is verified).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from halibench import __version__
+from halibench.errors import CheckpointError
+from halibench.io import atomic_dir, sha256_file, write_text_atomic
+from halibench.models import HierarchicalALI, ModelConfig, build_model
+
+FORMAT = "halibench-checkpoint/1"
+MODEL_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+STATE_FILE = "training_state.safetensors"
+STATE_META_FILE = "training_state.json"
+LATEST_FILE = "latest"
+INDEX_ENV = "HALIBENCH_CHECKPOINTS"
+
+
+def environment() -> dict[str, str]:
+    """Versions and hardware recorded beside every checkpoint and result."""
+    return {
+        "halibench": __version__,
+        "torch": torch.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
+    }
+
+
+def optimizer_to_safetensors(opt: torch.optim.Optimizer, prefix: str
+                             ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split an optimizer's state dict into tensors and JSON-able metadata."""
+    sd = opt.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for pid, state in sd["state"].items():
+        for key, value in state.items():
+            if torch.is_tensor(value):
+                tensors[f"{prefix}.{pid}.{key}"] = value.detach().contiguous().cpu()
+            else:
+                scalars.setdefault(str(pid), {})[key] = value
+    keys = {str(pid): sorted(state) for pid, state in sd["state"].items()}
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars, "keys": keys}
+
+
+def optimizer_from_safetensors(opt: torch.optim.Optimizer, prefix: str,
+                               tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    for pid, keys in meta["keys"].items():
+        entry = {}
+        for key in keys:
+            name = f"{prefix}.{pid}.{key}"
+            entry[key] = tensors[name] if name in tensors else meta["scalars"][pid][key]
+        state[int(pid)] = entry
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+def save_checkpoint(folder: str | Path, model: HierarchicalALI, meta: dict[str, Any],
+                    optimizers: dict[str, torch.optim.Optimizer] | None = None) -> Path:
+    """Write a checkpoint folder atomically; ``meta`` goes into config.json beside the model
+    config. With ``optimizers``, the training state (optimizers and RNG) is saved too."""
+    folder = Path(folder)
+    with atomic_dir(folder) as tmp:
+        weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+        save_file(weights, str(tmp / MODEL_FILE))
+        if optimizers is not None:
+            tensors: dict[str, torch.Tensor] = {}
+            opt_meta = {}
+            for name, opt in optimizers.items():
+                t, m = optimizer_to_safetensors(opt, f"optim.{name}")
+                tensors.update(t)
+                opt_meta[name] = m
+            save_file(tensors, str(tmp / STATE_FILE))
+            (tmp / STATE_META_FILE).write_text(json.dumps({"optimizers": opt_meta}, indent=2))
+        config = {
+            "format": FORMAT,
+            "model": model.config.to_dict(),
+            **meta,
+            "environment": environment(),
+            "sha256": {MODEL_FILE: sha256_file(tmp / MODEL_FILE)},
+        }
+        (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    return folder
+
+
+def read_config(folder: Path) -> dict[str, Any]:
+    path = folder / CONFIG_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing; a checkpoint folder needs {CONFIG_FILE} and "
+                              f"{MODEL_FILE}")
+    try:
+        config = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); "
+                              "restore the file or retrain") from None
+    if config.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: format {config.get('format')!r}, expected {FORMAT!r}")
+    return config
+
+
+def resolve_folder(path: Path) -> Path:
+    """A checkpoint folder itself, or the newest checkpoint of a run folder."""
+    if (path / LATEST_FILE).is_file():
+        return path / (path / LATEST_FILE).read_text().strip()
+    return path
+
+
+def load_weights(model: torch.nn.Module, weights_path: Path) -> None:
+    if not weights_path.is_file():
+        raise CheckpointError(f"{weights_path}: missing; the checkpoint is incomplete")
+    try:
+        weights = load_file(str(weights_path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{weights_path}: unreadable safetensors file ({e}); "
+                              "re-download or retrain the checkpoint") from None
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(f"{weights_path}: tensors do not match the config "
+                              f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+    for name, tensor in weights.items():
+        if tensor.shape != expected[name].shape:
+            raise CheckpointError(f"{weights_path}: tensor {name} has shape "
+                                  f"{tuple(tensor.shape)}, the config implies "
+                                  f"{tuple(expected[name].shape)}")
+    model.load_state_dict(weights)
+
+
+def verified_config(folder: Path, expected_sha256: str | None = None) -> dict[str, Any]:
+    """config.json of a checkpoint folder, after checking model.safetensors against the hash
+    recorded there (and against ``expected_sha256`` when given)."""
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder}: no such checkpoint folder")
+    config = read_config(folder)
+    weights_path = folder / MODEL_FILE
+    if not weights_path.is_file():
+        raise CheckpointError(f"{weights_path}: missing; the checkpoint is incomplete")
+    actual = sha256_file(weights_path)
+    for want in (expected_sha256, config.get("sha256", {}).get(MODEL_FILE)):
+        if want and actual != want:
+            raise CheckpointError(f"{weights_path}: sha256 {actual[:12]}… does not match "
+                                  f"the recorded {want[:12]}…; the file is corrupted or "
+                                  "was replaced: re-download or retrain it")
+    return config
+
+
+def model_config_of(folder: Path, config: dict[str, Any]) -> ModelConfig:
+    try:
+        return ModelConfig.from_dict(config["model"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{folder / CONFIG_FILE}: invalid model config ({e})") from None
+
+
+def load_checkpoint(path: str | Path, expected_sha256: str | None = None
+                    ) -> tuple[HierarchicalALI, dict[str, Any]]:
+    """Model and config.json of a checkpoint or run folder; the weights' hash is checked."""
+    folder = resolve_folder(Path(path))
+    config = verified_config(folder, expected_sha256)
+    model = build_model(model_config_of(folder, config))
+    load_weights(model, folder / MODEL_FILE)
+    model.eval()
+    return model, config
+
+
+def load_training_state(folder: Path, optimizers: dict[str, torch.optim.Optimizer]) -> None:
+    """Restore optimizer state saved by ``save_checkpoint``."""
+    try:
+        tensors = load_file(str(folder / STATE_FILE))
+        meta = json.loads((folder / STATE_META_FILE).read_text())
+    except (OSError, SafetensorError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{folder}: training state unreadable ({e}); cannot resume "
+                              "from this checkpoint") from None
+    for name, opt in optimizers.items():
+        optimizer_from_safetensors(opt, f"optim.{name}", tensors, meta["optimizers"][name])
+
+
+def mark_latest(run_dir: Path, folder: Path, keep: int) -> None:
+    """Point ``run_dir/latest`` at ``folder`` and delete all but the newest ``keep`` steps."""
+    write_text_atomic(run_dir / LATEST_FILE, folder.name + "\n")
+    steps = sorted(p for p in run_dir.glob("step-*") if p.is_dir())
+    for old in steps[:-keep] if keep > 0 else []:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def index_dir() -> Path:
+    """The shipped checkpoints folder (``$HALIBENCH_CHECKPOINTS`` overrides)."""
+    env = os.environ.get(INDEX_ENV)
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "checkpoints"
+
+
+def read_index() -> dict[str, dict[str, Any]]:
+    path = index_dir() / "index.json"
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())["checkpoints"]
+    except (json.JSONDecodeError, KeyError) as e:
+        raise CheckpointError(f"{path}: invalid checkpoint index ({e})") from None
+
+
+def load(name_or_path: str | Path) -> HierarchicalALI:
+    """A model from a checkpoint folder, a run folder, or a shipped checkpoint's name."""
+    path = Path(name_or_path)
+    if path.exists():
+        return load_checkpoint(path)[0]
+    index = read_index()
+    if str(name_or_path) not in index:
+        raise CheckpointError(f"{name_or_path}: neither a checkpoint folder nor a shipped "
+                              f"checkpoint; known names: {sorted(index) or 'none yet'}")
+    entry = index[str(name_or_path)]
+    return load_checkpoint(index_dir() / entry["path"], expected_sha256=entry["sha256"])[0]

@@ -1,0 +1,116 @@
+"""The per-level feature contract.
+
+Levels of a model with L latent levels:
+
+- ``z1`` .. ``zL``: the latent at each level (the chain of encoder means by default, or a
+  sampled chain on request);
+- ``concat``: all levels side by side;
+- ``hidden``: ALI's SVM features: the mean of z1 followed by the post-activation outputs of
+  the last three hidden x-encoder layers, flattened (5376 dims for the 32 px family).
+
+Extraction always runs in eval mode under ``torch.inference_mode()`` and in batches; the
+result does not depend on the batch size.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+
+from halibench.models.hierarchical import HierarchicalALI
+
+HIDDEN_LAYERS = 3
+
+
+def level_names(model: HierarchicalALI) -> list[str]:
+    """Every valid feature level name, in canonical order."""
+    return [*model.level_names, "concat", "hidden"]
+
+
+def feature_info(model: HierarchicalALI) -> list[dict]:
+    """One dict per level: ``name``, ``dim`` and ``shape`` (the shape of each part)."""
+    dims = model.config.z_dims
+    info = [{"name": f"z{i + 1}", "dim": d, "shape": [(d,)]} for i, d in enumerate(dims)]
+    info.append({"name": "concat", "dim": sum(dims), "shape": [(d,) for d in dims]})
+    hidden_shapes = [(dims[0],), *model.encoder.x_encoder.trunk.shapes[-HIDDEN_LAYERS:]]
+    info.append({"name": "hidden", "dim": sum(math.prod(s) for s in hidden_shapes),
+                 "shape": hidden_shapes})
+    return info
+
+
+def validate_levels(model: HierarchicalALI, levels: Sequence[str]) -> list[str]:
+    """``levels`` as a list, or ValueError naming the valid levels on an unknown or repeated one."""
+    valid = level_names(model)
+    levels = list(levels)
+    unknown = [lv for lv in levels if lv not in valid]
+    if unknown:
+        raise ValueError(f"unknown feature level(s) {unknown}; valid levels: {valid}")
+    repeated = sorted({lv for lv in levels if levels.count(lv) > 1})
+    if repeated:
+        raise ValueError(f"feature level(s) {repeated} requested twice; valid levels: {valid}")
+    if not levels:
+        raise ValueError(f"no feature level requested; valid levels: {valid}")
+    return levels
+
+
+def as_float_images(batch: torch.Tensor) -> torch.Tensor:
+    """uint8 images in [0, 255] -> float32 in [0, 1]; float input is passed through."""
+    if batch.dtype == torch.uint8:
+        return batch.float().div_(255.0)
+    return batch.float()
+
+
+def _batch_features(model: HierarchicalALI, x: torch.Tensor, levels: list[str], sample: bool
+                    ) -> dict[str, torch.Tensor]:
+    latents = model.encode(x, sample=sample)
+    by_name = {f"z{i + 1}": z for i, z in enumerate(latents)}
+    out = {}
+    for lv in levels:
+        if lv == "concat":
+            out[lv] = torch.cat(latents, dim=1)
+        elif lv == "hidden":
+            mu, hidden = model.encode_hidden(x)
+            out[lv] = torch.cat([mu] + [h.flatten(1) for h in hidden[-HIDDEN_LAYERS:]], dim=1)
+        else:
+            out[lv] = by_name[lv]
+    return out
+
+
+def iter_batches(images: torch.Tensor | np.ndarray, batch_size: int) -> Iterator[torch.Tensor]:
+    for start in range(0, len(images), batch_size):
+        yield torch.as_tensor(np.asarray(images[start:start + batch_size]))
+
+
+def extract_features(model: HierarchicalALI, images: torch.Tensor | np.ndarray,
+                     levels: Sequence[str] = ("z1",), *, sample: bool = False,
+                     batch_size: int = 256, device: str | torch.device = "cpu",
+                     seed: int = 0) -> dict[str, np.ndarray]:
+    """Features of ``images`` (N, C, H, W; uint8 or float in [0, 1]) for each level.
+
+    Returns float32 arrays of shape (N, dim). ``sample=True`` draws the stochastic chain with
+    ``seed``; the mean is the default. The model's train/eval mode is restored afterwards.
+    """
+    levels = validate_levels(model, levels)
+    dims = {d["name"]: d["dim"] for d in feature_info(model)}
+    out = {lv: np.empty((len(images), dims[lv]), dtype=np.float32) for lv in levels}
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode(), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            start = 0
+            for batch in iter_batches(images, batch_size):
+                x = as_float_images(batch).to(device)
+                feats = _batch_features(model, x, levels, sample)
+                for lv, f in feats.items():
+                    if f.shape[1] != dims[lv]:
+                        raise AssertionError(f"level {lv}: got {f.shape[1]} dims, "
+                                             f"feature_info says {dims[lv]}")
+                    out[lv][start:start + len(batch)] = f.cpu().numpy()
+                start += len(batch)
+    finally:
+        model.train(was_training)
+    return out

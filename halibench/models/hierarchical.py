@@ -1,0 +1,103 @@
+"""HierarchicalALI: one model class for ALI, BiGAN and HALI."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from halibench.models.chains import DecoderChain, EncoderChain
+from halibench.models.config import ModelConfig
+from halibench.models.discriminator import TupleDiscriminator
+from halibench.models.layers import init_weights
+
+
+class Generators(nn.Module):
+    """Encoder and decoder chains as one module: the side the discriminator plays against.
+
+    ``forward`` draws the encoder tuple (x, z1..zL) ~ q and the decoder tuple ~ p in one call,
+    so that DistributedDataParallel can wrap it.
+    """
+
+    def __init__(self, encoder: EncoderChain, decoder: DecoderChain, prior: str) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.prior = prior
+
+    def sample_prior(self, n: int, dim: int, device: torch.device) -> torch.Tensor:
+        if self.prior == "uniform":
+            return torch.rand(n, dim, device=device) * 2 - 1
+        return torch.randn(n, dim, device=device)
+
+    def forward(self, x: torch.Tensor
+                ) -> tuple[tuple[torch.Tensor, list[torch.Tensor]],
+                           tuple[torch.Tensor, list[torch.Tensor]]]:
+        enc_latents, _ = self.encoder(x, sample=True)
+        top = self.sample_prior(x.shape[0], enc_latents[-1].shape[1], x.device)
+        x_fake, dec_latents = self.decoder(top, len(enc_latents), sample=True)
+        return (x, enc_latents), (x_fake, dec_latents)
+
+
+class HierarchicalALI(nn.Module):
+    """A Markov chain of stochastic encoders x -> z1 -> ... -> zL, the mirror chain of
+    decoders, and a discriminator over the whole tuple. ALI and BiGAN are one-level cases."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.generators = Generators(EncoderChain(config), DecoderChain(config), config.prior)
+        self.discriminator = TupleDiscriminator(config)
+        init_weights(self, config.init_std)
+
+    @property
+    def encoder(self) -> EncoderChain:
+        return self.generators.encoder
+
+    @property
+    def decoder(self) -> DecoderChain:
+        return self.generators.decoder
+
+    @property
+    def levels(self) -> int:
+        return self.config.levels
+
+    @property
+    def level_names(self) -> list[str]:
+        return [f"z{i + 1}" for i in range(self.levels)]
+
+    def _check_level(self, level: int) -> None:
+        if not 1 <= level <= self.levels:
+            raise ValueError(f"level {level} out of range; this model has levels 1..{self.levels}")
+
+    def encode(self, x: torch.Tensor, sample: bool = False) -> list[torch.Tensor]:
+        """Latents z1..zL of images ``x`` in [0, 1]; the chain of means unless ``sample``."""
+        return self.encoder(x, sample=sample)[0]
+
+    def encode_hidden(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The mean of z1 and the post-activation outputs of every hidden x-encoder layer."""
+        _, mu, hidden = self.encoder.x_encoder(x, sample=False)
+        return mu, hidden
+
+    def decode(self, z: torch.Tensor, level: int = 1, sample: bool = False) -> torch.Tensor:
+        """Images decoded from ``z`` at ``level`` (1-based) down the decoder chain."""
+        self._check_level(level)
+        return self.decoder(z, level, sample=sample)[0]
+
+    def reconstruct(self, x: torch.Tensor, level: int = 1, sample: bool = False) -> torch.Tensor:
+        """x -> z1 -> ... -> z_level -> ... -> z1 -> x."""
+        self._check_level(level)
+        z = self.encoder(x, sample=sample, depth=level)[0][-1]
+        return self.decode(z, level, sample=sample)
+
+    def sample(self, n: int, sample_intermediate: bool = True) -> torch.Tensor:
+        """``n`` images from the prior p(zL) through the decoder chain."""
+        device = next(self.parameters()).device
+        top = self.generators.sample_prior(n, self.config.z_dims[-1], device)
+        return self.decoder(top, self.levels, sample=sample_intermediate)[0]
+
+    @property
+    def feature_info(self) -> list[dict]:
+        """Name, dimension and shape of every feature level (see ``halibench.features``)."""
+        from halibench.features import feature_info
+
+        return feature_info(self)

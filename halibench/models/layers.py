@@ -1,0 +1,104 @@
+"""Layer specifications and the builders that turn them into modules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    """One convolution: kernel/stride-channels as in the ALI appendix; ``transposed`` for T."""
+
+    kernel: int
+    stride: int
+    channels: int
+    padding: int = 0
+    transposed: bool = False
+
+    def build(self, in_channels: int, out_channels: int | None = None) -> nn.Module:
+        cls = nn.ConvTranspose2d if self.transposed else nn.Conv2d
+        out = self.channels if out_channels is None else out_channels
+        return cls(in_channels, out, self.kernel, self.stride, self.padding)
+
+    def out_size(self, size: int) -> int:
+        if self.transposed:
+            return (size - 1) * self.stride - 2 * self.padding + self.kernel
+        return (size + 2 * self.padding - self.kernel) // self.stride + 1
+
+
+def scaled(channels: int, width: float) -> int:
+    """Channel count under a width multiplier (at least 8)."""
+    return max(8, int(round(channels * width)))
+
+
+class ConvStack(nn.Module):
+    """Conv layers, each followed by optional batch norm, leaky ReLU and dropout.
+
+    ``forward`` returns the output and the post-activation output of every layer, which the
+    ``hidden`` feature level reads.
+    """
+
+    def __init__(self, specs: tuple[ConvSpec, ...], in_channels: int, in_size: int, *,
+                 slope: float, width: float = 1.0, batch_norm: bool = True,
+                 batch_norm_first: bool = True, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList()
+        self.shapes: list[tuple[int, int, int]] = []
+        channels, size = in_channels, in_size
+        for i, spec in enumerate(specs):
+            out = scaled(spec.channels, width)
+            layers: list[nn.Module] = [spec.build(channels, out)]
+            if batch_norm and (i > 0 or batch_norm_first):
+                layers.append(nn.BatchNorm2d(out))
+            layers.append(nn.LeakyReLU(slope))
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            self.blocks.append(nn.Sequential(*layers))
+            channels, size = out, spec.out_size(size)
+            if size <= 0:
+                raise ValueError(f"layer {i} ({spec}) shrinks the input to nothing")
+            self.shapes.append((channels, size, size))
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        return self.shapes[-1]
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        hidden = []
+        for block in self.blocks:
+            x = block(x)
+            hidden.append(x)
+        return x, hidden
+
+
+def mlp(in_dim: int, widths: tuple[int, ...], out_dim: int | None, *, slope: float,
+        batch_norm: bool, dropout: float = 0.0) -> nn.Sequential:
+    """Fully connected layers (the ALI appendix's 1x1 convolutions on 1x1 maps)."""
+    layers: list[nn.Module] = []
+    dim = in_dim
+    for w in widths:
+        layers.append(nn.Linear(dim, w))
+        if batch_norm:
+            layers.append(nn.BatchNorm1d(w))
+        layers.append(nn.LeakyReLU(slope))
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        dim = w
+    if out_dim is not None:
+        layers.append(nn.Linear(dim, out_dim))
+    return nn.Sequential(*layers)
+
+
+def init_weights(module: nn.Module, std: float) -> None:
+    """ALI's initialisation: weights N(0, std), biases zero, batch-norm scale one."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)

@@ -1,0 +1,313 @@
+"""Adversarial training of ALI, BiGAN and HALI: resumable, seeded, DDP-ready.
+
+Losses are the non-saturating GAN losses in softplus form. The discriminator calls encoder
+tuples (x, z1..zL) ~ q "real" and decoder tuples ~ p "fake"; the generators (both chains)
+minimise softplus(D(q)) + softplus(-D(p)).
+
+Randomness: the global RNG is reseeded at every step from (seed, rank, step), and the data
+order of each epoch is a permutation seeded by (seed, epoch). So a run resumed from a
+checkpoint replays exactly what the uninterrupted run would have done (on CPU).
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
+
+from halibench.checkpoints import (
+    CONFIG_FILE,
+    MODEL_FILE,
+    load_training_state,
+    load_weights,
+    mark_latest,
+    model_config_of,
+    resolve_folder,
+    save_checkpoint,
+    verified_config,
+)
+from halibench.distributed import DistInfo, barrier, init_distributed
+from halibench.errors import CheckpointError, HalibenchError
+from halibench.features import as_float_images
+from halibench.health import health_probes
+from halibench.io import atomic_path
+from halibench.models import HierarchicalALI, ModelConfig, build_model
+
+StepCallback = Callable[[int, dict[str, float]], None]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every training hyper-parameter; saved in each checkpoint's config.json."""
+
+    dataset: str = "mnist"
+    train_range: tuple[int, int] = (0, 50000)
+    health_range: tuple[int, int] = (50000, 52000)
+    steps: int = 10000
+    batch_size: int = 100
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    seed: int = 0
+    checkpoint_every: int = 1000
+    health_every: int = 500
+    log_every: int = 10
+    keep_checkpoints: int = 2
+    instance_noise: float = 0.0
+    instance_noise_steps: int = 0
+    device: str = "cpu"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown training config keys {sorted(unknown)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+    def noise_std(self, step: int) -> float:
+        """Instance noise: ``instance_noise`` annealed linearly to 0 over ``instance_noise_steps``
+        (constant when that is 0)."""
+        if self.instance_noise <= 0:
+            return 0.0
+        if self.instance_noise_steps <= 0:
+            return self.instance_noise
+        return self.instance_noise * max(0.0, 1.0 - step / self.instance_noise_steps)
+
+
+@dataclass
+class TrainingData:
+    """uint8 images (N, C, H, W) to train on, and a labelled held-out slice for health probes."""
+
+    images: torch.Tensor
+    health_images: torch.Tensor
+    health_labels: torch.Tensor | None = None
+    description: dict[str, Any] | None = None
+
+
+class ShardedEpochSampler:
+    """Batches of indices: a seeded permutation per epoch, sharded over ranks, last batch
+    dropped. ``indices(step)`` depends only on the step, which makes resuming exact."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, rank: int = 0, world: int = 1):
+        self.n, self.batch_size, self.seed, self.rank, self.world = n, batch_size, seed, rank, world
+        self.per_epoch = (n // world) // batch_size
+        if self.per_epoch == 0:
+            raise HalibenchError(f"{n} training images are fewer than one batch of {batch_size} "
+                                 f"per process ({world} processes); lower --batch-size")
+        self._epoch, self._shard = -1, torch.empty(0, dtype=torch.long)
+
+    def indices(self, step: int) -> torch.Tensor:
+        epoch, i = divmod(step, self.per_epoch)
+        if epoch != self._epoch:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._shard = torch.randperm(self.n, generator=g)[self.rank::self.world]
+            self._epoch = epoch
+        return self._shard[i * self.batch_size:(i + 1) * self.batch_size]
+
+
+def step_seed(seed: int, rank: int, step: int) -> int:
+    return (seed * 1_000_003 + rank * 7_919 + step) % (2**63)
+
+
+def discriminator_losses(logits: torch.Tensor, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(discriminator loss, generator loss) from logits of [encoder tuples; decoder tuples];
+    each head's loss is averaged over the batch and the heads' losses are summed."""
+    real, fake = logits[:batch], logits[batch:]
+    loss_d = F.softplus(-real).mean(0).sum() + F.softplus(fake).mean(0).sum()
+    loss_g = F.softplus(real).mean(0).sum() + F.softplus(-fake).mean(0).sum()
+    return loss_d, loss_g
+
+
+def unwrap(module: torch.nn.Module) -> torch.nn.Module:
+    return module.module if isinstance(module, DistributedDataParallel) else module
+
+
+def adversarial_step(gen: torch.nn.Module, disc: torch.nn.Module, opt_g: torch.optim.Optimizer,
+                     opt_d: torch.optim.Optimizer, x: torch.Tensor, noise_std: float = 0.0
+                     ) -> dict[str, float]:
+    """One discriminator update, then one update of both chains."""
+    (xe, ze), (xd, zd) = gen(x)
+    b = x.shape[0]
+    x_all = torch.cat([xe, xd])
+    if noise_std > 0:
+        x_all = x_all + noise_std * torch.randn_like(x_all)
+    z_all = [torch.cat([a, c]) for a, c in zip(ze, zd, strict=True)]
+
+    opt_d.zero_grad(set_to_none=True)
+    logits = disc(x_all.detach(), [z.detach() for z in z_all])
+    loss_d, _ = discriminator_losses(logits, b)
+    loss_d.backward()
+    opt_d.step()
+
+    d = unwrap(disc)
+    d.requires_grad_(False)
+    try:
+        opt_g.zero_grad(set_to_none=True)
+        logits_g = d(x_all, z_all)
+        _, loss_g = discriminator_losses(logits_g, b)
+        loss_g.backward()
+        opt_g.step()
+    finally:
+        d.requires_grad_(True)
+    with torch.no_grad():
+        acc_q = (logits[:b] > 0).float().mean()
+        acc_p = (logits[b:] < 0).float().mean()
+    return {"loss_d": loss_d.item(), "loss_g": loss_g.item(),
+            "d_acc_encoder": float(acc_q), "d_acc_decoder": float(acc_p)}
+
+
+class CsvLog:
+    """Append-only CSV of dict rows; ``truncate_after`` drops rows past a resumed step."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def append(self, row: dict[str, Any]) -> None:
+        new = not self.path.exists()
+        with open(self.path, "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(row))
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+
+    def truncate_after(self, step: int) -> None:
+        if not self.path.exists():
+            return
+        with open(self.path, newline="") as f:
+            reader = csv.DictReader(f)
+            names = reader.fieldnames or []
+            rows = [r for r in reader if int(r["step"]) <= step]
+        with atomic_path(self.path) as tmp, open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=names)
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+class Trainer:
+    """Trains one model into a run folder of checkpoints and CSV logs."""
+
+    def __init__(self, model_config: ModelConfig, config: TrainConfig, run_dir: str | Path,
+                 data: TrainingData, *, resume: bool = False) -> None:
+        self.run_dir = Path(run_dir)
+        self.dist: DistInfo = init_distributed(config.device)
+        self.start_step = 0
+        resume_from = None
+        if resume:
+            resume_from = resolve_folder(self.run_dir)
+            if not (resume_from / CONFIG_FILE).is_file():
+                raise CheckpointError(f"{self.run_dir}: no checkpoint to resume from; "
+                                      "start without --resume")
+            stored = verified_config(resume_from)
+            if "training" not in stored or "step" not in stored:
+                raise CheckpointError(f"{resume_from}: not a training checkpoint (no training "
+                                      "config or step); start a new run instead")
+            model_config = model_config_of(resume_from, stored)
+            config = TrainConfig.from_dict({**stored["training"], "steps": config.steps})
+            self.start_step = int(stored["step"])
+        self.model_config, self.config, self.data = model_config, config, data
+        expected = model_config.image_shape
+        if tuple(data.images.shape[1:]) != expected:
+            raise HalibenchError(f"images of shape {tuple(data.images.shape[1:])} do not fit "
+                                 f"the {model_config.family} family ({expected}); choose the "
+                                 "family that matches the dataset")
+        torch.manual_seed(config.seed)
+        self.model: HierarchicalALI = build_model(model_config).to(self.dist.device)
+        self.opt_g = torch.optim.Adam(self.model.generators.parameters(), lr=config.lr,
+                                      betas=config.betas)
+        self.opt_d = torch.optim.Adam(self.model.discriminator.parameters(), lr=config.lr,
+                                      betas=config.betas)
+        if resume_from is not None:
+            load_weights(self.model, resume_from / MODEL_FILE)
+            load_training_state(resume_from, self.optimizers)
+        self.gen, self.disc = self.model.generators, self.model.discriminator
+        if self.dist.enabled:
+            ids = [self.dist.device.index] if self.dist.device.type == "cuda" else None
+            self.gen = DistributedDataParallel(self.model.generators, device_ids=ids)
+            self.disc = DistributedDataParallel(self.model.discriminator, device_ids=ids)
+        per_rank = config.batch_size // self.dist.world_size
+        self.sampler = ShardedEpochSampler(len(data.images), per_rank, config.seed,
+                                           self.dist.rank, self.dist.world_size)
+        self.losses = CsvLog(self.run_dir / "losses.csv")
+        self.health = CsvLog(self.run_dir / "health.csv")
+        if self.dist.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.losses.truncate_after(self.start_step)
+            self.health.truncate_after(self.start_step)
+
+    @property
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"generators": self.opt_g, "discriminator": self.opt_d}
+
+    def step(self, step: int) -> dict[str, float]:
+        """Run training step ``step`` (0-based)."""
+        torch.manual_seed(step_seed(self.config.seed, self.dist.rank, step))
+        idx = self.sampler.indices(step)
+        x = as_float_images(self.data.images[idx]).to(self.dist.device, non_blocking=True)
+        return adversarial_step(self.gen, self.disc, self.opt_g, self.opt_d, x,
+                                self.config.noise_std(step))
+
+    def checkpoint(self, step: int) -> Path:
+        folder = self.run_dir / f"step-{step:08d}"
+        meta = {
+            "training": self.config.to_dict(),
+            "data": self.data.description or {},
+            "seed": self.config.seed,
+            "step": step,
+            "world_size": self.dist.world_size,
+            "rng": {"scheme": "torch.manual_seed(step_seed(seed, rank, step)) every step",
+                    "seed": self.config.seed},
+        }
+        save_checkpoint(folder, self.model, meta, self.optimizers)
+        mark_latest(self.run_dir, folder, self.config.keep_checkpoints)
+        return folder
+
+    def probe(self, step: int, recent: Sequence[dict[str, float]]) -> dict[str, float]:
+        row: dict[str, float] = {"step": step}
+        for key in ("loss_d", "loss_g"):
+            row[f"{key}_mean"] = sum(r[key] for r in recent) / max(1, len(recent))
+        row.update(health_probes(self.model, self.data.health_images, self.data.health_labels,
+                                 seed=self.config.seed))
+        self.health.append(row)
+        return row
+
+    def fit(self, callbacks: Sequence[StepCallback] = ()) -> Path | None:
+        """Train to ``config.steps``; returns the final checkpoint folder (rank 0)."""
+        cfg, main = self.config, self.dist.is_main
+        self.model.train()
+        bar = tqdm(total=cfg.steps, initial=self.start_step, disable=not main,
+                   desc=f"train {self.model_config.kind}", unit="step", dynamic_ncols=True)
+        recent: list[dict[str, float]] = []
+        final = None
+        t0 = time.perf_counter()
+        for step in range(self.start_step, cfg.steps):
+            metrics = self.step(step)
+            done = step + 1
+            recent.append(metrics)
+            if main and (done % cfg.log_every == 0 or done == cfg.steps):
+                self.losses.append({"step": done, **metrics,
+                                    "seconds": round(time.perf_counter() - t0, 3)})
+                bar.set_postfix(d=f"{metrics['loss_d']:.3f}", g=f"{metrics['loss_g']:.3f}")
+            if main and cfg.health_every > 0 and (done % cfg.health_every == 0
+                                                  or done == cfg.steps):
+                self.probe(done, recent)
+                recent = []
+            if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+                if main:
+                    final = self.checkpoint(done)
+                barrier(self.dist)
+            bar.update(1)
+            for callback in callbacks:
+                callback(done, metrics)
+        bar.close()
+        return final

@@ -1,0 +1,27 @@
+"""Training data from the dataset registry: images to learn from, a labelled health slice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from halibench.data import data_root, load
+from halibench.train import TrainingData
+
+
+def training_data(dataset: str, root: str | Path | None, train_range: tuple[int, int],
+                  health_range: tuple[int, int]) -> TrainingData:
+    """Rows of the ``train`` split; labels are read only for the health slice's 1-NN probe."""
+    split = load(dataset, "train", root)
+    learn = split.take(*train_range)
+    held_out = split.take(*health_range)
+    labels = torch.from_numpy(np.asarray(held_out.labels)) if held_out.labels.ndim == 1 else None
+    return TrainingData(
+        images=torch.from_numpy(np.array(learn.images)),
+        health_images=torch.from_numpy(np.array(held_out.images)),
+        health_labels=labels,
+        description={"dataset": dataset, "split": "train", "train_range": list(train_range),
+                     "health_range": list(health_range), "data_root": str(data_root(root))},
+    )

@@ -1,0 +1,102 @@
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+from safetensors.torch import load_file, save_file
+
+import halibench
+from halibench.checkpoints import MODEL_FILE, load_checkpoint, save_checkpoint
+from halibench.cli import cli
+from halibench.errors import CheckpointError
+from halibench.models import build_model, preset
+
+
+@pytest.fixture
+def saved(tmp_path):
+    torch.manual_seed(0)
+    model = build_model(preset("hali", "28px", width=0.25)).eval()
+    folder = save_checkpoint(tmp_path / "ckpt", model, {"step": 0})
+    return model, folder
+
+
+def test_save_load_identical_outputs(saved):
+    model, folder = saved
+    loaded = halibench.load(str(folder))
+    x = torch.rand(5, 1, 28, 28)
+    with torch.inference_mode():
+        for level in (1, 2):
+            assert torch.equal(model.reconstruct(x, level), loaded.reconstruct(x, level))
+        assert all(torch.equal(a, b) for a, b in zip(model.encode(x), loaded.encode(x), strict=True))
+    assert loaded.config == model.config
+    assert not list(folder.parent.glob(".*tmp"))
+
+
+def test_corrupted_weights_rejected_by_hash(saved):
+    _, folder = saved
+    data = bytearray((folder / MODEL_FILE).read_bytes())
+    data[-10] ^= 0xFF
+    (folder / MODEL_FILE).write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="sha256 .* does not match"):
+        load_checkpoint(folder)
+
+
+def test_shape_mismatch_gives_one_line_error(saved):
+    _, folder = saved
+    config = json.loads((folder / "config.json").read_text())
+    config["model"]["z_dims"] = [64, 16]
+    config["sha256"] = {}
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="has shape .* the config implies") as e:
+        load_checkpoint(folder)
+    assert "\n" not in str(e.value)
+
+
+def test_missing_tensor_and_missing_file(saved):
+    _, folder = saved
+    weights = load_file(str(folder / MODEL_FILE))
+    weights.pop(next(iter(weights)))
+    save_file(weights, str(folder / MODEL_FILE))
+    config = json.loads((folder / "config.json").read_text())
+    config["sha256"] = {}
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="do not match the config"):
+        load_checkpoint(folder)
+    (folder / MODEL_FILE).unlink()
+    with pytest.raises(CheckpointError, match="missing"):
+        load_checkpoint(folder)
+
+
+def test_index_name_verified_by_sha256(saved, tmp_path, monkeypatch):
+    _, folder = saved
+    index = {"checkpoints": {"tiny": {"path": str(folder), "sha256": "0" * 64}}}
+    (tmp_path / "index.json").write_text(json.dumps(index))
+    monkeypatch.setenv("HALIBENCH_CHECKPOINTS", str(tmp_path))
+    with pytest.raises(CheckpointError, match="does not match the recorded"):
+        halibench.load("tiny")
+    with pytest.raises(CheckpointError, match="known names: \\['tiny'\\]"):
+        halibench.load("nope")
+
+
+def train_args(root, out, *extra):
+    return ["train", "ali", "--data-root", str(root), "--out", str(out), "--width", "0.25",
+            "--steps", "2", "--batch-size", "20", "--train-range", "0:200",
+            "--health-range", "200:300", *extra]
+
+
+def test_cli_resume_of_corrupt_checkpoint_one_line_exit_2(tiny_mnist_root, tmp_path):
+    out = tmp_path / "run"
+    runner = CliRunner()
+    assert runner.invoke(cli, train_args(tiny_mnist_root, out)).exit_code == 0
+    weights = out / "step-00000002" / MODEL_FILE
+    weights.write_bytes(weights.read_bytes()[:-7])
+    result = runner.invoke(cli, train_args(tiny_mnist_root, out, "--resume", "--steps", "4"))
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and result.output.startswith("error: ")
+    assert "sha256" in result.output and "Traceback" not in result.output
+
+
+def test_cli_resume_without_checkpoint(tiny_mnist_root, tmp_path):
+    result = CliRunner().invoke(cli, train_args(tiny_mnist_root, tmp_path / "none", "--resume"))
+    assert result.exit_code == 2
+    assert "no checkpoint to resume from" in result.output

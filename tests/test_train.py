@@ -1,0 +1,97 @@
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from halibench.checkpoints import MODEL_FILE
+from halibench.models import preset
+from halibench.train import ShardedEpochSampler, TrainConfig, Trainer, TrainingData
+
+
+def tiny_data(n=120, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    images = (torch.rand(n, 1, 28, 28, generator=g) * 255).to(torch.uint8)
+    return TrainingData(images[:80], images[80:], torch.arange(40) % 10)
+
+
+def tiny_config(**kw):
+    base = dict(steps=6, batch_size=16, checkpoint_every=3, health_every=3, log_every=1,
+                train_range=(0, 80), health_range=(80, 120))
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def weights(folder):
+    return load_file(str(folder / MODEL_FILE))
+
+
+@pytest.mark.parametrize("kind", ["hali", "ali", "bigan"])
+def test_a_few_steps_train_every_kind(tmp_path, kind):
+    model_config = preset(kind, "28px", width=0.25)
+    trainer = Trainer(model_config, tiny_config(), tmp_path / kind, tiny_data())
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    final = trainer.fit()
+    after = trainer.model.state_dict()
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert any(k.startswith("generators.") for k in changed)
+    assert any(k.startswith("discriminator.") for k in changed)
+    assert final.name == "step-00000006"
+    health = (tmp_path / kind / "health.csv").read_text().splitlines()
+    assert health[0].startswith("step,loss_d_mean,loss_g_mean,knn_z1")
+    assert len(health) == 3
+
+
+def test_same_seed_same_weights(tmp_path):
+    cfg = preset("ali", "28px", width=0.25)
+    a = Trainer(cfg, tiny_config(steps=3), tmp_path / "a", tiny_data()).fit()
+    b = Trainer(cfg, tiny_config(steps=3), tmp_path / "b", tiny_data()).fit()
+    wa, wb = weights(a), weights(b)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    c = Trainer(cfg, tiny_config(steps=3, seed=1), tmp_path / "c", tiny_data()).fit()
+    assert not all(torch.equal(wa[k], weights(c)[k]) for k in wa)
+
+
+class Killed(Exception):
+    pass
+
+
+def kill_at(step_to_die):
+    def callback(step, metrics):
+        if step == step_to_die:
+            raise Killed
+
+    return callback
+
+
+def test_kill_and_resume_equals_uninterrupted(tmp_path):
+    cfg = preset("hali", "28px", width=0.25)
+    full = Trainer(cfg, tiny_config(steps=8, checkpoint_every=4), tmp_path / "full",
+                   tiny_data()).fit()
+    run = tmp_path / "killed"
+    with pytest.raises(Killed):
+        Trainer(cfg, tiny_config(steps=8, checkpoint_every=4), run, tiny_data()).fit(
+            callbacks=[kill_at(6)])
+    assert (run / "latest").read_text().strip() == "step-00000004"
+    resumed = Trainer(cfg, tiny_config(steps=8), run, tiny_data(), resume=True).fit()
+    wa, wb = weights(full), weights(resumed)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    steps = [int(line.split(",")[0]) for line in
+             (run / "losses.csv").read_text().splitlines()[1:]]
+    assert steps == list(range(1, 9))
+
+
+def test_sampler_shards_are_disjoint_and_reproducible():
+    a = ShardedEpochSampler(100, 10, seed=3, rank=0, world=2)
+    b = ShardedEpochSampler(100, 10, seed=3, rank=1, world=2)
+    assert a.per_epoch == 5
+    for step in range(5):
+        assert not set(a.indices(step).tolist()) & set(b.indices(step).tolist())
+    again = ShardedEpochSampler(100, 10, seed=3, rank=0, world=2)
+    assert torch.equal(a.indices(7), again.indices(7))
+    assert not torch.equal(a.indices(0), a.indices(5))
+
+
+def test_instance_noise_anneals_to_zero():
+    cfg = TrainConfig(instance_noise=0.2, instance_noise_steps=100)
+    assert cfg.noise_std(0) == pytest.approx(0.2)
+    assert cfg.noise_std(50) == pytest.approx(0.1)
+    assert cfg.noise_std(200) == 0.0
