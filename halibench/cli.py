@@ -143,10 +143,9 @@ def data_list(data_root: Path | None) -> None:
     root = resolve_root(data_root)
     for name, ds in sorted(DATASETS.items()):
         folder = ds.folder(root)
-        present = sum(s.locate(folder) is not None for s in ds.sources())
-        total = len(ds.sources())
-        state = "present" if present == total else f"{present}/{total} files"
-        click.echo(f"{name:16s} {state:14s} {folder}")
+        missing = ds.missing(folder)
+        state = "present" if not missing else f"missing {len(missing)} files"
+        click.echo(f"{name:16s} {state:18s} {folder}")
 
 
 @data.command("verify")
@@ -184,8 +183,9 @@ def data_info(name: str, data_root: Path | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
+    click.echo(f"{info['title']} ({info['folder']})")
     for split, entry in info["splits"].items():
-        click.echo(f"{name} {split}: {entry['count']} images of shape {entry['shape']}")
+        click.echo(f"{split}: {entry['count']} images of shape {entry['shape']}")
         click.echo("  labels: " + ", ".join(f"{k}={v}" for k, v in entry["labels"].items()))
 
 

@@ -81,7 +81,7 @@ def _batch_features(model: HierarchicalALI, x: torch.Tensor, levels: list[str], 
 
 def iter_batches(images: torch.Tensor | np.ndarray, batch_size: int) -> Iterator[torch.Tensor]:
     for start in range(0, len(images), batch_size):
-        yield torch.as_tensor(np.asarray(images[start:start + batch_size]))
+        yield torch.from_numpy(np.array(images[start:start + batch_size]))
 
 
 def extract_features(model: HierarchicalALI, images: torch.Tensor | np.ndarray,

@@ -27,7 +27,8 @@ def test_save_load_identical_outputs(saved):
     with torch.inference_mode():
         for level in (1, 2):
             assert torch.equal(model.reconstruct(x, level), loaded.reconstruct(x, level))
-        assert all(torch.equal(a, b) for a, b in zip(model.encode(x), loaded.encode(x), strict=True))
+        pairs = zip(model.encode(x), loaded.encode(x), strict=True)
+        assert all(torch.equal(a, b) for a, b in pairs)
     assert loaded.config == model.config
     assert not list(folder.parent.glob(".*tmp"))
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from halibench.data.sources import SourceFile
+from halibench.data.download import download
+from halibench.data.sources import SourceFile, verify_file
 from halibench.errors import DatasetError
+
+Allocator = Callable[[int], np.ndarray]
 
 
 @dataclass
@@ -41,14 +45,16 @@ class Dataset(ABC):
     label_names: tuple[str, ...]
     folder_names: tuple[str, ...]
     manual_download: str | None = None
+    cache_version: str = "1"  # bump when decoding changes, to invalidate prepared caches
 
     @abstractmethod
     def sources(self, split: str | None = None) -> tuple[SourceFile, ...]:
         """The official files (of one split, or all)."""
 
     @abstractmethod
-    def decode(self, folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-        """Images (N, C, H, W) uint8 and labels of ``split``, decoded from the source files."""
+    def decode(self, folder: Path, split: str, allocate: Allocator) -> np.ndarray:
+        """Decode ``split`` from the source files into ``allocate(n)`` (an (n, C, H, W) uint8
+        array, usually a memory map, so memory stays bounded); returns the labels."""
 
     def folder(self, root: Path) -> Path:
         """The first existing folder of this dataset under ``root`` (else the canonical one)."""
@@ -64,3 +70,36 @@ class Dataset(ABC):
     def fingerprint_files(self, folder: Path, split: str) -> list[Path]:
         """The files whose checksums key the prepared cache of ``split``."""
         return [s.require(folder, self.name) for s in self.sources(split)]
+
+    def missing(self, folder: Path) -> list[str]:
+        """Names of the source files not present (empty when the dataset is complete)."""
+        return [s.name for s in self.sources() if s.locate(folder) is None]
+
+    def verify(self, folder: Path) -> dict[str, str]:
+        """md5 of every source file, each checked against its official checksum."""
+        return {s.name: verify_file(s, s.require(folder, self.name)) for s in self.sources()}
+
+    def describe(self, folder: Path) -> dict:
+        """Count, image shape and label histogram of every split (decodes if needed)."""
+        from halibench.data.cache import load_split
+
+        out = {}
+        for split in self.splits:
+            s = load_split(self, folder.parent, split, folder=folder)
+            if s.labels.ndim == 1:
+                counts = np.bincount(s.labels, minlength=len(s.label_names))
+                hist = {str(s.label_names[i]) if i < len(s.label_names) else str(i): int(c)
+                        for i, c in enumerate(counts)}
+            else:
+                hist = {n: int(c) for n, c in zip(s.label_names, s.labels.sum(0), strict=True)}
+            out[split] = {"count": len(s), "shape": list(s.images.shape[1:]), "labels": hist}
+        return out
+
+    def fetch(self, folder: Path) -> None:
+        """Download the missing source files, or explain how to place them by hand."""
+        missing = [s for s in self.sources() if s.locate(folder) is None]
+        if missing and self.manual_download:
+            names = ", ".join(s.name for s in missing[:3]) + (" …" if len(missing) > 3 else "")
+            raise DatasetError(f"{folder}: missing {names}; {self.manual_download}")
+        for source in missing:
+            download(source, folder)

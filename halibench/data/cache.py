@@ -20,18 +20,23 @@ from halibench.data.sources import file_digests
 from halibench.io import atomic_path, write_json_atomic
 
 
-def remembered_md5(path: Path, memo_path: Path) -> str:
-    """md5 of ``path``, recomputed only when its size or mtime changed."""
+def remembered_md5s(paths: list[Path], memo_path: Path) -> list[str]:
+    """md5 of each path, recomputed only for files whose size or mtime changed."""
     memo = json.loads(memo_path.read_text()) if memo_path.is_file() else {}
-    st = path.stat()
-    stamp = [st.st_size, st.st_mtime_ns]
-    entry = memo.get(str(path))
-    if entry and entry["stamp"] == stamp:
-        return entry["md5"]
-    md5 = file_digests(path)[0]
-    memo[str(path)] = {"stamp": stamp, "md5": md5}
-    write_json_atomic(memo_path, memo)
-    return md5
+    changed = False
+    out = []
+    for path in paths:
+        st = path.stat()
+        stamp = [st.st_size, st.st_mtime_ns]
+        entry = memo.get(str(path))
+        if not entry or entry["stamp"] != stamp:
+            entry = {"stamp": stamp, "md5": file_digests(path)[0]}
+            memo[str(path)] = entry
+            changed = True
+        out.append(entry["md5"])
+    if changed:
+        write_json_atomic(memo_path, memo)
+    return out
 
 
 def prepared_dir(dataset: Dataset) -> Path:
@@ -39,10 +44,11 @@ def prepared_dir(dataset: Dataset) -> Path:
 
 
 def cache_key(dataset: Dataset, folder: Path, split: str) -> str:
-    memo = prepared_dir(dataset) / "checksums.json"
-    h = hashlib.sha256(f"{dataset.name}:{split}".encode())
-    for path in dataset.fingerprint_files(folder, split):
-        h.update(f"{path.name}:{remembered_md5(path, memo)}".encode())
+    paths = dataset.fingerprint_files(folder, split)
+    md5s = remembered_md5s(paths, prepared_dir(dataset) / "checksums.json")
+    h = hashlib.sha256(f"{dataset.name}:{split}:{dataset.cache_version}".encode())
+    for path, md5 in zip(paths, md5s, strict=True):
+        h.update(f"{path.relative_to(folder)}:{md5}".encode())
     return h.hexdigest()[:16]
 
 
@@ -56,17 +62,28 @@ def prepared_paths(dataset: Dataset, folder: Path, split: str) -> tuple[Path, Pa
     return base.with_suffix(".images.npy"), base.with_suffix(".labels.npy")
 
 
-def load_split(dataset: Dataset, root: Path, split: str) -> Split:
+def load_split(dataset: Dataset, root: Path, split: str, folder: Path | None = None) -> Split:
     """The prepared split, decoding the sources first if the cache is missing or stale."""
     dataset.check_split(split)
-    folder = dataset.folder(root)
+    folder = folder or dataset.folder(root)
     images_path, labels_path = prepared_paths(dataset, folder, split)
     if not (images_path.is_file() and labels_path.is_file()):
-        images, labels = dataset.decode(folder, split)
         for stale in prepared_dir(dataset).glob(f"{split}-*.npy"):
             stale.unlink(missing_ok=True)
-        save_npy_atomic(labels_path, labels)
-        save_npy_atomic(images_path, images)
+        with atomic_path(images_path) as tmp:
+            holder: list[np.ndarray] = []
+
+            def allocate(n: int) -> np.ndarray:
+                holder.append(np.lib.format.open_memmap(
+                    tmp, mode="w+", dtype=np.uint8, shape=(n, *dataset.image_shape)))
+                return holder[0]
+
+            labels = dataset.decode(folder, split, allocate)
+            if not holder or len(holder[0]) != len(labels):
+                raise AssertionError(f"{dataset.name}: decode filled no images or a wrong count")
+            holder[0].flush()
+            del holder[0]
+            save_npy_atomic(labels_path, labels)
     images = np.load(images_path, mmap_mode="r", allow_pickle=False)
     labels = np.load(labels_path, allow_pickle=False)
     return Split(images, labels, dataset.label_names)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from halibench.data.base import Dataset
+from halibench.data.base import Allocator, Dataset
 from halibench.data.idx import read_idx
 from halibench.data.sources import SourceFile
 from halibench.errors import DatasetError
@@ -36,7 +36,7 @@ class IdxDataset(Dataset):
         prefix = SPLIT_PREFIX[split]
         return tuple(s for n, s in self._sources.items() if n.startswith(prefix + "-"))
 
-    def decode(self, folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    def decode(self, folder: Path, split: str, allocate: Allocator) -> np.ndarray:
         prefix = SPLIT_PREFIX[split]
         src = {s.name.split("-")[1]: s for s in self.sources(split)}
         images = read_idx(src["images"].require(folder, self.name), 3)
@@ -47,7 +47,8 @@ class IdxDataset(Dataset):
         if labels.max(initial=0) >= len(self.label_names):
             raise DatasetError(f"{src['labels'].locate(folder)}: label {labels.max()} is out "
                                f"of range 0..{len(self.label_names) - 1}")
-        return images[:, None, :, :].copy(), labels.astype(np.int64)
+        allocate(len(images))[:, 0] = images
+        return labels.astype(np.int64)
 
 
 MNIST = IdxDataset(

@@ -6,36 +6,37 @@ from pathlib import Path
 
 from halibench.data.base import Dataset, Split
 from halibench.data.cache import load_split
-from halibench.data.download import download
+from halibench.data.celeba import CelebA
+from halibench.data.cifar10 import CIFAR10
+from halibench.data.imagefolder import ImageFolder
 from halibench.data.mnist import FASHION_MNIST, MNIST
 from halibench.data.root import data_root
-from halibench.data.sources import verify_file
+from halibench.data.svhn import SVHN
 from halibench.errors import DatasetError
 
-DATASETS: dict[str, Dataset] = {d.name: d for d in (MNIST, FASHION_MNIST)}
+DATASETS: dict[str, Dataset] = {
+    d.name: d for d in (MNIST, FASHION_MNIST, SVHN(), CIFAR10(), CelebA())}
+FOLDER_PREFIX = "folder:"
 
 
 def get_dataset(name: str) -> Dataset:
+    """A known dataset, or ``folder:PATH`` for a labelled image folder of your own."""
+    if name.startswith(FOLDER_PREFIX):
+        path = Path(name[len(FOLDER_PREFIX):]).expanduser()
+        if not path.is_dir():
+            raise DatasetError(f"{path}: no such folder; an image-folder dataset is "
+                               "<root>/<split>/<class>/<image>.png|jpg")
+        return ImageFolder(path, name)
     if name not in DATASETS:
-        raise DatasetError(f"unknown dataset {name!r}; known datasets: {sorted(DATASETS)}")
+        raise DatasetError(f"unknown dataset {name!r}; known datasets: {sorted(DATASETS)} "
+                           f"or {FOLDER_PREFIX}PATH")
     return DATASETS[name]
 
 
 def verify(name: str, root: str | Path | None = None) -> dict[str, str]:
     """md5 of every source file present, each checked against its official checksum."""
     ds = get_dataset(name)
-    folder = ds.folder(data_root(root))
-    return {s.name: verify_file(s, s.require(folder, ds.name)) for s in ds.sources()}
-
-
-def fetch_missing(ds: Dataset, folder: Path) -> None:
-    """Download missing source files, or explain how to place them by hand."""
-    missing = [s for s in ds.sources() if s.locate(folder) is None]
-    if missing and ds.manual_download:
-        raise DatasetError(f"{folder}: missing {', '.join(s.name for s in missing[:3])}"
-                           f"{' …' if len(missing) > 3 else ''}; {ds.manual_download}")
-    for source in missing:
-        download(source, folder)
+    return ds.verify(ds.folder(data_root(root)))
 
 
 def prepare(name: str, root: str | Path | None = None, download_missing: bool = True
@@ -44,8 +45,8 @@ def prepare(name: str, root: str | Path | None = None, download_missing: bool = 
     ds = get_dataset(name)
     folder = ds.folder(data_root(root))
     if download_missing:
-        fetch_missing(ds, folder)
-    verify(name, root)
+        ds.fetch(folder)
+    ds.verify(folder)
     return {split: len(load_split(ds, data_root(root), split)) for split in ds.splits}
 
 

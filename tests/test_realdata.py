@@ -1,0 +1,56 @@
+"""Real datasets in ../shared/data; skipped with a reason when absent."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from halibench.data import get_dataset, load, verify
+
+pytestmark = pytest.mark.realdata
+
+MNIST_TRAIN_HIST = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+MNIST_TEST_HIST = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def test_mnist_verified_counts_and_label_histograms(shared_data):
+    md5s = verify("mnist", shared_data)
+    assert md5s["train-images-idx3-ubyte.gz"] == "f68b3c2dcbeaaa9fbdd348bbdeb94873"
+    train, test = load("mnist", "train", shared_data), load("mnist", "test", shared_data)
+    assert train.images.shape == (60000, 1, 28, 28) and test.images.shape == (10000, 1, 28, 28)
+    assert np.bincount(train.labels).tolist() == MNIST_TRAIN_HIST
+    assert np.bincount(test.labels).tolist() == MNIST_TEST_HIST
+    assert train.images.max() == 255 and train.images.min() == 0
+
+
+def test_celeba_annotations_complete(shared_data):
+    ds = get_dataset("celeba")
+    folder = ds.folder(shared_data)
+    ann = ds.annotations(folder)
+    assert ann.attributes.shape == (202599, 40)
+    assert ann.names[0] == "5_o_Clock_Shadow" and ann.names[-1] == "Young"
+    counts = [len(ds.rows(folder, s)) for s in ("train", "valid", "test")]
+    assert counts == [162770, 19867, 19962]
+    assert verify("celeba", shared_data)["list_attr_celeba.txt"] == \
+        "75e246fa4810816ffd6ee81facbd244c"
+
+
+def test_celeba_images_we_have_load_join_attributes_and_crop(shared_data):
+    ds = get_dataset("celeba")
+    present = load("celeba", "present", shared_data)
+    assert present.images.shape == (4283, 3, 64, 64)
+    ann = ds.annotations(ds.folder(shared_data))
+    np.testing.assert_array_equal(present.labels, ann.attributes[:4283])
+    assert set(ann.partition[:4283].tolist()) == {0}
+    assert present.images.std() > 20  # real faces, not blank crops
+
+
+def test_cifar10_folders_match_labels_csv(shared_data):
+    train, test = load("cifar10", "train", shared_data), load("cifar10", "test", shared_data)
+    assert len(train) == 10000 and len(test) == 1000
+    with open(shared_data / "cifar10" / "labels.csv") as f:
+        rows = list(csv.DictReader(f))
+    for split, data in (("train", train), ("test", test)):
+        expected = sorted((int(r["index_in_split"]), int(r["label"])) for r in rows
+                          if r["split"] == split)
+        np.testing.assert_array_equal(data.labels, [label for _, label in expected])
