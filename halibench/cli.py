@@ -189,6 +189,162 @@ def data_info(name: str, data_root: Path | None, as_json: bool) -> None:
         click.echo("  labels: " + ", ".join(f"{k}={v}" for k, v in entry["labels"].items()))
 
 
+results_option = click.option(
+    "--results", "results_dir", type=click.Path(file_okay=False, path_type=Path),
+    default=Path("results"), show_default=True, help="Results folder (records, leaderboard).")
+DEFAULT_BASELINES = ["raw-pixels", "pca", "hog", "untrained-hali"]
+
+
+def echo_err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def summary_table(records: list[dict]) -> str:
+    lines = ["| model | level | probe | labels | value | draws | backend |",
+             "|---|---|---|---|---|---|---|"]
+    for r in records:
+        value = f"{r['mean']:.2f} ± {r['std']:.2f}" if len(r["draws"]) > 1 else f"{r['mean']:.2f}"
+        lines.append(f"| {r['model']} | {r['level']} | {r['probe']} | {r['labels']} | "
+                     f"{r['metric']} {value} | {len(r['draws'])} | {r['backend']} |")
+    return "\n".join(lines)
+
+
+def evaluation_options(f):
+    for option in reversed([
+        click.option("--level", "levels", multiple=True, help="Feature level(s); default all "
+                     "of the model's latent levels and concat."),
+        click.option("--probe", "probes", multiple=True, help="Probe(s): l2svm, linear, knn."),
+        click.option("--full", is_flag=True, help="The protocol's full number of draws."),
+        click.option("--draws", type=click.IntRange(min=1), default=None,
+                     help="Override the number of draws (quick looks; recorded)."),
+        click.option("--backend", type=click.Choice(["torch", "sklearn"]), default="torch",
+                     show_default=True, help="L2-SVM backend."),
+        click.option("--no-cache", is_flag=True, help="Recompute features."),
+        data_root_option, results_option,
+    ]):
+        f = option(f)
+    return f
+
+
+@cli.command()
+@click.argument("benchmark_name", metavar="BENCHMARK")
+@click.option("--model", "models", multiple=True, help="Shipped checkpoint name, checkpoint "
+              "folder or baseline; default: shipped checkpoints for the dataset and baselines.")
+@evaluation_options
+@click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")
+def run(benchmark_name: str, models: tuple[str, ...], levels: tuple[str, ...],
+        probes: tuple[str, ...], full: bool, draws: int | None, backend: str, no_cache: bool,
+        data_root: Path | None, results_dir: Path, as_json: bool) -> None:
+    """Evaluate models on BENCHMARK; print a table, write records, refresh the leaderboard."""
+    from halibench import benchmark
+    from halibench.protocols import load_protocol
+    from halibench.results import write_leaderboard
+
+    protocol = load_protocol(benchmark_name)
+    names = list(models) or benchmark.shipped_for(protocol.dataset) + DEFAULT_BASELINES
+    records = benchmark.run(protocol, names, list(levels) or None, list(probes) or None,
+                            full=full, root=data_root, use_cache=not no_cache,
+                            backend=backend, draws=draws, results_dir=results_dir,
+                            progress=lambda m: echo_err(f"[{protocol.name}] {m}"))
+    write_leaderboard(results_dir)
+    if as_json:
+        click.echo(json.dumps(records, indent=2))
+    else:
+        click.echo(f"{protocol.name} v{protocol.version} ({protocol.metric}, %)")
+        click.echo(summary_table(records))
+
+
+@cli.command()
+@click.argument("models", nargs=-1, required=True)
+@click.option("--benchmark", "benchmark_name", default="mnist-semisup", show_default=True)
+@evaluation_options
+@click.option("--chart", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="PNG bar chart (default: RESULTS/figures/compare-BENCHMARK-MODELS.png).")
+def compare(models: tuple[str, ...], benchmark_name: str, levels: tuple[str, ...],
+            probes: tuple[str, ...], full: bool, draws: int | None, backend: str,
+            no_cache: bool, data_root: Path | None, results_dir: Path,
+            chart: Path | None) -> None:
+    """Compare MODELS side by side on the same draws: deltas, paired t-tests, a chart."""
+    from halibench import benchmark
+    from halibench.compare import bar_chart, comparison_table, format_table
+    from halibench.protocols import load_protocol
+    from halibench.results import write_leaderboard
+
+    protocol = load_protocol(benchmark_name)
+    records = benchmark.run(protocol, list(models), list(levels) or None,
+                            list(probes) or None, full=full, root=data_root,
+                            use_cache=not no_cache, backend=backend, draws=draws,
+                            results_dir=results_dir,
+                            progress=lambda m: echo_err(f"[{protocol.name}] {m}"))
+    write_leaderboard(results_dir)
+    table = comparison_table(records)
+    click.echo(f"{protocol.name} v{protocol.version}: test {protocol.metric} (%)")
+    click.echo(format_table(table))
+    path = chart or results_dir / "figures" / f"compare-{protocol.name}-{'-'.join(models)}.png"
+    bar_chart(table, path, f"{protocol.name}: {' vs '.join(models)}")
+    click.echo(f"chart: {path}")
+
+
+@cli.command()
+@results_option
+def leaderboard(results_dir: Path) -> None:
+    """Regenerate leaderboard.md and leaderboard.csv from the result records."""
+    from halibench.results import write_leaderboard
+
+    for path in write_leaderboard(results_dir):
+        click.echo(f"wrote {path}")
+
+
+@cli.command("list")
+def list_cmd() -> None:
+    """Models, shipped checkpoints, levels, benchmarks and probes."""
+    from halibench.benchmark import PROBES
+    from halibench.checkpoints import read_index
+    from halibench.feature_sources import BASELINES
+    from halibench.protocols import list_protocols
+
+    index = read_index()
+    click.echo("models: hali, ali, bigan (train with `halibench train`)")
+    click.echo("checkpoints: " + (", ".join(f"{n} ({e.get('dataset', '?')})"
+                                            for n, e in sorted(index.items())) or "none yet"))
+    click.echo("levels: z1..zL, concat, hidden (per model; see feature_info)")
+    click.echo("baselines: " + ", ".join(BASELINES))
+    click.echo("benchmarks: " + ", ".join(list_protocols()))
+    click.echo("probes: " + ", ".join(PROBES))
+
+
+@cli.command()
+@click.option("--expected", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("results/expected.csv"), show_default=True)
+@data_root_option
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Also write the comparison to this CSV file.")
+@click.option("--no-cache", is_flag=True, help="Recompute features.")
+def regress(expected: Path, data_root: Path | None, csv_out: Path | None,
+            no_cache: bool) -> None:
+    """Re-evaluate the expected rows; exit 1 if any drifts beyond its tolerance."""
+    from halibench.io import write_text_atomic
+    from halibench.regress import read_expected
+    from halibench.regress import regress as run_regress
+
+    table = run_regress(read_expected(expected), data_root, use_cache=not no_cache)
+    color = {True: "green", False: "red"}
+    click.echo("| benchmark | model | level | probe | labels | draws | expected | measured | "
+               "drift | tol | status |")
+    click.echo("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in table.itertuples():
+        status = click.style("ok" if r.ok else "DRIFT", fg=color[bool(r.ok)])
+        click.echo(f"| {r.benchmark} | {r.model} | {r.level} | {r.probe} | {r.labels} | "
+                   f"{r.draws} | {r.expected} | {r.measured} | {r.drift:+.3f} | "
+                   f"{r.tolerance} | {status} |")
+    if csv_out:
+        write_text_atomic(csv_out, table.to_csv(index=False, lineterminator="\n"))
+    if not table["ok"].all():
+        click.echo(f"{(~table['ok']).sum()} of {len(table)} rows drifted", err=True)
+        sys.exit(1)
+    click.echo(f"all {len(table)} rows within tolerance")
+
+
 def main() -> None:
     cli(prog_name="halibench")
 

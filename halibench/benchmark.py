@@ -1,0 +1,147 @@
+"""Run a benchmark protocol for models and baselines: features, probes, records."""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sklearn
+import torch
+
+from halibench import __version__
+from halibench.checkpoints import (
+    MODEL_FILE,
+    index_dir,
+    load_checkpoint,
+    read_index,
+    resolve_folder,
+)
+from halibench.data import load as load_split
+from halibench.errors import HalibenchError
+from halibench.evaluate import Features, evaluate
+from halibench.feature_cache import cached_features
+from halibench.feature_sources import BASELINES, FeatureSource, ModelSource, baseline_source
+from halibench.features import level_names
+from halibench.protocols import Protocol
+from halibench.results import write_record
+
+PROBES = ("l2svm", "linear", "knn")
+BASELINE_LEVEL = {"raw-pixels": "pixels", "pca": "pixels", "hog": "hog"}
+
+
+def environment() -> dict[str, str]:
+    return {"halibench": __version__, "torch": torch.__version__, "numpy": np.__version__,
+            "scikit-learn": sklearn.__version__, "python": platform.python_version(),
+            "platform": platform.platform(), "threads": str(torch.get_num_threads())}
+
+
+def shipped_for(dataset: str) -> list[str]:
+    return sorted(n for n, e in read_index().items() if e.get("dataset") == dataset)
+
+
+def model_sources(spec: str, levels: list[str] | None, image_size: int) -> list[FeatureSource]:
+    """Feature sources of a model name (baseline, shipped checkpoint or folder) per level."""
+    if spec in BASELINES:
+        if spec in BASELINE_LEVEL:
+            return [baseline_source(spec, BASELINE_LEVEL[spec], image_size)]
+        try:
+            return [baseline_source(spec, lv, image_size) for lv in levels or ["z1"]]
+        except ValueError as e:
+            raise HalibenchError(str(e)) from None
+    index = read_index()
+    if spec in index:
+        folder, name = index_dir() / index[spec]["path"], spec
+        expected = index[spec]["sha256"]
+    elif Path(spec).exists():
+        folder, name, expected = resolve_folder(Path(spec)), Path(spec).name, None
+    else:
+        raise HalibenchError(f"unknown model {spec!r}; valid: shipped {sorted(index)}, "
+                             f"baselines {list(BASELINES)}, or a checkpoint folder")
+    network, config = load_checkpoint(folder, expected)
+    sha = config["sha256"][MODEL_FILE]
+    valid = level_names(network)
+    chosen = levels or [lv for lv in valid if lv != "hidden"]
+    bad = [lv for lv in chosen if lv not in valid]
+    if bad:
+        raise HalibenchError(f"unknown level(s) {bad} for {spec}; valid levels: {valid}")
+    if config.get("model", {}).get("family") and network.config.image_shape[-1] != image_size:
+        raise HalibenchError(f"{spec} takes {network.config.image_shape[-1]} px images, this "
+                             f"benchmark has {image_size} px")
+    return [ModelSource(name, lv, checkpoint_sha256=sha, network=network) for lv in chosen]
+
+
+@dataclass
+class BenchmarkData:
+    """Images and labels of a protocol's splits (lazily decoded, memory-mapped)."""
+
+    protocol: Protocol
+    root: str | Path | None
+
+    def split(self, role: str):
+        rng = self.protocol.splits[role]
+        return load_split(self.protocol.dataset, rng.split, self.root).take(rng.start, rng.stop)
+
+    def image_size(self) -> int:
+        return int(self.split("pool").images.shape[-1])
+
+
+def features_for(source: FeatureSource, data: BenchmarkData, use_cache: bool) -> Features:
+    protocol = data.protocol
+    if hasattr(source, "pool_key"):
+        pool = protocol.splits["pool"]
+        source.pool_key = f"{protocol.dataset}:{pool.split}:{pool.start}:{pool.stop}"
+
+    def feats(role: str) -> np.ndarray:
+        return cached_features(source, protocol.dataset, protocol.splits[role],
+                               lambda: data.split(role).images, use_cache,
+                               fit_pool=lambda: data.split("pool").images)
+
+    has_val = "validation" in protocol.splits
+    pool, val, test = feats("pool"), feats("validation") if has_val else None, feats("test")
+    if protocol.standardize:
+        mean, std = pool.mean(0), pool.std(0) + 1e-8
+        pool, test = (pool - mean) / std, (test - mean) / std
+        val = None if val is None else (val - mean) / std
+    return Features(pool, np.asarray(data.split("pool").labels), val,
+                    None if val is None else np.asarray(data.split("validation").labels), test)
+
+
+def run(protocol: Protocol, models: list[str], levels: list[str] | None,
+        probes: list[str] | None, *, full: bool = False, root: str | Path | None = None,
+        use_cache: bool = True, backend: str = "torch", draws: int | None = None,
+        results_dir: Path | None = None, progress=None) -> list[dict[str, Any]]:
+    """Evaluate every (model, level, probe, label count); write one record per evaluation."""
+    probes = probes or list(protocol.probes)
+    bad = [p for p in probes if p not in PROBES]
+    if bad:
+        raise HalibenchError(f"unknown probe(s) {bad}; valid probes: {list(PROBES)}")
+    data = BenchmarkData(protocol, root)
+    size = data.image_size()
+    n_draws = draws or protocol.n_draws(full)
+    test_labels = np.asarray(data.split("test").labels)
+    records = []
+    for spec in models:
+        for source in model_sources(spec, levels, size):
+            feats = features_for(source, data, use_cache)
+            for probe in probes:
+                for lpc in protocol.labels_per_class:
+                    if progress:
+                        progress(f"{source.model} {source.level} {probe} {lpc}/class")
+                    res = evaluate(protocol, feats, test_labels, probe, lpc, n_draws,
+                                   backend=backend, variants=source.variants)
+                    record = {
+                        "benchmark": protocol.name, "protocol_version": protocol.version,
+                        "protocol_sha256": protocol.sha256, "dataset": protocol.dataset,
+                        "model": source.model, "level": source.level,
+                        "representation": source.representation,
+                        "checkpoint_sha256": source.checkpoint_sha256, "probe": probe,
+                        "metric": protocol.metric, "seed": protocol.seed, "full": full,
+                        "standardize": protocol.standardize, **res,
+                        "environment": environment()}
+                    if results_dir is not None:
+                        record["path"] = str(write_record(results_dir, record))
+                    records.append(record)
+    return records

@@ -1,0 +1,86 @@
+"""Side-by-side comparison of models on one benchmark: deltas, paired tests, a bar chart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+
+def comparison_table(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per (labels, probe, model, level) with mean, std, and against the first model's
+    same-level (else first) row: the difference and a paired t-test over the shared draws."""
+    rows = []
+    for r in records:
+        rows.append({"labels": r["labels"], "probe": r["probe"], "model": r["model"],
+                     "level": r["level"], "metric": r["metric"], "mean": r["mean"],
+                     "std": r["std"], "draws": [d["test"] for d in r["draws"]]})
+    df = pd.DataFrame(rows)
+    out = []
+    first_model = df["model"].iloc[0]
+    for (labels, probe), group in df.groupby(["labels", "probe"], sort=True):
+        base = group[group["model"] == first_model]
+        for row in group.itertuples():
+            ref = base[base["level"] == row.level]
+            ref = ref if len(ref) else base.iloc[:1]
+            delta = p_value = np.nan
+            if len(ref) and row.model != first_model:
+                a, b = np.asarray(row.draws), np.asarray(ref["draws"].iloc[0])
+                delta = float(a.mean() - b.mean())
+                if len(a) == len(b) and len(a) > 1 and np.any(a != b):
+                    p_value = float(stats.ttest_rel(a, b).pvalue)
+            out.append({"labels": labels, "probe": probe, "model": row.model,
+                        "level": row.level, "metric": row.metric, "mean": row.mean,
+                        "std": row.std, "n_draws": len(row.draws),
+                        "vs": f"{first_model}:{ref['level'].iloc[0]}" if len(ref) else "",
+                        "delta": delta, "p_value": p_value})
+    return pd.DataFrame(out)
+
+
+def format_table(table: pd.DataFrame) -> str:
+    lines = ["| labels | probe | model | level | value | Δ vs | Δ | paired p |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in table.itertuples():
+        value = f"{r.mean:.2f} ± {r.std:.2f}" if r.n_draws > 1 else f"{r.mean:.2f}"
+        delta = "" if np.isnan(r.delta) else f"{r.delta:+.2f}"
+        p = "" if np.isnan(r.p_value) else f"{r.p_value:.3g}"
+        vs = r.vs if delta else ""
+        lines.append(f"| {r.labels} | {r.probe} | {r.model} | {r.level} | {value} | {vs} | "
+                     f"{delta} | {p} |")
+    return "\n".join(lines)
+
+
+def bar_chart(table: pd.DataFrame, path: Path, title: str) -> Path:
+    """Grouped bars (one group per labels/probe setting) with std error bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from halibench.io import atomic_path
+
+    settings = list(dict.fromkeys(zip(table["labels"], table["probe"], strict=True)))
+    series = list(dict.fromkeys(zip(table["model"], table["level"], strict=True)))
+    width = 0.8 / max(1, len(series))
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(settings) * len(series) ** 0.5), 4))
+    for i, (model, level) in enumerate(series):
+        sel = table[(table["model"] == model) & (table["level"] == level)]
+        pos = {(r.labels, r.probe): (r.mean, r.std) for r in sel.itertuples()}
+        xs = [j + i * width for j, s in enumerate(settings) if s in pos]
+        ys = [pos[s][0] for s in settings if s in pos]
+        es = [pos[s][1] for s in settings if s in pos]
+        ax.bar(xs, ys, width, yerr=es, capsize=3, label=f"{model} {level}")
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(settings))])
+    ax.set_xticklabels([f"{lab} labels\n{probe}" for lab, probe in settings])
+    ax.set_ylabel(f"test {table['metric'].iloc[0]} (%)")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
+    return path

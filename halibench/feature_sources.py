@@ -1,0 +1,147 @@
+"""Feature sources: a model's level, or a baseline (raw pixels, PCA, HOG, untrained encoder).
+
+Each source turns uint8 images (N, C, H, W) into float32 features and has an ``identity``
+that keys the feature cache. A source may offer column ``variants`` (PCA: the first k
+components), chosen on validation like any other hyper-parameter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from halibench.features import extract_features, feature_info
+from halibench.models import HierarchicalALI, build_model, preset
+
+BASELINES = ("raw-pixels", "pca", "hog", "untrained-hali", "untrained-ali", "untrained-bigan")
+PCA_COMPONENTS = (10, 20, 50, 100, 200)
+
+
+@dataclass
+class FeatureSource:
+    """Base: a named feature map with a stable identity."""
+
+    model: str
+    level: str
+    checkpoint_sha256: str | None = None
+    representation: str = "mean"
+    variants: list[tuple[str, slice]] = field(default_factory=lambda: [("all", slice(None))])
+
+    def identity(self) -> dict[str, Any]:
+        return {"model": self.model, "level": self.level, "sha256": self.checkpoint_sha256,
+                "representation": self.representation}
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()
+
+    needs_fit = False
+
+    def fit(self, pool_images: np.ndarray) -> None:
+        """Learn from unlabelled pool images (PCA); most sources learn nothing."""
+
+    def transform(self, images: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+@dataclass
+class ModelSource(FeatureSource):
+    network: HierarchicalALI | None = None
+    batch_size: int = 500
+
+    def transform(self, images: np.ndarray) -> np.ndarray:
+        return extract_features(self.network, images, [self.level],
+                                sample=self.representation == "sampled",
+                                batch_size=self.batch_size)[self.level]
+
+
+@dataclass
+class RawPixels(FeatureSource):
+    def transform(self, images: np.ndarray) -> np.ndarray:
+        return np.asarray(images, dtype=np.float32).reshape(len(images), -1) / 255.0
+
+
+@dataclass
+class PCASource(FeatureSource):
+    """PCA fitted on the unlabelled pool; variants keep the first k components."""
+
+    needs_fit = True
+
+    max_components: int = max(PCA_COMPONENTS)
+    fit_rows: int = 20000
+    seed: int = 0
+    pool_key: str = ""  # the pool it is fitted on (set by the runner): part of the identity
+    components_: np.ndarray | None = None
+    mean_: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.variants = [(f"k={c}", slice(0, c)) for c in PCA_COMPONENTS]
+
+    def identity(self) -> dict[str, Any]:
+        return {**super().identity(), "max_components": self.max_components,
+                "fit_rows": self.fit_rows, "seed": self.seed, "pool": self.pool_key}
+
+    def fit(self, pool_images: np.ndarray) -> None:
+        rng = np.random.default_rng(self.seed)
+        rows = np.sort(rng.choice(len(pool_images), min(self.fit_rows, len(pool_images)),
+                                  replace=False))
+        x = torch.from_numpy(RawPixels("", "").transform(pool_images[rows])).double()
+        self.mean_ = x.mean(0).numpy()
+        k = min(self.max_components, *x.shape)
+        _, _, v = torch.pca_lowrank(x - x.mean(0), q=k, center=False, niter=4)
+        self.components_ = v.T.float().numpy()
+
+    def transform(self, images: np.ndarray) -> np.ndarray:
+        x = RawPixels("", "").transform(images) - self.mean_
+        return (x @ self.components_.T).astype(np.float32)
+
+
+@dataclass
+class HOGSource(FeatureSource):
+    """Histograms of oriented gradients (scikit-image): 9 orientations, 2x2-cell blocks,
+    cells of 7 px (28 px images) or 8 px (larger)."""
+
+    def identity(self) -> dict[str, Any]:
+        return {**super().identity(), "orientations": 9, "block": 2}
+
+    def transform(self, images: np.ndarray) -> np.ndarray:
+        from skimage.feature import hog
+
+        cell = 7 if images.shape[-1] == 28 else 8
+        channel_axis = None if images.shape[1] == 1 else -1
+        out = []
+        for img in images:
+            arr = img[0] if channel_axis is None else np.transpose(img, (1, 2, 0))
+            out.append(hog(arr, orientations=9, pixels_per_cell=(cell, cell),
+                           cells_per_block=(2, 2), channel_axis=channel_axis))
+        return np.asarray(out, dtype=np.float32)
+
+
+FAMILY_BY_SIZE = {28: "28px", 32: "32px", 64: "64px"}
+
+
+def untrained_source(kind: str, level: str, image_size: int, seed: int = 0) -> ModelSource:
+    """An encoder of the standard architecture with its initial weights (seeded)."""
+    torch.manual_seed(seed)
+    network = build_model(preset(kind, FAMILY_BY_SIZE[image_size])).eval()
+    valid = [d["name"] for d in feature_info(network)]
+    if level not in valid:
+        raise ValueError(f"unknown feature level {level!r}; valid levels: {valid}")
+    return ModelSource(f"untrained-{kind}", level, checkpoint_sha256=f"init-seed{seed}",
+                       network=network)
+
+
+def baseline_source(name: str, level: str, image_size: int) -> FeatureSource:
+    if name == "raw-pixels":
+        return RawPixels(name, "pixels")
+    if name == "pca":
+        return PCASource(name, "pixels")
+    if name == "hog":
+        return HOGSource(name, "hog")
+    if name.startswith("untrained-"):
+        return untrained_source(name.removeprefix("untrained-"), level, image_size)
+    raise ValueError(f"unknown baseline {name!r}; valid: {list(BASELINES)}")

@@ -1,0 +1,39 @@
+"""k-nearest-neighbour probe (Euclidean), computed in chunks so memory stays bounded."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+
+class KNNProbe(ClassifierMixin, BaseEstimator):
+    """Majority vote of the ``n_neighbors`` nearest labelled points (ties: smallest label)."""
+
+    def __init__(self, n_neighbors: int = 1, chunk_size: int = 2048) -> None:
+        self.n_neighbors = n_neighbors
+        self.chunk_size = chunk_size
+
+    def fit(self, X, y) -> KNNProbe:
+        self.X_ = torch.as_tensor(np.asarray(X, dtype=np.float32))
+        y = np.asarray(y)
+        self.classes_, encoded = np.unique(y, return_inverse=True)
+        self.y_ = torch.from_numpy(encoded)
+        self.n_features_in_ = self.X_.shape[1]
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        X = torch.as_tensor(np.asarray(X, dtype=np.float32))
+        k = min(self.n_neighbors, len(self.X_))
+        sq_train = (self.X_ ** 2).sum(1)
+        out = []
+        for start in range(0, len(X), self.chunk_size):
+            q = X[start:start + self.chunk_size]
+            d = sq_train[None, :] - 2.0 * q @ self.X_.T  # ||q||^2 is constant per row
+            idx = d.topk(k, dim=1, largest=False).indices
+            votes = torch.zeros(len(q), len(self.classes_))
+            votes.scatter_add_(1, self.y_[idx], torch.ones(idx.shape))
+            out.append(votes.argmax(dim=1))
+        return self.classes_[torch.cat(out).numpy()]

@@ -1,0 +1,105 @@
+"""Benchmark protocols: declarative, versioned TOML files in ``benchmarks/``.
+
+A protocol declares its dataset, split ranges, labels per class, number of draws, probes
+with their hyper-parameter grids, the metric and the seed. Defaults live in those files and
+nowhere else; the protocol version and the file's sha256 go into every result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from halibench.errors import HalibenchError
+
+BENCHMARKS_ENV = "HALIBENCH_BENCHMARKS"
+METRICS = ("error", "accuracy")
+
+
+def benchmarks_dir() -> Path:
+    env = os.environ.get(BENCHMARKS_ENV)
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@dataclass(frozen=True)
+class SplitRange:
+    split: str
+    start: int
+    stop: int
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    version: str
+    dataset: str
+    description: str
+    seed: int
+    metric: str
+    standardize: bool
+    labels_per_class: tuple[int | str, ...]
+    draws: int
+    draws_full: int
+    probes: tuple[str, ...]
+    splits: dict[str, SplitRange]
+    probe_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sha256: str = ""
+
+    def c_grid(self, probe: str) -> np.ndarray:
+        spec = self.probe_params.get(probe, {}).get("log_c")
+        if spec is None:
+            return np.array([1.0])
+        return np.exp(np.linspace(spec["start"], spec["stop"], spec["count"]))
+
+    def n_draws(self, full: bool) -> int:
+        return self.draws_full if full else self.draws
+
+
+def list_protocols() -> list[str]:
+    return sorted(p.stem for p in benchmarks_dir().glob("*.toml"))
+
+
+def load_protocol(name: str) -> Protocol:
+    path = benchmarks_dir() / f"{name}.toml"
+    if not path.is_file():
+        raise HalibenchError(f"unknown benchmark {name!r}; valid benchmarks: {list_protocols()}")
+    raw_bytes = path.read_bytes()
+    try:
+        raw = tomllib.loads(raw_bytes.decode())
+        splits = {k: SplitRange(v["split"], int(v["start"]), int(v["stop"]))
+                  for k, v in raw["splits"].items()}
+        protocol = Protocol(
+            name=raw["name"], version=str(raw["version"]), dataset=raw["dataset"],
+            description=raw.get("description", ""), seed=int(raw["seed"]),
+            metric=raw["metric"], standardize=bool(raw.get("standardize", False)),
+            labels_per_class=tuple(raw["labels_per_class"]), draws=int(raw["draws"]),
+            draws_full=int(raw.get("draws_full", raw["draws"])), probes=tuple(raw["probes"]),
+            splits=splits, probe_params=raw.get("probe", {}),
+            sha256=hashlib.sha256(raw_bytes).hexdigest())
+    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as e:
+        raise HalibenchError(f"{path}: invalid benchmark file ({type(e).__name__}: {e})") from None
+    if protocol.name != name or protocol.metric not in METRICS:
+        raise HalibenchError(f"{path}: name must be {name!r} and metric one of {METRICS}")
+    return protocol
+
+
+def balanced_draws(labels: np.ndarray, per_class: int, n_draws: int, seed: int) -> np.ndarray:
+    """(n_draws, per_class * n_classes) indices into ``labels``, class-balanced, each draw
+    from its own seeded generator (seed, per_class, draw), so draws are shared across models."""
+    classes = np.unique(labels)
+    by_class = [np.flatnonzero(labels == c) for c in classes]
+    short = [int(c) for c, idx in zip(classes, by_class, strict=True) if len(idx) < per_class]
+    if short:
+        raise HalibenchError(f"classes {short} have fewer than {per_class} examples in the pool")
+    draws = []
+    for d in range(n_draws):
+        rng = np.random.default_rng([seed, per_class, d])
+        draws.append(np.concatenate([rng.choice(idx, per_class, replace=False)
+                                     for idx in by_class]))
+    return np.stack(draws)
