@@ -132,7 +132,10 @@ def probe_choices(protocol: Protocol, probe: str, backend: str, x_lab: np.ndarra
 def select(protocol: Protocol, probe: str, backend: str, feats: Features,
            variants: list[tuple[str, slice]], draws: np.ndarray, n_classes: int
            ) -> tuple[list[Choice], list[slice]]:
-    """Per draw, the best (variant, hyper-parameters) on validation."""
+    """Per draw, the best (variant, hyper-parameters) on validation. Without a validation
+    split nothing can be chosen: the last (largest) variant is used."""
+    if feats.validation is None:
+        variants = variants[-1:]
     best: list[Choice | None] = [None] * len(draws)
     best_slices: list[slice] = [slice(None)] * len(draws)
     y_lab = feats.pool_labels[draws]
@@ -142,7 +145,7 @@ def select(protocol: Protocol, probe: str, backend: str, feats: Features,
         choices = probe_choices(protocol, probe, backend, x_lab, y_lab, x_val,
                                 feats.validation_labels, n_classes)
         for d, cand in enumerate(choices):
-            if len(variants) > 1:
+            if name != "all":
                 cand.params["variant"] = name
             if best[d] is None or choose([best[d], cand]) is cand:
                 best[d], best_slices[d] = cand, cols

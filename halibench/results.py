@@ -50,7 +50,8 @@ def latest_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     if not records:
         return pd.DataFrame(columns=cols)
     rows = [{**{k: r.get(k) for k in cols if k != "n_draws"}, "n_draws": len(r["draws"]),
-             "subset": r.get("subset", "")} for r in records]
+             "subset": r.get("subset") or "",
+             "checkpoint_sha256": r.get("checkpoint_sha256") or ""} for r in records]
     df = pd.DataFrame(rows).sort_values("created")
     df = df.drop_duplicates(subset=KEY, keep="last")
     return df.sort_values(["benchmark", "labels", "probe", "model", "level"]).reset_index(

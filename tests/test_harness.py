@@ -1,0 +1,167 @@
+"""Protocols, draws, selection honesty, records, leaderboard, and the CLI commands."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from halibench.cli import cli
+from halibench.evaluate import Features, evaluate
+from halibench.protocols import balanced_draws, load_protocol
+from halibench.results import write_leaderboard
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_shipped_protocols_load_with_versions():
+    p = load_protocol("mnist-semisup")
+    assert p.version == "1.0" and p.labels_per_class == (10, 100)
+    assert p.splits["validation"].start == 50000 and p.n_draws(True) == 100
+    c = p.c_grid("l2svm")
+    assert len(c) == 50 and np.isclose(np.log(c[0]), -20) and np.isclose(np.log(c[-1]), 20)
+    svhn = load_protocol("svhn-semisup")
+    assert (svhn.splits["pool"].stop, svhn.splits["validation"].stop) == (63257, 73257)
+
+
+def test_unknown_benchmark_lists_valid_names():
+    from halibench.errors import HalibenchError
+
+    with pytest.raises(HalibenchError, match="valid benchmarks: .*mnist-semisup"):
+        load_protocol("nope")
+
+
+def test_draws_are_class_balanced_and_identical_for_a_seed():
+    labels = np.repeat(np.arange(10), 40)
+    a = balanced_draws(labels, 5, 4, seed=7)
+    b = balanced_draws(labels, 5, 4, seed=7)
+    assert a.shape == (4, 50) and (a == b).all()
+    for draw in a:
+        assert np.bincount(labels[draw], minlength=10).tolist() == [5] * 10
+        assert len(set(draw.tolist())) == 50
+    assert not (a[0] == a[1]).all()
+    assert not (balanced_draws(labels, 5, 4, seed=8) == a).all()
+
+
+def toy_features(seed=0):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(scale=3, size=(3, 6))
+    def make(n):
+        y = np.arange(n) % 3
+        return (centers[y] + rng.normal(size=(n, 6))).astype(np.float32), y
+    pool, pool_y = make(300)
+    val, val_y = make(90)
+    test, test_y = make(90)
+    return Features(pool, pool_y, val, val_y, test), test_y
+
+
+@pytest.mark.parametrize("probe", ["l2svm", "linear", "knn"])
+def test_no_test_label_influences_model_selection(probe):
+    protocol = load_protocol("mnist-semisup")
+    feats, test_y = toy_features()
+    honest = evaluate(protocol, feats, test_y, probe, 5, 3)
+    scrambled_labels = np.random.default_rng(1).permutation(test_y)
+    scrambled = evaluate(protocol, feats, scrambled_labels, probe, 5, 3)
+    for a, b in zip(honest["draws"], scrambled["draws"], strict=True):
+        assert a["selected"] == b["selected"]
+        assert a["validation_error"] == b["validation_error"]
+    assert honest["mean"] != scrambled["mean"]
+
+
+def test_fast_and_reference_l2svm_agree_on_toy_protocol():
+    protocol = load_protocol("mnist-semisup")
+    feats, test_y = toy_features(seed=3)
+    fast = evaluate(protocol, feats, test_y, "l2svm", 5, 4, backend="torch")
+    ref = evaluate(protocol, feats, test_y, "l2svm", 5, 4, backend="sklearn")
+    assert fast["backend"] == "torch" and ref["backend"] == "sklearn"
+    assert abs(fast["mean"] - ref["mean"]) <= 0.3 + 1e-9
+
+
+def write_fake_record(results: Path, model: str, mean: float, created: str) -> None:
+    record = {"schema": "halibench-result/1", "run_id": created, "created": created,
+              "benchmark": "mnist-semisup", "protocol_version": "1.0", "model": model,
+              "level": "z1", "probe": "l2svm", "labels": 100, "full": False,
+              "metric": "error", "mean": mean, "std": 0.5, "draws": [{"test": mean}] * 3,
+              "checkpoint_sha256": "ab" * 32, "representation": "mean", "backend": "torch"}
+    (results / "runs").mkdir(parents=True, exist_ok=True)
+    (results / "runs" / f"{created}-{model}.json").write_text(json.dumps(record))
+
+
+def test_leaderboard_regenerates_byte_identically_and_keeps_newest(tmp_path):
+    write_fake_record(tmp_path, "m1", 10.0, "2026-01-01T00:00:00")
+    write_fake_record(tmp_path, "m1", 9.0, "2026-01-02T00:00:00")
+    write_fake_record(tmp_path, "m2", 8.0, "2026-01-01T00:00:00")
+    md, csv = write_leaderboard(tmp_path)
+    first = md.read_bytes(), csv.read_bytes()
+    md.unlink()
+    csv.unlink()
+    write_leaderboard(tmp_path)
+    assert (md.read_bytes(), csv.read_bytes()) == first
+    text = md.read_text()
+    assert "| m1 | z1 | l2svm | 100 | error | 9.00 ± 0.50 |" in text
+    assert "10.00" not in text
+    assert "not available" in text and "19.14" in text
+
+
+def test_cli_run_and_compare_on_tiny_mnist(tiny_mnist_root, tmp_path, monkeypatch):
+    bench = tmp_path / "benchmarks"
+    bench.mkdir()
+    shutil.copy(REPO / "benchmarks" / "published.csv", bench)
+    text = (REPO / "benchmarks" / "mnist-semisup.toml").read_text()
+    text = text.replace("stop = 50000", "stop = 200").replace(
+        "start = 50000, stop = 60000", "start = 200, stop = 300").replace(
+        "stop = 10000", "stop = 100").replace("[10, 100]", "[2]")
+    (bench / "mnist-semisup.toml").write_text(text)
+    monkeypatch.setenv("HALIBENCH_BENCHMARKS", str(bench))
+    results = tmp_path / "results"
+    common = ["--data-root", str(tiny_mnist_root), "--results", str(results), "--draws", "2"]
+    runner = CliRunner()
+    out = runner.invoke(cli, ["run", "mnist-semisup", "--model", "raw-pixels", "--probe",
+                              "l2svm", *common])
+    assert out.exit_code == 0, out.output
+    assert "| raw-pixels | pixels | l2svm | 20 |" in out.output
+    assert len(list((results / "runs").glob("*.json"))) == 1
+    assert (results / "leaderboard.md").is_file()
+    cmp = runner.invoke(cli, ["compare", "raw-pixels", "untrained-ali", "--probe", "knn",
+                              *common])
+    assert cmp.exit_code == 0, cmp.output
+    assert "paired p" in cmp.output and Path(cmp.output.split("chart: ")[1].strip()).is_file()
+    bad = runner.invoke(cli, ["run", "mnist-semisup", "--model", "nope", *common])
+    assert bad.exit_code == 2 and "unknown model 'nope'" in bad.output
+    bad = runner.invoke(cli, ["run", "mnist-semisup", "--model", "raw-pixels", "--probe",
+                              "svm", *common])
+    assert bad.exit_code == 2 and "valid probes" in bad.output
+    bad = runner.invoke(cli, ["run", "mnist-semisup", "--model", "untrained-ali", "--level",
+                              "z7", *common])
+    assert bad.exit_code == 2 and "valid levels" in bad.output
+
+
+def test_cli_regress_exit_codes(tiny_mnist_root, tmp_path, monkeypatch):
+    bench = tmp_path / "benchmarks"
+    bench.mkdir()
+    text = (REPO / "benchmarks" / "mnist-semisup.toml").read_text()
+    text = text.replace("stop = 50000", "stop = 200").replace(
+        "start = 50000, stop = 60000", "start = 200, stop = 300").replace(
+        "stop = 10000", "stop = 100")
+    (bench / "mnist-semisup.toml").write_text(text)
+    monkeypatch.setenv("HALIBENCH_BENCHMARKS", str(bench))
+    runner = CliRunner()
+    header = "benchmark,model,level,probe,labels_per_class,draws,expected,tolerance\n"
+    probe = CliRunner().invoke(cli, ["run", "mnist-semisup", "--model", "raw-pixels",
+                                     "--probe", "knn", "--draws", "2", "--json",
+                                     "--data-root", str(tiny_mnist_root),
+                                     "--results", str(tmp_path / "r")])
+    measured = json.loads(probe.stdout)[0]["mean"]
+    good = tmp_path / "good.csv"
+    good.write_text(header + f"mnist-semisup,raw-pixels,pixels,knn,10,2,{measured},0.5\n")
+    ok = runner.invoke(cli, ["regress", "--expected", str(good), "--data-root",
+                             str(tiny_mnist_root)])
+    assert ok.exit_code == 0, ok.output
+    assert "all 1 rows within tolerance" in ok.output
+    drift = tmp_path / "drift.csv"
+    drift.write_text(header + f"mnist-semisup,raw-pixels,pixels,knn,10,2,{measured + 5},0.5\n")
+    bad = runner.invoke(cli, ["regress", "--expected", str(drift), "--data-root",
+                              str(tiny_mnist_root)])
+    assert bad.exit_code == 1 and "DRIFT" in bad.output
