@@ -105,16 +105,21 @@ def test_leaderboard_regenerates_byte_identically_and_keeps_newest(tmp_path):
     assert "not available" in text and "19.14" in text
 
 
-def test_cli_run_and_compare_on_tiny_mnist(tiny_mnist_root, tmp_path, monkeypatch):
+def tiny_benchmarks(tmp_path, monkeypatch, labels):
+    """mnist-semisup shrunk to the tiny fixture (pool 0:200, validation 200:300)."""
     bench = tmp_path / "benchmarks"
     bench.mkdir()
     shutil.copy(REPO / "benchmarks" / "published.csv", bench)
     text = (REPO / "benchmarks" / "mnist-semisup.toml").read_text()
     text = text.replace("stop = 50000", "stop = 200").replace(
         "start = 50000, stop = 60000", "start = 200, stop = 300").replace(
-        "stop = 10000", "stop = 100").replace("[10, 100]", "[2]")
+        "stop = 10000", "stop = 100").replace("[10, 100]", labels)
     (bench / "mnist-semisup.toml").write_text(text)
     monkeypatch.setenv("HALIBENCH_BENCHMARKS", str(bench))
+
+
+def test_cli_run_and_compare_on_tiny_mnist(tiny_mnist_root, tmp_path, monkeypatch):
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
     results = tmp_path / "results"
     common = ["--data-root", str(tiny_mnist_root), "--results", str(results), "--draws", "2"]
     runner = CliRunner()
@@ -139,14 +144,7 @@ def test_cli_run_and_compare_on_tiny_mnist(tiny_mnist_root, tmp_path, monkeypatc
 
 
 def test_cli_regress_exit_codes(tiny_mnist_root, tmp_path, monkeypatch):
-    bench = tmp_path / "benchmarks"
-    bench.mkdir()
-    text = (REPO / "benchmarks" / "mnist-semisup.toml").read_text()
-    text = text.replace("stop = 50000", "stop = 200").replace(
-        "start = 50000, stop = 60000", "start = 200, stop = 300").replace(
-        "stop = 10000", "stop = 100")
-    (bench / "mnist-semisup.toml").write_text(text)
-    monkeypatch.setenv("HALIBENCH_BENCHMARKS", str(bench))
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[10]")
     runner = CliRunner()
     header = "benchmark,model,level,probe,labels_per_class,draws,expected,tolerance\n"
     probe = CliRunner().invoke(cli, ["run", "mnist-semisup", "--model", "raw-pixels",
