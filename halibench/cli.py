@@ -40,6 +40,9 @@ data_root_option = click.option(
     help="Dataset folder (default: $HALIBENCH_DATA, else ~/.cache/halibench/data).")
 
 
+results_option = click.option(
+    "--results", "results_dir", type=click.Path(file_okay=False, path_type=Path),
+    default=Path("results"), show_default=True, help="Results folder (records, leaderboard).")
 @click.group(cls=HalibenchGroup)
 @click.version_option(package_name="halibench")
 def cli() -> None:
@@ -73,10 +76,16 @@ def cli() -> None:
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=1000,
               show_default=True)
 @click.option("--health-every", type=click.IntRange(min=0), default=500, show_default=True)
+@click.option("--init-std", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Initialise weights N(0, STD) as ALI did (0.01); default: PyTorch's init.")
+@click.option("--spectral-norm", is_flag=True,
+              help="Stabiliser: spectral normalisation on the discriminator (no batch norm).")
 @click.option("--instance-noise", type=click.FloatRange(min=0), default=0.0,
               show_default=True, help="Std of Gaussian noise on D's image inputs.")
 @click.option("--instance-noise-steps", type=click.IntRange(min=0), default=0,
               help="Anneal the instance noise to 0 over this many steps (0: constant).")
+@click.option("--cycle-weight", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Stabiliser: ALICE-style reconstruction cycle term through each level.")
 @click.option("--device", default="cuda" if torch.cuda.is_available() else "cpu",
               show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=None,
@@ -87,7 +96,8 @@ def train(kind: str, dataset: str, data_root: Path | None, out: Path | None, ste
           batch_size: int, levels: int | None, z_dims: str | None, discriminator: str,
           prior: str | None, width: float, lr: float, beta1: float, seed: int,
           train_range: str, health_range: str, checkpoint_every: int, health_every: int,
-          instance_noise: float, instance_noise_steps: int, device: str, threads: int | None,
+          init_std: float | None, spectral_norm: bool, instance_noise: float,
+          instance_noise_steps: int, cycle_weight: float, device: str, threads: int | None,
           resume: bool) -> None:
     """Train KIND (hali, ali or bigan) on DATASET without labels."""
     from halibench.models import preset
@@ -103,7 +113,8 @@ def train(kind: str, dataset: str, data_root: Path | None, out: Path | None, ste
     if size not in FAMILY_BY_SIZE:
         raise HalibenchError(f"{dataset}: {size}x{size} images fit no architecture family "
                              f"(sizes {sorted(FAMILY_BY_SIZE)})")
-    overrides: dict = {"discriminator": discriminator, "width": width}
+    overrides: dict = {"discriminator": discriminator, "width": width,
+                       "spectral_norm": spectral_norm, "init_std": init_std}
     if prior:
         overrides["prior"] = prior
     if z_dims:
@@ -120,12 +131,61 @@ def train(kind: str, dataset: str, data_root: Path | None, out: Path | None, ste
                          steps=steps, batch_size=batch_size, lr=lr, betas=(beta1, 0.999),
                          seed=seed, checkpoint_every=checkpoint_every,
                          health_every=health_every, instance_noise=instance_noise,
-                         instance_noise_steps=instance_noise_steps, device=device)
+                         instance_noise_steps=instance_noise_steps, cycle_weight=cycle_weight,
+                         device=device)
     run_dir = out or Path("runs") / f"{kind}-{dataset}"
     trainer = Trainer(model_config, config, run_dir, data, resume=resume)
     final = trainer.fit()
     if final is not None:
         click.echo(f"checkpoint: {final}")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--name", required=True, help="Checkpoint name, e.g. hali-mnist.")
+@click.option("--dataset", required=True, help="Dataset it was trained on.")
+@results_option
+def export(run_dir: Path, name: str, dataset: str, results_dir: Path) -> None:
+    """Ship RUN_DIR's newest checkpoint as checkpoints/NAME (index, sha256, model card)."""
+    from halibench.export import export_run, write_card
+
+    dest = export_run(run_dir, name, dataset)
+    click.echo(f"exported {dest}; card {write_card(name, results_dir)}")
+
+
+@cli.command()
+@click.argument("model_name", metavar="MODEL")
+@data_root_option
+@results_option
+def figures(model_name: str, data_root: Path | None, results_dir: Path) -> None:
+    """Reconstructions per level, samples, interpolations and training curves of MODEL."""
+    from halibench.checkpoints import index_dir, load_checkpoint, read_index, resolve_folder
+    from halibench.data import load as load_data
+    from halibench.plots import model_figures
+
+    index = read_index()
+    if model_name in index:
+        folder = index_dir() / index[model_name]["path"]
+        expected = index[model_name]["sha256"]
+    else:
+        folder, expected = Path(model_name), None
+    model, config = load_checkpoint(folder, expected)
+    dataset = config.get("data", {}).get("dataset") or "mnist"
+    test = load_data(dataset, "test", data_root)
+    log_folder = folder if (folder / "losses.csv").is_file() else resolve_folder(folder).parent
+    name = model_name if model_name in index else Path(model_name).name
+    for path in model_figures(model, name, test.images, log_folder, results_dir / "figures"):
+        click.echo(f"wrote {path}")
+
+
+@cli.command()
+@click.argument("name")
+@results_option
+def card(name: str, results_dir: Path) -> None:
+    """Regenerate the model card of shipped checkpoint NAME from its records."""
+    from halibench.export import write_card
+
+    click.echo(f"wrote {write_card(name, results_dir)}")
 
 
 @cli.group(cls=HalibenchGroup)
@@ -189,9 +249,6 @@ def data_info(name: str, data_root: Path | None, as_json: bool) -> None:
         click.echo("  labels: " + ", ".join(f"{k}={v}" for k, v in entry["labels"].items()))
 
 
-results_option = click.option(
-    "--results", "results_dir", type=click.Path(file_okay=False, path_type=Path),
-    default=Path("results"), show_default=True, help="Results folder (records, leaderboard).")
 DEFAULT_BASELINES = ["raw-pixels", "pca", "hog", "untrained-hali"]
 
 

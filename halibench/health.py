@@ -51,7 +51,7 @@ def health_probes(model: HierarchicalALI, images: torch.Tensor, labels: torch.Te
                 out[f"recon_z{level}"] = float(F.mse_loss(rec, x))
             perm = torch.randperm(len(x), device=device)
             out["recon_random_pair"] = float(F.mse_loss(x[perm], x))
-            (xe, ze), (xd, zd) = model.generators(x)
+            (xe, ze), (xd, zd), _ = model.generators(x)
             out["d_acc_encoder"] = float((model.discriminator(xe, ze) > 0).float().mean())
             out["d_acc_decoder"] = float((model.discriminator(xd, zd) < 0).float().mean())
     finally:

@@ -2,7 +2,10 @@
 
 Losses are the non-saturating GAN losses in softplus form. The discriminator calls encoder
 tuples (x, z1..zL) ~ q "real" and decoder tuples ~ p "fake"; the generators (both chains)
-minimise softplus(D(q)) + softplus(-D(p)).
+minimise softplus(D(q)) + softplus(-D(p)). Named stabilisers, off by default and recorded in
+the config: instance noise on D's image inputs, spectral norm in D (a model option), and an
+ALICE-style cycle term ``cycle_weight`` * mean over levels of ||x - x_l||^2 (x_l: x encoded
+to level l and decoded back, sampled), summed over pixels and averaged over the batch.
 
 Randomness: the global RNG is reseeded at every step from (seed, rank, step), and the data
 order of each epoch is a permutation seeded by (seed, epoch). So a run resumed from a
@@ -12,6 +15,8 @@ checkpoint replays exactly what the uninterrupted run would have done (on CPU).
 from __future__ import annotations
 
 import csv
+import shlex
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -62,6 +67,7 @@ class TrainConfig:
     keep_checkpoints: int = 2
     instance_noise: float = 0.0
     instance_noise_steps: int = 0
+    cycle_weight: float = 0.0
     device: str = "cpu"
 
     def to_dict(self) -> dict[str, Any]:
@@ -134,10 +140,10 @@ def unwrap(module: torch.nn.Module) -> torch.nn.Module:
 
 
 def adversarial_step(gen: torch.nn.Module, disc: torch.nn.Module, opt_g: torch.optim.Optimizer,
-                     opt_d: torch.optim.Optimizer, x: torch.Tensor, noise_std: float = 0.0
-                     ) -> dict[str, float]:
+                     opt_d: torch.optim.Optimizer, x: torch.Tensor, noise_std: float = 0.0,
+                     cycle_weight: float = 0.0) -> dict[str, float]:
     """One discriminator update, then one update of both chains."""
-    (xe, ze), (xd, zd) = gen(x)
+    (xe, ze), (xd, zd), recons = gen(x, cycle=cycle_weight > 0)
     b = x.shape[0]
     x_all = torch.cat([xe, xd])
     if noise_std > 0:
@@ -156,7 +162,8 @@ def adversarial_step(gen: torch.nn.Module, disc: torch.nn.Module, opt_g: torch.o
         opt_g.zero_grad(set_to_none=True)
         logits_g = d(x_all, z_all)
         _, loss_g = discriminator_losses(logits_g, b)
-        loss_g.backward()
+        cycle = sum(((r - x) ** 2).flatten(1).sum(1).mean() for r in recons) / max(1, len(recons))
+        (loss_g + cycle_weight * cycle).backward()
         opt_g.step()
     finally:
         d.requires_grad_(True)
@@ -164,6 +171,7 @@ def adversarial_step(gen: torch.nn.Module, disc: torch.nn.Module, opt_g: torch.o
         acc_q = (logits[:b] > 0).float().mean()
         acc_p = (logits[b:] < 0).float().mean()
     return {"loss_d": loss_d.item(), "loss_g": loss_g.item(),
+            "cycle": float(cycle),
             "d_acc_encoder": float(acc_q), "d_acc_decoder": float(acc_p)}
 
 
@@ -202,6 +210,8 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.dist: DistInfo = init_distributed(config.device)
         self.start_step = 0
+        self.seconds_before = 0.0
+        self.started = time.perf_counter()
         resume_from = None
         if resume:
             resume_from = resolve_folder(self.run_dir)
@@ -215,6 +225,7 @@ class Trainer:
             model_config = model_config_of(resume_from, stored)
             config = TrainConfig.from_dict({**stored["training"], "steps": config.steps})
             self.start_step = int(stored["step"])
+            self.seconds_before = float(stored.get("train_seconds", 0.0))
         self.model_config, self.config, self.data = model_config, config, data
         expected = model_config.image_shape
         if tuple(data.images.shape[1:]) != expected:
@@ -255,7 +266,7 @@ class Trainer:
         idx = self.sampler.indices(step)
         x = as_float_images(self.data.images[idx]).to(self.dist.device, non_blocking=True)
         return adversarial_step(self.gen, self.disc, self.opt_g, self.opt_d, x,
-                                self.config.noise_std(step))
+                                self.config.noise_std(step), self.config.cycle_weight)
 
     def checkpoint(self, step: int) -> Path:
         folder = self.run_dir / f"step-{step:08d}"
@@ -265,6 +276,8 @@ class Trainer:
             "seed": self.config.seed,
             "step": step,
             "world_size": self.dist.world_size,
+            "command": shlex.join(["halibench", *sys.argv[1:]]),
+            "train_seconds": round(self.seconds_before + time.perf_counter() - self.started, 1),
             "rng": {"scheme": "torch.manual_seed(step_seed(seed, rank, step)) every step",
                     "seed": self.config.seed},
         }

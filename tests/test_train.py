@@ -62,14 +62,19 @@ def kill_at(step_to_die):
     return callback
 
 
-def test_kill_and_resume_equals_uninterrupted(tmp_path):
-    cfg = preset("hali", "28px", width=0.25)
-    full = Trainer(cfg, tiny_config(steps=8, checkpoint_every=4), tmp_path / "full",
+STABILISED = dict(instance_noise=0.1, instance_noise_steps=6, cycle_weight=0.1)
+
+
+@pytest.mark.parametrize("stabilised", [False, True])
+def test_kill_and_resume_equals_uninterrupted(tmp_path, stabilised):
+    cfg = preset("hali", "28px", width=0.25, spectral_norm=stabilised)
+    extra = STABILISED if stabilised else {}
+    full = Trainer(cfg, tiny_config(steps=8, checkpoint_every=4, **extra), tmp_path / "full",
                    tiny_data()).fit()
     run = tmp_path / "killed"
     with pytest.raises(Killed):
-        Trainer(cfg, tiny_config(steps=8, checkpoint_every=4), run, tiny_data()).fit(
-            callbacks=[kill_at(6)])
+        Trainer(cfg, tiny_config(steps=8, checkpoint_every=4, **extra), run,
+                tiny_data()).fit(callbacks=[kill_at(6)])
     assert (run / "latest").read_text().strip() == "step-00000004"
     resumed = Trainer(cfg, tiny_config(steps=8), run, tiny_data(), resume=True).fit()
     wa, wb = weights(full), weights(resumed)

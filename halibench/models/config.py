@@ -25,6 +25,10 @@ class ModelConfig:
 
     ``kind`` is a label; what matters is the structure it implies:
     ALI = one Gaussian level, BiGAN = one deterministic level, HALI = ``len(z_dims)`` levels.
+    ``init_std``: None keeps PyTorch's default initialisation; ALI's appendix used N(0, 0.01),
+    which on our CPU budget leaves the generators stuck while the discriminator wins (see
+    the README). ``spectral_norm`` is a stabiliser: spectral normalisation on every
+    discriminator layer (which then has no batch norm).
     """
 
     kind: Kind = "hali"
@@ -36,7 +40,8 @@ class ModelConfig:
     dropout: float = 0.2
     width: float = 1.0
     hidden_dim: int = 512
-    init_std: float = 0.01
+    init_std: float | None = None
+    spectral_norm: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

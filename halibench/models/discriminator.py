@@ -15,6 +15,13 @@ from halibench.models.families import FAMILIES
 from halibench.models.layers import ConvStack, mlp, scaled
 
 
+def apply_spectral_norm(module: nn.Module) -> None:
+    """Spectral normalisation (one power iteration per step) on every conv and linear layer."""
+    for child in list(module.modules()):
+        if isinstance(child, (nn.Conv2d, nn.Linear)):
+            nn.utils.parametrizations.spectral_norm(child)
+
+
 class TupleDiscriminator(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -22,6 +29,7 @@ class TupleDiscriminator(nn.Module):
         c, h, _ = config.image_shape
         drop = config.dropout
         self.x_branch = ConvStack(fam.disc_x, c, h, slope=fam.slope, width=config.width,
+                                  batch_norm=not config.spectral_norm,
                                   batch_norm_first=False, dropout=drop)
         x_dim = int(torch.tensor(self.x_branch.out_shape).prod())
         z_widths = tuple(scaled(w, config.width) for w in fam.disc_z)
@@ -38,6 +46,8 @@ class TupleDiscriminator(nn.Module):
             mlp(sum(branch_dims[i] for i in g), joint_widths, 1, slope=fam.slope,
                 batch_norm=False, dropout=drop)
             for g in self.groups)
+        if config.spectral_norm:
+            apply_spectral_norm(self)
 
     def forward(self, x: torch.Tensor, latents: list[torch.Tensor]) -> torch.Tensor:
         feats = [self.x_branch(x)[0].flatten(1)]

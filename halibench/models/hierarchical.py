@@ -29,13 +29,17 @@ class Generators(nn.Module):
             return torch.rand(n, dim, device=device) * 2 - 1
         return torch.randn(n, dim, device=device)
 
-    def forward(self, x: torch.Tensor
+    def forward(self, x: torch.Tensor, cycle: bool = False
                 ) -> tuple[tuple[torch.Tensor, list[torch.Tensor]],
-                           tuple[torch.Tensor, list[torch.Tensor]]]:
+                           tuple[torch.Tensor, list[torch.Tensor]], list[torch.Tensor]]:
+        """Encoder tuple, decoder tuple, and (with ``cycle``) the reconstruction of x through
+        each level from the sampled encoder latents (for the ALICE-style cycle term)."""
         enc_latents, _ = self.encoder(x, sample=True)
         top = self.sample_prior(x.shape[0], enc_latents[-1].shape[1], x.device)
         x_fake, dec_latents = self.decoder(top, len(enc_latents), sample=True)
-        return (x, enc_latents), (x_fake, dec_latents)
+        recons = [self.decoder(z, level, sample=True)[0]
+                  for level, z in enumerate(enc_latents, start=1)] if cycle else []
+        return (x, enc_latents), (x_fake, dec_latents), recons
 
 
 class HierarchicalALI(nn.Module):
@@ -47,7 +51,8 @@ class HierarchicalALI(nn.Module):
         self.config = config
         self.generators = Generators(EncoderChain(config), DecoderChain(config), config.prior)
         self.discriminator = TupleDiscriminator(config)
-        init_weights(self, config.init_std)
+        if config.init_std is not None:
+            init_weights(self, config.init_std)
 
     @property
     def encoder(self) -> EncoderChain:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,9 @@ def init_weights(module: nn.Module, std: float) -> None:
     """ALI's initialisation: weights N(0, std), biases zero, batch-norm scale one."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            nn.init.normal_(m.weight, 0.0, std)
+            weight = (m.parametrizations.weight.original
+                      if parametrize.is_parametrized(m, "weight") else m.weight)
+            nn.init.normal_(weight, 0.0, std)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):

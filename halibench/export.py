@@ -1,0 +1,94 @@
+"""Ship a trained run: weights + config into ``checkpoints/<name>/``, index, model card."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from halibench.checkpoints import (
+    CONFIG_FILE,
+    MODEL_FILE,
+    index_dir,
+    read_index,
+    resolve_folder,
+    verified_config,
+)
+from halibench.io import atomic_dir, sha256_file, write_json_atomic, write_text_atomic
+from halibench.results import latest_table, read_records
+
+LOGS = ("losses.csv", "health.csv")
+
+
+def export_run(run_dir: Path, name: str, dataset: str) -> Path:
+    """Copy the newest checkpoint of ``run_dir`` (without optimizer state) and its logs."""
+    folder = resolve_folder(run_dir)
+    config = verified_config(folder)
+    dest = index_dir() / name
+    with atomic_dir(dest) as tmp:
+        for fname in (MODEL_FILE, CONFIG_FILE):
+            shutil.copy2(folder / fname, tmp / fname)
+        for log in LOGS:
+            if (run_dir / log).is_file():
+                shutil.copy2(run_dir / log, tmp / log)
+    index = read_index()
+    index[name] = {"path": name, "sha256": sha256_file(dest / MODEL_FILE),
+                   "model": config["model"]["kind"], "dataset": dataset,
+                   "levels": len(config["model"]["z_dims"]),
+                   "size_bytes": (dest / MODEL_FILE).stat().st_size}
+    write_json_atomic(index_dir() / "index.json", {"checkpoints": dict(sorted(index.items()))})
+    return dest
+
+
+def card_text(name: str, config: dict[str, Any], health: pd.DataFrame | None,
+              results: pd.DataFrame) -> str:
+    model, training, data = config["model"], config.get("training", {}), config.get("data", {})
+    env = config.get("environment", {})
+    lines = [f"# {name}", "",
+             f"{model['kind'].upper()} ({model['family']} family, z dims "
+             f"{model['z_dims']}, discriminator `{model['discriminator']}`, spectral norm "
+             f"{model.get('spectral_norm', False)}), trained without labels by halibench.", "",
+             "## Training", "",
+             f"- Command: `{config.get('command', 'not recorded')}`",
+             f"- Data: {data.get('dataset')} `{data.get('split')}` rows "
+             f"{data.get('train_range')}; health probes on rows {data.get('health_range')}",
+             f"- Seed {config.get('seed')}, {config.get('step')} steps of batch "
+             f"{training.get('batch_size')}, Adam lr {training.get('lr')} betas "
+             f"{training.get('betas')}, instance noise {training.get('instance_noise')}",
+             f"- Wall time: {config.get('train_seconds', 'not recorded')} s on "
+             f"{env.get('machine')} ({env.get('platform')}), GPU: {env.get('cuda')}, "
+             f"torch {env.get('torch')}",
+             f"- Weights: `{MODEL_FILE}`, sha256 `{config['sha256'][MODEL_FILE]}`", ""]
+    if health is not None and len(health):
+        last = health.iloc[-1]
+        lines += ["## Final health probes (held-out slice)", "",
+                  "| metric | value |", "|---|---|"]
+        lines += [f"| {k} | {v:.4f} |" for k, v in last.items() if k != "step"]
+        lines.append("")
+    lines += ["## Benchmark results", ""]
+    if len(results):
+        lines += ["| benchmark | level | probe | labels | metric | value | draws |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in results.itertuples():
+            lines.append(f"| {r.benchmark} | {r.level} | {r.probe} | {r.labels} | {r.metric} "
+                         f"| {r.mean:.2f} ± {r.std:.2f} | {r.n_draws} |")
+    else:
+        lines.append("None recorded yet: run `halibench run mnist-semisup --model "
+                     f"{name}` and regenerate this card with `halibench card {name}`.")
+    lines += ["", "Training curves: `losses.csv`, `health.csv` beside this file."]
+    return "\n".join(lines) + "\n"
+
+
+def write_card(name: str, results_dir: Path) -> Path:
+    """(Re)generate ``checkpoints/<name>/README.md`` from its config, logs and records."""
+    folder = index_dir() / name
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    health = pd.read_csv(folder / "health.csv") if (folder / "health.csv").is_file() else None
+    table = latest_table(read_records(results_dir))
+    mine = table[table["checkpoint_sha256"] == config["sha256"][MODEL_FILE]]
+    path = folder / "README.md"
+    write_text_atomic(path, card_text(name, config, health, mine))
+    return path

@@ -1,0 +1,129 @@
+"""Figures (matplotlib, Agg): reconstructions per level, samples, interpolations, curves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+
+from halibench.features import as_float_images  # noqa: E402
+from halibench.io import atomic_path  # noqa: E402
+from halibench.models import HierarchicalALI  # noqa: E402
+
+
+def save(fig: plt.Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def image_grid(rows: list[torch.Tensor], labels: list[str], title: str) -> plt.Figure:
+    """One row of images per tensor (N, C, H, W) in [0, 1], labelled on the left."""
+    n = rows[0].shape[0]
+    fig, axes = plt.subplots(len(rows), n, figsize=(n * 0.8, len(rows) * 0.9), squeeze=False)
+    for r, (imgs, label) in enumerate(zip(rows, labels, strict=True)):
+        for c in range(n):
+            img = imgs[c].detach().cpu().clamp(0, 1).permute(1, 2, 0).numpy()
+            ax = axes[r][c]
+            ax.imshow(img[..., 0] if img.shape[2] == 1 else img, cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    return fig
+
+
+@torch.inference_mode()
+def reconstructions(model: HierarchicalALI, images: np.ndarray, title: str) -> plt.Figure:
+    """Input, then x -> z1 -> x, x -> z1 -> z2 -> z1 -> x, ... (means)."""
+    model.eval()
+    x = as_float_images(torch.from_numpy(np.array(images)))
+    rows, labels = [x], ["input"]
+    for level in range(1, model.levels + 1):
+        rows.append(model.reconstruct(x, level))
+        path = " → ".join(["x", *[f"z{i}" for i in range(1, level + 1)]])
+        labels.append(f"{path} → x")
+    return image_grid(rows, labels, title)
+
+
+@torch.inference_mode()
+def samples(model: HierarchicalALI, n: int, title: str, seed: int = 0) -> plt.Figure:
+    model.eval()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        x = model.sample(n)
+    per_row = int(np.ceil(np.sqrt(n)))
+    rows = [x[i:i + per_row] for i in range(0, n, per_row)]
+    rows = [r for r in rows if len(r) == per_row]
+    return image_grid(rows, [""] * len(rows), title)
+
+
+@torch.inference_mode()
+def interpolations(model: HierarchicalALI, a: np.ndarray, b: np.ndarray, steps: int,
+                   title: str) -> plt.Figure:
+    """Linear interpolation between two images' codes at each level, decoded to x."""
+    model.eval()
+    x = as_float_images(torch.from_numpy(np.stack([a, b])))
+    latents = model.encode(x)
+    t = torch.linspace(0, 1, steps)[:, None]
+    rows, labels = [], []
+    for level, z in enumerate(latents, start=1):
+        zs = (1 - t) * z[0] + t * z[1]
+        rows.append(model.decode(zs, level))
+        labels.append(f"z{level}")
+    return image_grid(rows, labels, title)
+
+
+def training_curves(folder: Path, title: str) -> plt.Figure:
+    """Losses, and the health probes (1-NN per level, reconstruction vs random pairs)."""
+    losses = pd.read_csv(folder / "losses.csv")
+    health = pd.read_csv(folder / "health.csv") if (folder / "health.csv").is_file() else None
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.3))
+    for key in ("loss_d", "loss_g"):
+        axes[0].plot(losses["step"], losses[key].rolling(10, min_periods=1).mean(), label=key)
+    axes[0].set_xlabel("step")
+    axes[0].set_title("losses (rolling mean of 10 logs)")
+    axes[0].legend()
+    if health is not None:
+        for col in [c for c in health.columns if c.startswith("knn_")]:
+            axes[1].plot(health["step"], 100 * health[col], marker="o", label=col[4:])
+        axes[1].set_title("1-NN accuracy on held-out slice (%)")
+        axes[1].legend()
+        for col in [c for c in health.columns if c.startswith("recon_")]:
+            axes[2].plot(health["step"], health[col], marker="o", label=col[6:])
+        axes[2].set_title("reconstruction MSE")
+        axes[2].legend()
+        for ax in axes[1:]:
+            ax.set_xlabel("step")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def model_figures(model: HierarchicalALI, name: str, test_images: np.ndarray,
+                  folder: Path | None, out_dir: Path) -> list[Path]:
+    """Every figure of one model; ``folder`` holds its training logs (if any)."""
+    rng = np.random.default_rng(0)
+    pick = np.sort(rng.choice(len(test_images), 10, replace=False))
+    batch = np.asarray(test_images[pick])
+    paths = [
+        save(reconstructions(model, batch, f"{name}: reconstructions through each level"),
+             out_dir / f"{name}-reconstructions.png"),
+        save(samples(model, 64, f"{name}: samples"), out_dir / f"{name}-samples.png"),
+        save(interpolations(model, batch[0], batch[1], 10,
+                            f"{name}: interpolation in each level"),
+             out_dir / f"{name}-interpolations.png"),
+    ]
+    if folder is not None and (folder / "losses.csv").is_file():
+        paths.append(save(training_curves(folder, f"{name}: training"),
+                          out_dir / f"{name}-training.png"))
+    return paths
