@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 SHARED_DATA := $(abspath ../shared/data)
 export HALIBENCH_DATA ?= $(if $(wildcard $(SHARED_DATA)/mnist),$(SHARED_DATA),)
 
-.PHONY: setup demo test lint
+.PHONY: setup demo test lint regress
 
 setup: $(VENV)/.installed
 
@@ -28,3 +28,8 @@ lint: setup
 
 test: setup lint
 	$(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
+
+# Reproduce results/expected.csv on the real data (CI runs it when ../shared/data exists).
+regress: setup
+	@if [ -n "$(HALIBENCH_DATA)" ]; then $(VENV)/bin/halibench regress; \
+	else echo "regress skipped: no data root (set HALIBENCH_DATA or place ../shared/data)"; fi

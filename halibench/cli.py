@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -23,6 +24,18 @@ class HalibenchGroup(click.Group):
         except HalibenchError as e:
             click.echo(f"error: {e}", err=True)
             ctx.exit(2)
+
+
+def command_line(ctx: click.Context, arguments: tuple[str, ...] = ()) -> str:
+    """The command with every option spelled out (defaults too), so that it reruns exactly;
+    ``arguments`` names the positional parameters, in order."""
+    words = ["halibench", *ctx.command_path.split()[1:], *(str(ctx.params[a]) for a in arguments)]
+    for name, value in sorted(ctx.params.items()):
+        if name in arguments or value is None or value is False:
+            continue
+        flag = "--" + name.replace("_", "-")
+        words += [flag] if value is True else [flag, str(value)]
+    return shlex.join(words)
 
 
 def parse_range(value: str, option: str) -> tuple[int, int]:
@@ -66,7 +79,9 @@ def cli() -> None:
               help="p(zL); BiGAN's paper used uniform on [-1, 1].")
 @click.option("--width", type=click.FloatRange(min=0.05), default=1.0, show_default=True,
               help="Channel-width multiplier of every network.")
-@click.option("--lr", type=float, default=1e-4, show_default=True)
+@click.option("--lr", type=float, default=1e-4, show_default=True,
+              help="Adam learning rate (generators, and D unless --lr-d).")
+@click.option("--lr-d", type=float, default=None, help="Discriminator learning rate.")
 @click.option("--beta1", type=float, default=0.5, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--train-range", default="0:50000", show_default=True,
@@ -94,7 +109,8 @@ def cli() -> None:
               "checkpoint (its stored config wins, except --steps).")
 def train(kind: str, dataset: str, data_root: Path | None, out: Path | None, steps: int,
           batch_size: int, levels: int | None, z_dims: str | None, discriminator: str,
-          prior: str | None, width: float, lr: float, beta1: float, seed: int,
+          prior: str | None, width: float, lr: float, lr_d: float | None, beta1: float,
+          seed: int,
           train_range: str, health_range: str, checkpoint_every: int, health_every: int,
           init_std: float | None, spectral_norm: bool, instance_noise: float,
           instance_noise_steps: int, cycle_weight: float, device: str, threads: int | None,
@@ -128,13 +144,15 @@ def train(kind: str, dataset: str, data_root: Path | None, out: Path | None, ste
     except ValueError as e:
         raise click.UsageError(str(e)) from None
     config = TrainConfig(dataset=dataset, train_range=t_range, health_range=h_range,
-                         steps=steps, batch_size=batch_size, lr=lr, betas=(beta1, 0.999),
+                         steps=steps, batch_size=batch_size, lr=lr, lr_d=lr_d,
+                         betas=(beta1, 0.999),
                          seed=seed, checkpoint_every=checkpoint_every,
                          health_every=health_every, instance_noise=instance_noise,
                          instance_noise_steps=instance_noise_steps, cycle_weight=cycle_weight,
                          device=device)
     run_dir = out or Path("runs") / f"{kind}-{dataset}"
-    trainer = Trainer(model_config, config, run_dir, data, resume=resume)
+    trainer = Trainer(model_config, config, run_dir, data, resume=resume,
+                      command=command_line(click.get_current_context(), ("kind",)))
     final = trainer.fit()
     if final is not None:
         click.echo(f"checkpoint: {final}")

@@ -59,6 +59,7 @@ class TrainConfig:
     steps: int = 10000
     batch_size: int = 100
     lr: float = 1e-4
+    lr_d: float | None = None
     betas: tuple[float, float] = (0.5, 0.999)
     seed: int = 0
     checkpoint_every: int = 1000
@@ -206,8 +207,10 @@ class Trainer:
     """Trains one model into a run folder of checkpoints and CSV logs."""
 
     def __init__(self, model_config: ModelConfig, config: TrainConfig, run_dir: str | Path,
-                 data: TrainingData, *, resume: bool = False) -> None:
+                 data: TrainingData, *, resume: bool = False, command: str | None = None
+                 ) -> None:
         self.run_dir = Path(run_dir)
+        self.command = command or shlex.join(["python", *sys.argv])
         self.dist: DistInfo = init_distributed(config.device)
         self.start_step = 0
         self.seconds_before = 0.0
@@ -236,8 +239,8 @@ class Trainer:
         self.model: HierarchicalALI = build_model(model_config).to(self.dist.device)
         self.opt_g = torch.optim.Adam(self.model.generators.parameters(), lr=config.lr,
                                       betas=config.betas)
-        self.opt_d = torch.optim.Adam(self.model.discriminator.parameters(), lr=config.lr,
-                                      betas=config.betas)
+        self.opt_d = torch.optim.Adam(self.model.discriminator.parameters(),
+                                      lr=config.lr_d or config.lr, betas=config.betas)
         if resume_from is not None:
             load_weights(self.model, resume_from / MODEL_FILE)
             load_training_state(resume_from, self.optimizers)
@@ -276,7 +279,7 @@ class Trainer:
             "seed": self.config.seed,
             "step": step,
             "world_size": self.dist.world_size,
-            "command": shlex.join(["halibench", *sys.argv[1:]]),
+            "command": self.command,
             "train_seconds": round(self.seconds_before + time.perf_counter() - self.started, 1),
             "rng": {"scheme": "torch.manual_seed(step_seed(seed, rank, step)) every step",
                     "seed": self.config.seed},
