@@ -12,6 +12,7 @@ import sklearn
 import torch
 
 from halibench import __version__
+from halibench.attributes import evaluate_attributes
 from halibench.checkpoints import (
     MODEL_FILE,
     index_dir,
@@ -130,8 +131,12 @@ def run(protocol: Protocol, models: list[str], levels: list[str] | None,
                 for lpc in protocol.labels_per_class:
                     if progress:
                         progress(f"{source.model} {source.level} {probe} {lpc}/class")
-                    res = evaluate(protocol, feats, test_labels, probe, lpc, n_draws,
-                                   backend=backend, variants=source.variants)
+                    if protocol.task == "attributes":
+                        res = evaluate_attributes(protocol, feats, test_labels, probe,
+                                                  data.split("test").label_names)
+                    else:
+                        res = evaluate(protocol, feats, test_labels, probe, lpc, n_draws,
+                                       backend=backend, variants=source.variants)
                     record = {
                         "benchmark": protocol.name, "protocol_version": protocol.version,
                         "protocol_sha256": protocol.sha256, "dataset": protocol.dataset,
@@ -139,7 +144,8 @@ def run(protocol: Protocol, models: list[str], levels: list[str] | None,
                         "representation": source.representation,
                         "checkpoint_sha256": source.checkpoint_sha256, "probe": probe,
                         "metric": protocol.metric, "seed": protocol.seed, "full": full,
-                        "standardize": protocol.standardize, **res,
+                        "standardize": protocol.standardize, "subset": protocol.subset,
+                        **res,
                         "environment": environment()}
                     if results_dir is not None:
                         record["path"] = str(write_record(results_dir, record))

@@ -19,7 +19,8 @@ import numpy as np
 from halibench.errors import HalibenchError
 
 BENCHMARKS_ENV = "HALIBENCH_BENCHMARKS"
-METRICS = ("error", "accuracy")
+METRICS = ("error", "accuracy", "balanced_accuracy")
+TASKS = ("classification", "attributes")
 
 
 def benchmarks_dir() -> Path:
@@ -50,6 +51,9 @@ class Protocol:
     splits: dict[str, SplitRange]
     probe_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     sha256: str = ""
+    task: str = "classification"
+    subset: str = ""
+    min_positives: int = 0
 
     def c_grid(self, probe: str) -> np.ndarray:
         spec = self.probe_params.get(probe, {}).get("log_c")
@@ -81,11 +85,14 @@ def load_protocol(name: str) -> Protocol:
             labels_per_class=tuple(raw["labels_per_class"]), draws=int(raw["draws"]),
             draws_full=int(raw.get("draws_full", raw["draws"])), probes=tuple(raw["probes"]),
             splits=splits, probe_params=raw.get("probe", {}),
-            sha256=hashlib.sha256(raw_bytes).hexdigest())
+            sha256=hashlib.sha256(raw_bytes).hexdigest(),
+            task=raw.get("task", "classification"), subset=raw.get("subset", ""),
+            min_positives=int(raw.get("min_positives", 0)))
     except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as e:
         raise HalibenchError(f"{path}: invalid benchmark file ({type(e).__name__}: {e})") from None
-    if protocol.name != name or protocol.metric not in METRICS:
-        raise HalibenchError(f"{path}: name must be {name!r} and metric one of {METRICS}")
+    if protocol.name != name or protocol.metric not in METRICS or protocol.task not in TASKS:
+        raise HalibenchError(f"{path}: name must be {name!r}, metric one of {METRICS}, "
+                             f"task one of {TASKS}")
     return protocol
 
 

@@ -51,11 +51,19 @@ def latest_table(records: list[dict[str, Any]]) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     rows = [{**{k: r.get(k) for k in cols if k != "n_draws"}, "n_draws": len(r["draws"]),
              "subset": r.get("subset") or "",
-             "checkpoint_sha256": r.get("checkpoint_sha256") or ""} for r in records]
+             "checkpoint_sha256": r.get("checkpoint_sha256") or "",
+             **attribute_columns(r)} for r in records]
     df = pd.DataFrame(rows).sort_values("created")
     df = df.drop_duplicates(subset=KEY, keep="last")
+    extra = sorted(c for c in df.columns if c not in cols)
     return df.sort_values(["benchmark", "labels", "probe", "model", "level"]).reset_index(
-        drop=True)[cols]
+        drop=True)[cols + extra]
+
+
+def attribute_columns(record: dict[str, Any]) -> dict[str, float]:
+    """Per-attribute balanced accuracy of attribute protocols, as ``bal_acc:<name>``."""
+    return {f"bal_acc:{a['attribute']}": a["balanced_accuracy"]
+            for a in record.get("attributes", []) if a.get("status") == "ok"}
 
 
 def published_table() -> pd.DataFrame:
@@ -106,6 +114,8 @@ def write_leaderboard(results_dir: Path) -> tuple[Path, Path]:
     md = results_dir / "leaderboard.md"
     write_text_atomic(md, render_markdown(ours, published) + "\n")
     mine = ours.drop(columns=["created"]).assign(source="halibench")
+    mine = mine[[c for c in mine.columns if not c.startswith("bal_acc:")]
+                + sorted(c for c in mine.columns if c.startswith("bal_acc:"))]
     pub = published.rename(columns={"value": "mean", "paper": "source_paper"})
     table = pd.concat([mine, pub.assign(source="published")], ignore_index=True)
     csv = results_dir / "leaderboard.csv"

@@ -163,3 +163,31 @@ def test_cli_regress_exit_codes(tiny_mnist_root, tmp_path, monkeypatch):
     bad = runner.invoke(cli, ["regress", "--expected", str(drift), "--data-root",
                               str(tiny_mnist_root)])
     assert bad.exit_code == 1 and "DRIFT" in bad.output
+
+
+def test_attribute_protocol_on_celeba_fixture(tmp_path, monkeypatch):
+    from data_fixtures import write_celeba
+
+    from halibench import benchmark
+
+    write_celeba(tmp_path / "data" / "celeba", n=40)
+    bench = tmp_path / "benchmarks"
+    bench.mkdir()
+    text = (REPO / "benchmarks" / "celeba-attributes-subset.toml").read_text()
+    text = text.replace("stop = 3000", "stop = 20").replace("start = 3000, stop = 3600",
+                                                            "start = 20, stop = 30")
+    text = text.replace("start = 3600, stop = 4283", "start = 30, stop = 40")
+    text = text.replace("min_positives = 10", "min_positives = 3")
+    (bench / "celeba-attributes-subset.toml").write_text(text)
+    monkeypatch.setenv("HALIBENCH_BENCHMARKS", str(bench))
+    protocol = load_protocol("celeba-attributes-subset")
+    (rec,) = benchmark.run(protocol, ["pca"], None, ["linear"], root=tmp_path / "data")
+    assert rec["metric"] == "balanced_accuracy" and "not comparable" in rec["subset"]
+    assert len(rec["attributes"]) == 40
+    evaluated = [a for a in rec["attributes"] if a["status"] == "ok"]
+    assert rec["attributes_evaluated"] == len(evaluated)
+    assert len(evaluated) + len(rec["attributes_excluded"]) == 40
+    assert np.isclose(rec["mean"], np.mean([a["balanced_accuracy"] for a in evaluated]))
+    for a in rec["attributes"]:
+        if a["status"] != "ok":
+            assert a["scarcest_class"] < 3 and "balanced_accuracy" not in a

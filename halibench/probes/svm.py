@@ -42,7 +42,7 @@ class L2SVM(ClassifierMixin, BaseEstimator):
             raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
         self.classes_ = unique_labels(y)
         if self.backend == "sklearn":
-            svc = LinearSVC(C=self.C, loss="squared_hinge", penalty="l2", dual=True,
+            svc = LinearSVC(C=self.C, loss="squared_hinge", penalty="l2", dual="auto",
                             tol=1e-4, max_iter=self.max_iter)
             svc.fit(X, y)
             self.coef_, self.intercept_ = svc.coef_, svc.intercept_
