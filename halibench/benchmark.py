@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +49,10 @@ def model_sources(spec: str, levels: list[str] | None, image_size: int) -> list[
         if spec in BASELINE_LEVEL:
             return [baseline_source(spec, BASELINE_LEVEL[spec], image_size)]
         try:
-            return [baseline_source(spec, lv, image_size) for lv in levels or ["z1"]]
+            sources = [baseline_source(spec, lv, image_size) for lv in levels or ["z1"]]
         except ValueError as e:
             raise HalibenchError(str(e)) from None
+        return [replace(s, sibling_levels=tuple(levels or ["z1"])) for s in sources]
     index = read_index()
     if spec in index:
         folder, name = index_dir() / index[spec]["path"], spec
@@ -71,7 +72,8 @@ def model_sources(spec: str, levels: list[str] | None, image_size: int) -> list[
     if config.get("model", {}).get("family") and network.config.image_shape[-1] != image_size:
         raise HalibenchError(f"{spec} takes {network.config.image_shape[-1]} px images, this "
                              f"benchmark has {image_size} px")
-    return [ModelSource(name, lv, checkpoint_sha256=sha, network=network) for lv in chosen]
+    return [ModelSource(name, lv, checkpoint_sha256=sha, network=network,
+                        sibling_levels=tuple(chosen)) for lv in chosen]
 
 
 @dataclass

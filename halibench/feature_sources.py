@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -50,13 +50,23 @@ class FeatureSource:
 
 @dataclass
 class ModelSource(FeatureSource):
+    """One level of a network; ``sibling_levels`` are extracted together in one pass."""
+
     network: HierarchicalALI | None = None
     batch_size: int = 500
+    sibling_levels: tuple[str, ...] = ()
+
+    def transform_all(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        levels = list(dict.fromkeys([self.level, *self.sibling_levels]))
+        return extract_features(self.network, images, levels,
+                                sample=self.representation == "sampled",
+                                batch_size=self.batch_size)
+
+    def for_level(self, level: str) -> ModelSource:
+        return replace(self, level=level)
 
     def transform(self, images: np.ndarray) -> np.ndarray:
-        return extract_features(self.network, images, [self.level],
-                                sample=self.representation == "sampled",
-                                batch_size=self.batch_size)[self.level]
+        return self.transform_all(images)[self.level]
 
 
 @dataclass
