@@ -19,7 +19,7 @@ import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,13 +44,14 @@ from halibench.errors import CheckpointError, HalibenchError
 from halibench.features import as_float_images
 from halibench.health import health_probes
 from halibench.io import atomic_path
+from halibench.jsonable import JsonConfig
 from halibench.models import HierarchicalALI, ModelConfig, build_model
 
 StepCallback = Callable[[int, dict[str, float]], None]
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(JsonConfig):
     """Every training hyper-parameter; saved in each checkpoint's config.json."""
 
     dataset: str = "mnist"
@@ -70,17 +71,6 @@ class TrainConfig:
     instance_noise_steps: int = 0
     cycle_weight: float = 0.0
     device: str = "cpu"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown training config keys {sorted(unknown)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
     def noise_std(self, step: int) -> float:
         """Instance noise: ``instance_noise`` annealed linearly to 0 over ``instance_noise_steps``

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from halibench.jsonable import JsonConfig
 
 Kind = Literal["hali", "ali", "bigan"]
 Family = Literal["28px", "32px", "64px"]
@@ -20,7 +22,7 @@ DEFAULT_Z1 = {"28px": 64, "32px": 256, "64px": 256}
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(JsonConfig):
     """Architecture of a hierarchical adversarially learned inference model.
 
     ``kind`` is a label; what matters is the structure it implies:
@@ -63,22 +65,6 @@ class ModelConfig:
     @property
     def image_shape(self) -> tuple[int, int, int]:
         return FAMILY_SHAPES[self.family]
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["z_dims"] = list(self.z_dims)
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown model config keys {sorted(unknown)}; valid: {sorted(known)}")
-        values = dict(data)
-        if "z_dims" in values:
-            values["z_dims"] = tuple(values["z_dims"])
-        return cls(**values)
 
 
 def preset(kind: Kind, family: Family = "28px", levels: int | None = None, **overrides: Any

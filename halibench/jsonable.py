@@ -1,0 +1,24 @@
+"""JSON round trips for frozen config dataclasses (tuples stored as lists)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from typing import Any, Self
+
+
+class JsonConfig:
+    """Mixin for dataclasses: ``to_dict`` for config.json, ``from_dict`` that rejects
+    unknown keys and turns top-level lists back into tuples."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v
+                for k, v in asdict(self).items()}  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} keys {sorted(unknown)}; "
+                             f"valid: {sorted(known)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
