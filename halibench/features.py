@@ -80,8 +80,10 @@ def _batch_features(model: HierarchicalALI, x: torch.Tensor, levels: list[str], 
 
 
 def iter_batches(images: torch.Tensor | np.ndarray, batch_size: int) -> Iterator[torch.Tensor]:
+    """Batches as tensors; NumPy (memory-mapped) rows are copied into memory per batch."""
     for start in range(0, len(images), batch_size):
-        yield torch.from_numpy(np.array(images[start:start + batch_size]))
+        batch = images[start:start + batch_size]
+        yield batch if isinstance(batch, torch.Tensor) else torch.from_numpy(np.array(batch))
 
 
 def extract_features(model: HierarchicalALI, images: torch.Tensor | np.ndarray,

@@ -162,7 +162,7 @@ def adversarial_step(gen: torch.nn.Module, disc: torch.nn.Module, opt_g: torch.o
         acc_q = (logits[:b] > 0).float().mean()
         acc_p = (logits[b:] < 0).float().mean()
     return {"loss_d": loss_d.item(), "loss_g": loss_g.item(),
-            "cycle": float(cycle),
+            "cycle": cycle.item() if torch.is_tensor(cycle) else 0.0,
             "d_acc_encoder": float(acc_q), "d_acc_decoder": float(acc_p)}
 
 
