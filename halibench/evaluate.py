@@ -19,15 +19,17 @@ from halibench.probes.svm import L2SVM, one_vs_rest_targets
 from halibench.protocols import Protocol, balanced_draws
 
 Predict = Callable[[np.ndarray], np.ndarray]
-# Above this many labelled points per draw, liblinear's dual coordinate descent (sklearn)
-# beats the batched FISTA solver on a CPU (measured: 50 C values at n = 1000 on MNIST pixels,
-# 8 s vs 16-37 s per draw), so the torch backend hands such problems to sklearn.
+# The batched dual solver wins where the dual is small and well posed: few labelled points
+# (n) in many dimensions (d). Measured on a CPU: above n = 400 liblinear beat it (50 C values
+# at n = 1000 on MNIST pixels, 8 s vs 16-37 s per draw); with d < n (PCA's 10-200 dims) the
+# Gram matrix is low-rank, large-C problems converge slowly (361 s for 10 draws) while
+# liblinear's primal takes milliseconds. Elsewhere the torch backend hands over to sklearn.
 TORCH_SVM_MAX_N = 400
 
 
-def svm_backend(requested: str, n_labelled: int) -> str:
-    """The L2-SVM backend that actually runs for ``n_labelled`` points per draw."""
-    if requested == "torch" and n_labelled > TORCH_SVM_MAX_N:
+def svm_backend(requested: str, n_labelled: int, dims: int) -> str:
+    """The L2-SVM backend that actually runs for ``n_labelled`` points of ``dims`` features."""
+    if requested == "torch" and (n_labelled > TORCH_SVM_MAX_N or dims + 1 < n_labelled):
         return "sklearn"
     return requested
 
@@ -105,7 +107,7 @@ def probe_choices(protocol: Protocol, probe: str, backend: str, x_lab: np.ndarra
                   n_classes: int) -> list[Choice]:
     """One choice per draw; x_lab (draws, n, D)."""
     grid = protocol.c_grid(probe)
-    if probe == "l2svm" and svm_backend(backend, x_lab.shape[1]) == "torch":
+    if probe == "l2svm" and svm_backend(backend, x_lab.shape[1], x_lab.shape[2]) == "torch":
         return l2svm_batched(grid, x_lab, y_lab, x_val, y_val, n_classes)
     if probe == "l2svm":
         def make(c):
@@ -175,10 +177,12 @@ def evaluate(protocol: Protocol, feats: Features, test_labels: np.ndarray, probe
         draws = balanced_draws(feats.pool_labels, int(labels_per_class), n_draws,
                                protocol.seed)
     choices, slices = select(protocol, probe, backend, feats, variants, draws, n_classes)
+    used = {svm_backend(backend, draws.shape[1], feats.pool[:, cols].shape[1])
+            for cols in slices} if probe == "l2svm" else set()
     t_select = time.perf_counter() - t0
     test = score_test(choices, slices, feats.test, test_labels, protocol.metric)
     return {
-        "backend": {"l2svm": svm_backend(backend, draws.shape[1]), "linear": "sklearn",
+        "backend": {"l2svm": "+".join(sorted(used)), "linear": "sklearn",
                     "knn": "torch"}[probe],
         "labels": int(draws.shape[1]),
         "labels_per_class": labels_per_class,

@@ -45,12 +45,13 @@ def test_draws_are_class_balanced_and_identical_for_a_seed():
     assert not (balanced_draws(labels, 5, 4, seed=8) == a).all()
 
 
-def toy_features(seed=0):
+def toy_features(seed=0, dims=6):
     rng = np.random.default_rng(seed)
-    centers = rng.normal(scale=3, size=(3, 6))
+    centers = rng.normal(scale=3 / np.sqrt(dims / 6), size=(3, dims))
+
     def make(n):
         y = np.arange(n) % 3
-        return (centers[y] + rng.normal(size=(n, 6))).astype(np.float32), y
+        return (centers[y] + rng.normal(size=(n, dims))).astype(np.float32), y
     pool, pool_y = make(300)
     val, val_y = make(90)
     test, test_y = make(90)
@@ -72,7 +73,7 @@ def test_no_test_label_influences_model_selection(probe):
 
 def test_fast_and_reference_l2svm_agree_on_toy_protocol():
     protocol = load_protocol("mnist-semisup")
-    feats, test_y = toy_features(seed=3)
+    feats, test_y = toy_features(seed=3, dims=40)
     fast = evaluate(protocol, feats, test_y, "l2svm", 5, 4, backend="torch")
     ref = evaluate(protocol, feats, test_y, "l2svm", 5, 4, backend="sklearn")
     assert fast["backend"] == "torch" and ref["backend"] == "sklearn"
@@ -191,3 +192,12 @@ def test_attribute_protocol_on_celeba_fixture(tmp_path, monkeypatch):
     for a in rec["attributes"]:
         if a["status"] != "ok":
             assert a["scarcest_class"] < 3 and "balanced_accuracy" not in a
+
+
+def test_l2svm_backend_routing_is_explicit():
+    from halibench.evaluate import svm_backend
+
+    assert svm_backend("torch", 100, 784) == "torch"
+    assert svm_backend("torch", 100, 64) == "sklearn"
+    assert svm_backend("torch", 1000, 5000) == "sklearn"
+    assert svm_backend("sklearn", 100, 784) == "sklearn"
