@@ -164,7 +164,8 @@ def train(kind: str, dataset: str, data_root: Path | None, out: Path | None, ste
 @click.option("--dataset", required=True, help="Dataset it was trained on.")
 @results_option
 def export(run_dir: Path, name: str, dataset: str, results_dir: Path) -> None:
-    """Ship RUN_DIR's newest checkpoint as checkpoints/NAME (index, sha256, model card)."""
+    """Ship RUN_DIR's newest checkpoint (or RUN_DIR itself, a step folder) as
+    checkpoints/NAME, with index entry, sha256 and model card."""
     from halibench.export import export_run, write_card
 
     dest = export_run(run_dir, name, dataset)

@@ -24,16 +24,19 @@ LOGS = ("losses.csv", "health.csv")
 
 
 def export_run(run_dir: Path, name: str, dataset: str) -> Path:
-    """Copy the newest checkpoint of ``run_dir`` (without optimizer state) and its logs."""
+    """Copy a checkpoint (a run's newest, or the given step folder) without optimizer state,
+    with the run's logs cut at that checkpoint's step."""
     folder = resolve_folder(run_dir)
     config = verified_config(folder)
+    logs_dir = folder if (folder / LOGS[0]).is_file() else folder.parent
     dest = index_dir() / name
     with atomic_dir(dest) as tmp:
         for fname in (MODEL_FILE, CONFIG_FILE):
             shutil.copy2(folder / fname, tmp / fname)
         for log in LOGS:
-            if (run_dir / log).is_file():
-                shutil.copy2(run_dir / log, tmp / log)
+            if (logs_dir / log).is_file():
+                rows = pd.read_csv(logs_dir / log)
+                rows[rows["step"] <= config["step"]].to_csv(tmp / log, index=False)
     index = read_index()
     index[name] = {"path": name, "sha256": sha256_file(dest / MODEL_FILE),
                    "model": config["model"]["kind"], "dataset": dataset,
@@ -58,6 +61,10 @@ def card_text(name: str, config: dict[str, Any], health: pd.DataFrame | None,
              f"- Seed {config.get('seed')}, {config.get('step')} steps of batch "
              f"{training.get('batch_size')}, Adam lr {training.get('lr')} betas "
              f"{training.get('betas')}, instance noise {training.get('instance_noise')}",
+             *([f"- Stopped at step {config.get('step')} of the planned "
+                f"{training.get('steps')} (time budget); this checkpoint is that step's"]
+               if training.get("steps") and config.get("step") != training.get("steps")
+               else []),
              f"- Wall time: {config.get('train_seconds', 'not recorded')} s on "
              f"{env.get('machine')} ({env.get('platform')}), GPU: {env.get('cuda')}, "
              f"torch {env.get('torch')}",
