@@ -9,7 +9,7 @@ from sklearn.svm import LinearSVC
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from halibench.probes.dual_svm import decision_values, gram, solve_dual
+from halibench.probes.dual_svm import gram, solve_dual
 
 BACKENDS = ("torch", "sklearn")
 
@@ -66,24 +66,3 @@ class L2SVM(ClassifierMixin, BaseEstimator):
         if scores.ndim == 1:
             return self.classes_[(scores > 0).astype(int)]
         return self.classes_[scores.argmax(axis=1)]
-
-
-def sweep_predictions(x_lab: torch.Tensor, y_lab: torch.Tensor, cs: torch.Tensor,
-                      n_classes: int, x_eval: list[torch.Tensor], tol: float = 1e-3,
-                      max_iter: int = 5000) -> list[torch.Tensor]:
-    """Fit every (draw, C) at once; predictions (B, m, N) for each array in ``x_eval``.
-
-    x_lab: (B, n, D) labelled features per draw; y_lab: (B, n) class ids 0..k-1.
-    """
-    targets = torch.where(y_lab[..., None] == torch.arange(n_classes), 1.0, -1.0)
-    targets = targets.to(x_lab.dtype)
-    beta = solve_dual(gram(x_lab), targets, cs, max_iter=max_iter, tol=tol)
-    m = len(cs)
-    out = []
-    for x in x_eval:
-        preds = []
-        for d in range(x_lab.shape[0]):
-            scores = decision_values(x, x_lab[d], beta[d])  # (N, m*k)
-            preds.append(scores.view(len(x), m, n_classes).argmax(dim=2).T)
-        out.append(torch.stack(preds))
-    return out
