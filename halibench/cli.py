@@ -162,13 +162,14 @@ def train(kind: str, dataset: str, data_root: Path | None, out: Path | None, ste
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--name", required=True, help="Checkpoint name, e.g. hali-mnist.")
 @click.option("--dataset", required=True, help="Dataset it was trained on.")
+@click.option("--note", default="", help="Free text for the card's Notes section.")
 @results_option
-def export(run_dir: Path, name: str, dataset: str, results_dir: Path) -> None:
+def export(run_dir: Path, name: str, dataset: str, note: str, results_dir: Path) -> None:
     """Ship RUN_DIR's newest checkpoint (or RUN_DIR itself, a step folder) as
     checkpoints/NAME, with index entry, sha256 and model card."""
     from halibench.export import export_run, write_card
 
-    dest = export_run(run_dir, name, dataset)
+    dest = export_run(run_dir, name, dataset, note)
     click.echo(f"exported {dest}; card {write_card(name, results_dir)}")
 
 

@@ -23,7 +23,7 @@ from halibench.results import latest_table, read_records
 LOGS = ("losses.csv", "health.csv")
 
 
-def export_run(run_dir: Path, name: str, dataset: str) -> Path:
+def export_run(run_dir: Path, name: str, dataset: str, notes: str = "") -> Path:
     """Copy a checkpoint (a run's newest, or the given step folder) without optimizer state,
     with the run's logs cut at that checkpoint's step."""
     folder = resolve_folder(run_dir)
@@ -37,6 +37,8 @@ def export_run(run_dir: Path, name: str, dataset: str) -> Path:
             if (logs_dir / log).is_file():
                 rows = pd.read_csv(logs_dir / log)
                 rows[rows["step"] <= config["step"]].to_csv(tmp / log, index=False)
+        if notes:
+            (tmp / NOTES_FILE).write_text(notes.strip() + "\n")
     index = read_index()
     index[name] = {"path": name, "sha256": sha256_file(dest / MODEL_FILE),
                    "model": config["model"]["kind"], "dataset": dataset,
@@ -46,8 +48,11 @@ def export_run(run_dir: Path, name: str, dataset: str) -> Path:
     return dest
 
 
+NOTES_FILE = "NOTES.md"
+
+
 def card_text(name: str, config: dict[str, Any], health: pd.DataFrame | None,
-              results: pd.DataFrame) -> str:
+              results: pd.DataFrame, notes: str = "") -> str:
     model, training, data = config["model"], config.get("training", {}), config.get("data", {})
     env = config.get("environment", {})
     lines = [f"# {name}", "",
@@ -59,8 +64,10 @@ def card_text(name: str, config: dict[str, Any], health: pd.DataFrame | None,
              f"- Data: {data.get('dataset')} `{data.get('split')}` rows "
              f"{data.get('train_range')}; health probes on rows {data.get('health_range')}",
              f"- Seed {config.get('seed')}, {config.get('step')} steps of batch "
-             f"{training.get('batch_size')}, Adam lr {training.get('lr')} betas "
-             f"{training.get('betas')}, instance noise {training.get('instance_noise')}",
+             f"{training.get('batch_size')}, Adam lr {training.get('lr')} (discriminator "
+             f"{training.get('lr_d') or training.get('lr')}) betas {training.get('betas')}, "
+             f"cycle weight {training.get('cycle_weight', 0.0)}, instance noise "
+             f"{training.get('instance_noise')}",
              *([f"- Stopped at step {config.get('step')} of the planned "
                 f"{training.get('steps')} (time budget); this checkpoint is that step's"]
                if training.get("steps") and config.get("step") != training.get("steps")
@@ -69,6 +76,8 @@ def card_text(name: str, config: dict[str, Any], health: pd.DataFrame | None,
              f"{env.get('machine')} ({env.get('platform')}), GPU: {env.get('cuda')}, "
              f"torch {env.get('torch')}",
              f"- Weights: `{MODEL_FILE}`, sha256 `{config['sha256'][MODEL_FILE]}`", ""]
+    if notes:
+        lines += ["## Notes", "", notes.strip(), ""]
     if health is not None and len(health):
         last = health.iloc[-1]
         lines += ["## Final health probes (held-out slice)", "",
@@ -96,6 +105,7 @@ def write_card(name: str, results_dir: Path) -> Path:
     health = pd.read_csv(folder / "health.csv") if (folder / "health.csv").is_file() else None
     table = latest_table(read_records(results_dir))
     mine = table[table["checkpoint_sha256"] == config["sha256"][MODEL_FILE]]
+    notes = (folder / NOTES_FILE).read_text() if (folder / NOTES_FILE).is_file() else ""
     path = folder / "README.md"
-    write_text_atomic(path, card_text(name, config, health, mine))
+    write_text_atomic(path, card_text(name, config, health, mine, notes))
     return path

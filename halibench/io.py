@@ -15,6 +15,13 @@ from typing import Any
 CHUNK = 1 << 20
 
 
+def umask_mode(mode: int) -> int:
+    """``mode`` under the process umask (tempfile creates 0600 files and 0700 folders)."""
+    current = os.umask(0)
+    os.umask(current)
+    return mode & ~current
+
+
 def sha256_file(path: str | Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -33,6 +40,8 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.exists():
+            os.chmod(tmp_path, umask_mode(0o666))
         os.replace(tmp_path, final)
     finally:
         tmp_path.unlink(missing_ok=True)
@@ -49,6 +58,7 @@ def atomic_dir(final: str | Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     try:
         yield tmp
+        os.chmod(tmp, umask_mode(0o777))
         if final.exists():
             old = final.with_name(f".{final.name}.old")
             shutil.rmtree(old, ignore_errors=True)
