@@ -201,3 +201,16 @@ def test_l2svm_backend_routing_is_explicit():
     assert svm_backend("torch", 100, 64) == "sklearn"
     assert svm_backend("torch", 1000, 5000) == "sklearn"
     assert svm_backend("sklearn", 100, 784) == "sklearn"
+
+
+def test_celeba_attributes_without_images_is_one_line_exit_2(tmp_path):
+    from data_fixtures import write_celeba
+
+    write_celeba(tmp_path / "celeba", n=12, images=4)
+    result = CliRunner().invoke(cli, ["run", "celeba-attributes", "--model", "raw-pixels",
+                                      "--data-root", str(tmp_path),
+                                      "--results", str(tmp_path / "results")])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1
+    assert "2 of the 6 images of split 'train' are missing (first: 000005.jpg)" in result.output
+    assert not (tmp_path / "results" / "runs").exists()
