@@ -65,7 +65,8 @@ def model_sources(spec: str, levels: list[str] | None, image_size: int) -> list[
     network, config = load_checkpoint(folder, expected)
     sha = config["sha256"][MODEL_FILE]
     valid = level_names(network)
-    chosen = levels or [lv for lv in valid if lv != "hidden"]
+    single = network.levels == 1  # concat would repeat z1
+    chosen = levels or [lv for lv in valid if lv != "hidden" and not (single and lv == "concat")]
     bad = [lv for lv in chosen if lv not in valid]
     if bad:
         raise HalibenchError(f"unknown level(s) {bad} for {spec}; valid levels: {valid}")

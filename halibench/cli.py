@@ -286,12 +286,31 @@ def summary_table(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def selected_protocol(name: str, labels_per_class: tuple[str, ...]):
+    """The protocol, restricted to the given label settings (all when none given)."""
+    from dataclasses import replace
+
+    from halibench.protocols import load_protocol
+
+    protocol = load_protocol(name)
+    if not labels_per_class:
+        return protocol
+    valid = {str(v): v for v in protocol.labels_per_class}
+    bad = [v for v in labels_per_class if v not in valid]
+    if bad:
+        raise HalibenchError(f"--labels-per-class {bad} not in {protocol.name}'s settings "
+                             f"{list(valid)}")
+    return replace(protocol, labels_per_class=tuple(valid[v] for v in labels_per_class))
+
+
 def evaluation_options(f):
     for option in reversed([
         click.option("--level", "levels", multiple=True, help="Feature level(s); default all "
                      "of the model's latent levels and concat."),
         click.option("--probe", "probes", multiple=True, help="Probe(s): l2svm, linear, knn."),
         click.option("--full", is_flag=True, help="The protocol's full number of draws."),
+        click.option("--labels-per-class", "labels_per_class", multiple=True,
+                     help="Only these label settings of the protocol (e.g. 10)."),
         click.option("--draws", type=click.IntRange(min=1), default=None,
                      help="Override the number of draws (quick looks; recorded)."),
         click.option("--backend", type=click.Choice(["torch", "sklearn"]), default="torch",
@@ -310,14 +329,14 @@ def evaluation_options(f):
 @evaluation_options
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")
 def run(benchmark_name: str, models: tuple[str, ...], levels: tuple[str, ...],
-        probes: tuple[str, ...], full: bool, draws: int | None, backend: str, no_cache: bool,
-        data_root: Path | None, results_dir: Path, as_json: bool) -> None:
+        probes: tuple[str, ...], full: bool, labels_per_class: tuple[str, ...],
+        draws: int | None, backend: str, no_cache: bool, data_root: Path | None,
+        results_dir: Path, as_json: bool) -> None:
     """Evaluate models on BENCHMARK; print a table, write records, refresh the leaderboard."""
     from halibench import benchmark
-    from halibench.protocols import load_protocol
     from halibench.results import write_leaderboard
 
-    protocol = load_protocol(benchmark_name)
+    protocol = selected_protocol(benchmark_name, labels_per_class)
     names = list(models) or benchmark.shipped_for(protocol.dataset) + DEFAULT_BASELINES
     records = benchmark.run(protocol, names, list(levels) or None, list(probes) or None,
                             full=full, root=data_root, use_cache=not no_cache,
@@ -338,16 +357,15 @@ def run(benchmark_name: str, models: tuple[str, ...], levels: tuple[str, ...],
 @click.option("--chart", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="PNG bar chart (default: RESULTS/figures/compare-BENCHMARK-MODELS.png).")
 def compare(models: tuple[str, ...], benchmark_name: str, levels: tuple[str, ...],
-            probes: tuple[str, ...], full: bool, draws: int | None, backend: str,
-            no_cache: bool, data_root: Path | None, results_dir: Path,
-            chart: Path | None) -> None:
+            probes: tuple[str, ...], full: bool, labels_per_class: tuple[str, ...],
+            draws: int | None, backend: str, no_cache: bool, data_root: Path | None,
+            results_dir: Path, chart: Path | None) -> None:
     """Compare MODELS side by side on the same draws: deltas, paired t-tests, a chart."""
     from halibench import benchmark
     from halibench.compare import bar_chart, comparison_table, format_table
-    from halibench.protocols import load_protocol
     from halibench.results import write_leaderboard
 
-    protocol = load_protocol(benchmark_name)
+    protocol = selected_protocol(benchmark_name, labels_per_class)
     records = benchmark.run(protocol, list(models), list(levels) or None,
                             list(probes) or None, full=full, root=data_root,
                             use_cache=not no_cache, backend=backend, draws=draws,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -33,7 +34,7 @@ def regress(expected: pd.DataFrame, root: str | Path | None, use_cache: bool = T
         protocol = load_protocol(row.benchmark)
         lpc = row.labels_per_class
         lpc = lpc if lpc == "all" else int(lpc)
-        protocol = protocol.__class__(**{**protocol.__dict__, "labels_per_class": (lpc,)})
+        protocol = replace(protocol, labels_per_class=(lpc,))
         level = None if row.level in ("pixels", "hog") else [row.level]
         (rec,) = benchmark.run(protocol, [row.model], level, [row.probe], root=root,
                                use_cache=use_cache, draws=int(row.draws))

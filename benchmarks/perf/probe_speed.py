@@ -16,6 +16,7 @@ import os
 import tempfile
 import time
 import warnings
+from dataclasses import replace
 
 import torch
 
@@ -43,7 +44,7 @@ def main() -> None:
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", module="sklearn")
     protocol = load_protocol("mnist-semisup")
-    protocol = protocol.__class__(**{**protocol.__dict__, "labels_per_class": (10,)})
+    protocol = replace(protocol, labels_per_class=(10,))
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"{args.draws} draws x {len(protocol.c_grid('l2svm'))} C values, 100 labels")
     with tempfile.TemporaryDirectory() as cache:
