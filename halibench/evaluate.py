@@ -27,6 +27,14 @@ Predict = Callable[[np.ndarray], np.ndarray]
 TORCH_SVM_MAX_N = 400
 
 
+SOLVERS = {
+    "l2svm": "torch: batched dual FISTA, tol 1e-3, <= 5000 steps per C, warm-started C path; "
+             "sklearn: LinearSVC(squared_hinge, l2, dual='auto', tol=1e-4, max_iter=1000)",
+    "linear": "LogisticRegression(lbfgs, max_iter=1000)",
+    "knn": "Euclidean, exact, chunked",
+}
+
+
 def svm_backend(requested: str, n_labelled: int, dims: int) -> str:
     """The L2-SVM backend that actually runs for ``n_labelled`` points of ``dims`` features."""
     if requested == "torch" and (n_labelled > TORCH_SVM_MAX_N or dims + 1 < n_labelled):
@@ -182,6 +190,7 @@ def evaluate(protocol: Protocol, feats: Features, test_labels: np.ndarray, probe
     t_select = time.perf_counter() - t0
     test = score_test(choices, slices, feats.test, test_labels, protocol.metric)
     return {
+        "solver": SOLVERS[probe],
         "backend": {"l2svm": "+".join(sorted(used)), "linear": "sklearn",
                     "knn": "torch"}[probe],
         "labels": int(draws.shape[1]),

@@ -26,11 +26,12 @@ class L2SVM(ClassifierMixin, BaseEstimator):
 
     ``backend='sklearn'`` fits scikit-learn's ``LinearSVC`` (the reference);
     ``backend='torch'`` solves the same problem's dual in PyTorch (fast, batched in
-    ``halibench.protocols`` sweeps). No feature scaling is applied here.
+    ``halibench.protocols`` sweeps). ``max_iter`` caps liblinear's iterations (its default,
+    1000) or the FISTA steps per C. No feature scaling is applied here.
     """
 
     def __init__(self, C: float = 1.0, backend: str = "torch", tol: float = 1e-3,
-                 max_iter: int = 5000) -> None:
+                 max_iter: int = 1000) -> None:
         self.C = C
         self.backend = backend
         self.tol = tol
@@ -43,7 +44,7 @@ class L2SVM(ClassifierMixin, BaseEstimator):
         self.classes_ = unique_labels(y)
         if self.backend == "sklearn":
             svc = LinearSVC(C=self.C, loss="squared_hinge", penalty="l2", dual="auto",
-                            tol=1e-4, max_iter=self.max_iter)
+                            tol=1e-4, max_iter=self.max_iter)  # LinearSVC's defaults
             svc.fit(X, y)
             self.coef_, self.intercept_ = svc.coef_, svc.intercept_
             return self
