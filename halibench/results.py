@@ -15,7 +15,7 @@ from halibench.io import write_json_atomic, write_text_atomic
 from halibench.protocols import benchmarks_dir
 
 SCHEMA = "halibench-result/1"
-KEY = ["benchmark", "protocol_version", "model", "level", "probe", "labels", "full"]
+KEY = ["benchmark", "protocol_version", "model", "level", "probe", "labels", "full", "n_draws"]
 
 
 def write_record(results_dir: Path, record: dict[str, Any]) -> Path:
@@ -45,8 +45,8 @@ def read_records(results_dir: Path) -> list[dict[str, Any]]:
 
 def latest_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per configuration: its newest record."""
-    cols = KEY + ["metric", "mean", "std", "n_draws", "checkpoint_sha256", "representation",
-                  "backend", "subset", "created"]
+    cols = KEY + ["metric", "mean", "std", "checkpoint_sha256", "representation", "backend",
+                  "subset", "created"]
     if not records:
         return pd.DataFrame(columns=cols)
     rows = [{**{k: r.get(k) for k in cols if k != "n_draws"}, "n_draws": len(r["draws"]),
