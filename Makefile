@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(VENV)/bin/halibench data prepare mnist
 	$(VENV)/bin/halibench run mnist-semisup --model hali-mnist --model ali-mnist \
-		--model bigan-mnist --model raw-pixels --probe l2svm --probe knn
+		--model bigan-mnist --model raw-pixels --probe l2svm --probe knn --labels-per-class 10
 
 lint: setup
 	$(VENV)/bin/ruff check halibench tests benchmarks
