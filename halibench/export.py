@@ -18,7 +18,7 @@ from halibench.checkpoints import (
     verified_config,
 )
 from halibench.io import atomic_dir, sha256_file, write_json_atomic, write_text_atomic
-from halibench.results import latest_table, read_records
+from halibench.results import fmt, latest_table, read_records
 
 LOGS = ("losses.csv", "health.csv")
 
@@ -90,7 +90,7 @@ def card_text(name: str, config: dict[str, Any], health: pd.DataFrame | None,
                   "|---|---|---|---|---|---|---|"]
         for r in results.itertuples():
             lines.append(f"| {r.benchmark} | {r.level} | {r.probe} | {r.labels} | {r.metric} "
-                         f"| {r.mean:.2f} ± {r.std:.2f} | {r.n_draws} |")
+                         f"| {fmt(r.mean, r.std, r.n_draws)} | {r.n_draws} |")
     else:
         lines.append("None recorded yet: run `halibench run mnist-semisup --model "
                      f"{name}` and regenerate this card with `halibench card {name}`.")
