@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import platform
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from halibench.checkpoints import (
     read_index,
     resolve_folder,
 )
+from halibench.data import Split
 from halibench.data import load as load_split
 from halibench.errors import HalibenchError
 from halibench.evaluate import Features, evaluate
@@ -79,14 +80,19 @@ def model_sources(spec: str, levels: list[str] | None, image_size: int) -> list[
 
 @dataclass
 class BenchmarkData:
-    """Images and labels of a protocol's splits (lazily decoded, memory-mapped)."""
+    """Images and labels of a protocol's splits (lazily decoded, memory-mapped, loaded once
+    per role)."""
 
     protocol: Protocol
     root: str | Path | None
+    loaded: dict[str, Split] = field(default_factory=dict)
 
-    def split(self, role: str):
-        rng = self.protocol.splits[role]
-        return load_split(self.protocol.dataset, rng.split, self.root).take(rng.start, rng.stop)
+    def split(self, role: str) -> Split:
+        if role not in self.loaded:
+            rng = self.protocol.splits[role]
+            split = load_split(self.protocol.dataset, rng.split, self.root)
+            self.loaded[role] = split.take(rng.start, rng.stop)
+        return self.loaded[role]
 
     def image_size(self) -> int:
         return int(self.split("pool").images.shape[-1])
