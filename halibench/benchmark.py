@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import platform
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,25 +13,18 @@ import torch
 
 from halibench import __version__
 from halibench.attributes import evaluate_attributes
-from halibench.checkpoints import (
-    MODEL_FILE,
-    index_dir,
-    load_checkpoint,
-    read_index,
-    resolve_folder,
-)
+from halibench.checkpoints import MODEL_FILE, load_checkpoint, locate, read_index
 from halibench.data import Split
 from halibench.data import load as load_split
-from halibench.errors import HalibenchError
+from halibench.errors import CheckpointError, HalibenchError
 from halibench.evaluate import Features, evaluate
 from halibench.feature_cache import cached_features
-from halibench.feature_sources import BASELINES, FeatureSource, ModelSource, baseline_source
+from halibench.feature_sources import BASELINES, FeatureSource, ModelSource, baseline_sources
 from halibench.features import level_names
 from halibench.protocols import Protocol
 from halibench.results import write_record
 
 PROBES = ("l2svm", "linear", "knn")
-BASELINE_LEVEL = {"raw-pixels": "pixels", "pca": "pixels", "hog": "hog"}
 
 
 def environment() -> dict[str, str]:
@@ -47,22 +40,15 @@ def shipped_for(dataset: str) -> list[str]:
 def model_sources(spec: str, levels: list[str] | None, image_size: int) -> list[FeatureSource]:
     """Feature sources of a model name (baseline, shipped checkpoint or folder) per level."""
     if spec in BASELINES:
-        if spec in BASELINE_LEVEL:
-            return [baseline_source(spec, BASELINE_LEVEL[spec], image_size)]
         try:
-            sources = [baseline_source(spec, lv, image_size) for lv in levels or ["z1"]]
+            return baseline_sources(spec, tuple(levels or ["z1"]), image_size)
         except ValueError as e:
             raise HalibenchError(str(e)) from None
-        return [replace(s, sibling_levels=tuple(levels or ["z1"])) for s in sources]
-    index = read_index()
-    if spec in index:
-        folder, name = index_dir() / index[spec]["path"], spec
-        expected = index[spec]["sha256"]
-    elif Path(spec).exists():
-        folder, name, expected = resolve_folder(Path(spec)), Path(spec).name, None
-    else:
-        raise HalibenchError(f"unknown model {spec!r}; valid: shipped {sorted(index)}, "
-                             f"baselines {list(BASELINES)}, or a checkpoint folder")
+    try:
+        folder, expected, name = locate(spec)
+    except CheckpointError:
+        raise HalibenchError(f"unknown model {spec!r}; valid: shipped {sorted(read_index())}, "
+                             f"baselines {list(BASELINES)}, or a checkpoint folder") from None
     network, config = load_checkpoint(folder, expected)
     sha = config["sha256"][MODEL_FILE]
     valid = level_names(network)

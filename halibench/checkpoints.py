@@ -225,14 +225,21 @@ def read_index() -> dict[str, dict[str, Any]]:
         raise CheckpointError(f"{path}: invalid checkpoint index ({e})") from None
 
 
-def load(name_or_path: str | Path) -> HierarchicalALI:
-    """A model from a checkpoint folder, a run folder, or a shipped checkpoint's name."""
+def locate(name_or_path: str | Path) -> tuple[Path, str | None, str]:
+    """(folder, expected sha256 or None, display name) of a shipped checkpoint's name, or of
+    a checkpoint or run folder."""
+    index = read_index()
+    if str(name_or_path) in index:
+        entry = index[str(name_or_path)]
+        return index_dir() / entry["path"], entry["sha256"], str(name_or_path)
     path = Path(name_or_path)
     if path.exists():
-        return load_checkpoint(path)[0]
-    index = read_index()
-    if str(name_or_path) not in index:
-        raise CheckpointError(f"{name_or_path}: neither a checkpoint folder nor a shipped "
-                              f"checkpoint; known names: {sorted(index) or 'none yet'}")
-    entry = index[str(name_or_path)]
-    return load_checkpoint(index_dir() / entry["path"], expected_sha256=entry["sha256"])[0]
+        return resolve_folder(path), None, path.name
+    raise CheckpointError(f"{name_or_path}: neither a checkpoint folder nor a shipped "
+                          f"checkpoint; known names: {sorted(index) or 'none yet'}")
+
+
+def load(name_or_path: str | Path) -> HierarchicalALI:
+    """A model from a checkpoint folder, a run folder, or a shipped checkpoint's name."""
+    folder, expected, _ = locate(name_or_path)
+    return load_checkpoint(folder, expected)[0]

@@ -179,21 +179,15 @@ def export(run_dir: Path, name: str, dataset: str, note: str, results_dir: Path)
 @results_option
 def figures(model_name: str, data_root: Path | None, results_dir: Path) -> None:
     """Reconstructions per level, samples, interpolations and training curves of MODEL."""
-    from halibench.checkpoints import index_dir, load_checkpoint, read_index, resolve_folder
+    from halibench.checkpoints import load_checkpoint, locate
     from halibench.data import load as load_data
     from halibench.plots import model_figures
 
-    index = read_index()
-    if model_name in index:
-        folder = index_dir() / index[model_name]["path"]
-        expected = index[model_name]["sha256"]
-    else:
-        folder, expected = Path(model_name), None
+    folder, expected, name = locate(model_name)
     model, config = load_checkpoint(folder, expected)
     dataset = config.get("data", {}).get("dataset") or "mnist"
     test = load_data(dataset, "test", data_root)
-    log_folder = folder if (folder / "losses.csv").is_file() else resolve_folder(folder).parent
-    name = model_name if model_name in index else Path(model_name).name
+    log_folder = folder if (folder / "losses.csv").is_file() else folder.parent
     for path in model_figures(model, name, test.images, log_folder, results_dir / "figures"):
         click.echo(f"wrote {path}")
 

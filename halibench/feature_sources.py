@@ -134,24 +134,33 @@ class HOGSource(FeatureSource):
 FAMILY_BY_SIZE = {28: "28px", 32: "32px", 64: "64px"}
 
 
-def untrained_source(kind: str, level: str, image_size: int, seed: int = 0) -> ModelSource:
-    """An encoder of the standard architecture with its initial weights (seeded)."""
+def untrained_sources(kind: str, levels: tuple[str, ...], image_size: int, seed: int = 0
+                      ) -> list[ModelSource]:
+    """One encoder of the standard architecture with its initial weights (seeded), read at
+    each of ``levels`` (all extracted in one pass)."""
     torch.manual_seed(seed)
     network = build_model(preset(kind, FAMILY_BY_SIZE[image_size])).eval()
     valid = [d["name"] for d in feature_info(network)]
-    if level not in valid:
-        raise ValueError(f"unknown feature level {level!r}; valid levels: {valid}")
-    return ModelSource(f"untrained-{kind}", level, checkpoint_sha256=f"init-seed{seed}",
-                       network=network)
+    bad = [lv for lv in levels if lv not in valid]
+    if bad:
+        raise ValueError(f"unknown feature level(s) {bad}; valid levels: {valid}")
+    first = ModelSource(f"untrained-{kind}", levels[0], checkpoint_sha256=f"init-seed{seed}",
+                        network=network, sibling_levels=levels)
+    return [first.for_level(lv) for lv in levels]
 
 
-def baseline_source(name: str, level: str, image_size: int) -> FeatureSource:
+BASELINE_LEVEL = {"raw-pixels": "pixels", "pca": "pixels", "hog": "hog"}
+
+
+def baseline_sources(name: str, levels: tuple[str, ...], image_size: int
+                     ) -> list[FeatureSource]:
+    """A baseline's feature sources; ``levels`` applies to untrained encoders only."""
     if name == "raw-pixels":
-        return RawPixels(name, "pixels")
+        return [RawPixels(name, BASELINE_LEVEL[name])]
     if name == "pca":
-        return PCASource(name, "pixels")
+        return [PCASource(name, BASELINE_LEVEL[name])]
     if name == "hog":
-        return HOGSource(name, "hog")
+        return [HOGSource(name, BASELINE_LEVEL[name])]
     if name.startswith("untrained-"):
-        return untrained_source(name.removeprefix("untrained-"), level, image_size)
+        return untrained_sources(name.removeprefix("untrained-"), levels, image_size)
     raise ValueError(f"unknown baseline {name!r}; valid: {list(BASELINES)}")
