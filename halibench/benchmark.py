@@ -128,7 +128,7 @@ def run(protocol: Protocol, models: list[str], levels: list[str] | None,
                         progress(f"{source.model} {source.level} {probe} {lpc}/class")
                     if protocol.task == "attributes":
                         res = evaluate_attributes(protocol, feats, test_labels, probe,
-                                                  data.split("test").label_names)
+                                                  data.split("test").label_names, backend)
                     else:
                         res = evaluate(protocol, feats, test_labels, probe, lpc, n_draws,
                                        backend=backend, variants=source.variants)

@@ -84,6 +84,8 @@ def cli() -> None:
 @click.option("--lr-d", type=float, default=None, help="Discriminator learning rate.")
 @click.option("--beta1", type=float, default=0.5, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--split", "split_name", default="train", show_default=True,
+              help="Dataset split to learn from, e.g. 'present' for a partial CelebA copy.")
 @click.option("--train-range", default="0:50000", show_default=True,
               help="START:STOP rows of the train split to learn from.")
 @click.option("--health-range", default="50000:52000", show_default=True,
@@ -110,7 +112,7 @@ def cli() -> None:
 def train(kind: str, dataset: str, data_root: Path | None, out: Path | None, steps: int,
           batch_size: int, levels: int | None, z_dims: str | None, discriminator: str,
           prior: str | None, width: float, lr: float, lr_d: float | None, beta1: float,
-          seed: int,
+          seed: int, split_name: str,
           train_range: str, health_range: str, checkpoint_every: int, health_every: int,
           init_std: float | None, spectral_norm: bool, instance_noise: float,
           instance_noise_steps: int, cycle_weight: float, device: str, threads: int | None,
@@ -124,7 +126,7 @@ def train(kind: str, dataset: str, data_root: Path | None, out: Path | None, ste
         torch.set_num_threads(threads)
     t_range = parse_range(train_range, "--train-range")
     h_range = parse_range(health_range, "--health-range")
-    data = training_data(dataset, data_root, t_range, h_range)
+    data = training_data(dataset, data_root, t_range, h_range, split_name)
     size = data.images.shape[-1]
     if size not in FAMILY_BY_SIZE:
         raise HalibenchError(f"{dataset}: {size}x{size} images fit no architecture family "

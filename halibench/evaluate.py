@@ -35,9 +35,10 @@ SOLVERS = {
 }
 
 
-def svm_backend(requested: str, n_labelled: int, dims: int) -> str:
+def svm_backend(requested: str, n_labelled: int, dims: int, max_n: int = TORCH_SVM_MAX_N
+                ) -> str:
     """The L2-SVM backend that actually runs for ``n_labelled`` points of ``dims`` features."""
-    if requested == "torch" and (n_labelled > TORCH_SVM_MAX_N or dims + 1 < n_labelled):
+    if requested == "torch" and (n_labelled > max_n or dims + 1 < n_labelled):
         return "sklearn"
     return requested
 
@@ -88,12 +89,12 @@ def l2svm_batched(grid: np.ndarray, x_lab: np.ndarray, y_lab: np.ndarray, x_val:
     """All draws x C values in one solve (the fast backend); one choice per draw."""
     from halibench.probes.dual_svm import gram, solve_dual
 
-    xl = torch.from_numpy(x_lab).double()
+    xl = torch.from_numpy(np.array(x_lab, dtype=np.float64))
     targets = torch.stack([one_vs_rest_targets(y, np.arange(n_classes)) for y in y_lab])
     cs = torch.from_numpy(grid)
     beta = solve_dual(gram(xl), targets.double(), cs)
     k = targets.shape[2]
-    xv = torch.from_numpy(x_val).double()
+    xv = torch.from_numpy(np.array(x_val, dtype=np.float64))
     choices = []
     for d in range(len(x_lab)):
         scores = decision_values(xv, xl[d], beta[d]).view(len(xv), len(grid), k)
@@ -103,7 +104,7 @@ def l2svm_batched(grid: np.ndarray, x_lab: np.ndarray, y_lab: np.ndarray, x_val:
         b = beta[d][:, j * k:(j + 1) * k]
 
         def predict(x: np.ndarray, xd=xl[d], b=b, k=k) -> np.ndarray:
-            s = decision_values(torch.from_numpy(x).double(), xd, b)
+            s = decision_values(torch.from_numpy(np.array(x, dtype=np.float64)), xd, b)
             return (s.argmax(1) if k > 1 else (s[:, 0] > 0).long()).numpy()
 
         choices.append(Choice(float(errors[j]), {"C": float(grid[j])}, predict))

@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
-from halibench.features import extract_features, feature_info
+from halibench.features import Allocate, empty_features, extract_features, feature_info
 from halibench.models import HierarchicalALI, build_model, preset
 
 BASELINES = ("raw-pixels", "pca", "hog", "untrained-hali", "untrained-ali", "untrained-bigan")
@@ -40,6 +41,26 @@ class FeatureSource:
         return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()
 
     needs_fit = False
+    chunk_rows: int = 1024
+
+    def for_level(self, level: str) -> FeatureSource:
+        """The same source read at another level (a model's sibling level)."""
+        return replace(self, level=level)
+
+    def transform_into(self, images: np.ndarray, allocate: Allocate = empty_features,
+                       desc: str | None = None) -> dict[str, np.ndarray]:
+        """Features of every level this source computes in one pass, written chunk by chunk
+        into arrays from ``allocate(level, shape)``: only a chunk of images is in memory."""
+        out: np.ndarray | None = None
+        with tqdm(total=len(images), desc=desc, unit="img", leave=False,
+                  disable=desc is None) as bar:
+            for start in range(0, len(images), self.chunk_rows):
+                feats = self.transform(np.asarray(images[start:start + self.chunk_rows]))
+                if out is None:
+                    out = allocate(self.level, (len(images), feats.shape[1]))
+                out[start:start + len(feats)] = feats
+                bar.update(len(feats))
+        return {self.level: out if out is not None else allocate(self.level, (0, 0))}
 
     def fit(self, pool_images: np.ndarray) -> None:
         """Learn from unlabelled pool images (PCA); most sources learn nothing."""
@@ -56,17 +77,15 @@ class ModelSource(FeatureSource):
     batch_size: int = 500
     sibling_levels: tuple[str, ...] = ()
 
-    def transform_all(self, images: np.ndarray) -> dict[str, np.ndarray]:
+    def transform_into(self, images: np.ndarray, allocate: Allocate = empty_features,
+                       desc: str | None = None) -> dict[str, np.ndarray]:
         levels = list(dict.fromkeys([self.level, *self.sibling_levels]))
         return extract_features(self.network, images, levels,
                                 sample=self.representation == "sampled",
-                                batch_size=self.batch_size)
-
-    def for_level(self, level: str) -> ModelSource:
-        return replace(self, level=level)
+                                batch_size=self.batch_size, allocate=allocate, desc=desc)
 
     def transform(self, images: np.ndarray) -> np.ndarray:
-        return self.transform_all(images)[self.level]
+        return self.transform_into(images)[self.level]
 
 
 @dataclass

@@ -15,14 +15,16 @@ result does not depend on the batch size.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from halibench.models.hierarchical import HierarchicalALI
 
 HIDDEN_LAYERS = 3
+Allocate = Callable[[str, tuple[int, int]], np.ndarray]
 
 
 def level_names(model: HierarchicalALI) -> list[str]:
@@ -86,22 +88,31 @@ def iter_batches(images: torch.Tensor | np.ndarray, batch_size: int) -> Iterator
         yield batch if isinstance(batch, torch.Tensor) else torch.from_numpy(np.array(batch))
 
 
+def empty_features(level: str, shape: tuple[int, int]) -> np.ndarray:
+    """The default allocator: a float32 array in memory."""
+    return np.empty(shape, dtype=np.float32)
+
+
 def extract_features(model: HierarchicalALI, images: torch.Tensor | np.ndarray,
                      levels: Sequence[str] = ("z1",), *, sample: bool = False,
                      batch_size: int = 256, device: str | torch.device = "cpu",
-                     seed: int = 0) -> dict[str, np.ndarray]:
+                     seed: int = 0, allocate: Allocate = empty_features,
+                     desc: str | None = None) -> dict[str, np.ndarray]:
     """Features of ``images`` (N, C, H, W; uint8 or float in [0, 1]) for each level.
 
-    Returns float32 arrays of shape (N, dim). ``sample=True`` draws the stochastic chain with
-    ``seed``; the mean is the default. The model's train/eval mode is restored afterwards.
+    Returns float32 arrays of shape (N, dim), made by ``allocate(level, shape)`` (memory by
+    default; a memory-mapped file streams them to disk). ``sample=True`` draws the
+    stochastic chain with ``seed``; the mean is the default. ``desc`` shows a progress bar.
+    The model's train/eval mode is restored afterwards.
     """
     levels = validate_levels(model, levels)
     dims = {d["name"]: d["dim"] for d in feature_info(model)}
-    out = {lv: np.empty((len(images), dims[lv]), dtype=np.float32) for lv in levels}
+    out = {lv: allocate(lv, (len(images), dims[lv])) for lv in levels}
     was_training = model.training
     model.eval()
+    bar = tqdm(total=len(images), desc=desc, unit="img", leave=False, disable=desc is None)
     try:
-        with torch.inference_mode(), torch.random.fork_rng(devices=[]):
+        with bar, torch.inference_mode(), torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             start = 0
             for batch in iter_batches(images, batch_size):
@@ -113,6 +124,7 @@ def extract_features(model: HierarchicalALI, images: torch.Tensor | np.ndarray,
                                              f"feature_info says {dims[lv]}")
                     out[lv][start:start + len(batch)] = f.cpu().numpy()
                 start += len(batch)
+                bar.update(len(batch))
     finally:
         model.train(was_training)
     return out

@@ -68,3 +68,31 @@ def test_estimator_conventions(est):
 def test_unknown_backend_raises():
     with pytest.raises(ValueError, match="backend must be one of"):
         L2SVM(backend="gpu").fit(*planted(n=20))
+
+
+def test_attribute_svm_paths_agree_between_backends():
+    from halibench.attributes import fit_sklearn_path, fit_torch_svm_path
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(60, 100))
+    y = (x[:, :3] + 0.5 * rng.normal(size=(60, 3)) > 0).astype(np.uint8)
+    grid = np.exp([-6.0, -4.0, -2.0])
+    fast = fit_torch_svm_path(x, y, grid).decisions(x)
+    reference = fit_sklearn_path("l2svm", x, y, grid, [0, 1, 2]).decisions(x)
+    assert fast.shape == reference.shape == (60, 3, 3)
+    np.testing.assert_allclose(fast, reference, atol=2e-3 * np.abs(reference).max())
+
+
+@pytest.mark.parametrize("probe", ["l2svm", "linear"])
+def test_row_space_fit_matches_the_fit_on_all_features(probe, monkeypatch):
+    from halibench import attributes
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(30, 80))
+    y = (x[:, :2] > 0).astype(np.uint8)
+    grid = np.exp([-3.0, -1.0])
+    assert attributes.row_space(x).shape == (80, 30)
+    reduced = attributes.fit_sklearn_path(probe, x, y, grid, [0, 1]).decisions(x)
+    monkeypatch.setattr(attributes, "row_space", lambda x: None)
+    full = attributes.fit_sklearn_path(probe, x, y, grid, [0, 1]).decisions(x)
+    np.testing.assert_allclose(reduced, full, atol=1e-3 * np.abs(full).max())

@@ -16,7 +16,7 @@ class KNNProbe(ClassifierMixin, BaseEstimator):
         self.chunk_size = chunk_size
 
     def fit(self, X, y) -> KNNProbe:
-        self.X_ = torch.as_tensor(np.asarray(X, dtype=np.float32))
+        self.X_ = torch.from_numpy(np.array(X, dtype=np.float32))
         y = np.asarray(y)
         self.classes_, encoded = np.unique(y, return_inverse=True)
         self.y_ = torch.from_numpy(encoded)
@@ -25,7 +25,7 @@ class KNNProbe(ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         check_is_fitted(self)
-        X = torch.as_tensor(np.asarray(X, dtype=np.float32))
+        X = torch.from_numpy(np.array(X, dtype=np.float32))
         k = min(self.n_neighbors, len(self.X_))
         sq_train = (self.X_ ** 2).sum(1)
         out = []
