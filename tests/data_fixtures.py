@@ -9,6 +9,8 @@ import numpy as np
 import scipy.io
 from PIL import Image
 
+from halibench.data.fake_celeba import write_fake_celeba
+
 ATTR_NAMES = [f"Attr_{i:02d}" for i in range(40)]
 
 
@@ -56,21 +58,7 @@ def write_image_folder(root: Path, classes=("a", "b", "c"), per_class=4, size=16
 
 def write_celeba(folder: Path, n: int = 12, images: int | None = None) -> np.ndarray:
     """Annotation files in the official layout (CRLF), and 178x218 JPEGs for the first
-    ``images`` ids; returns the 0/1 attribute matrix."""
-    rng = np.random.default_rng(4)
-    attrs = rng.choice([-1, 1], size=(n, 40))
-    ids = [f"{i + 1:06d}.jpg" for i in range(n)]
-    lines = [str(n), " ".join(ATTR_NAMES) + " "]
-    lines += [f"{i} " + " ".join(f"{v:2d}" for v in row) for i, row in zip(ids, attrs,
-                                                                           strict=True)]
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "list_attr_celeba.txt").write_bytes(("\r\n".join(lines) + "\r\n").encode())
-    parts = [0 if i < n // 2 else (1 if i < 3 * n // 4 else 2) for i in range(n)]
-    (folder / "list_eval_partition.txt").write_bytes(
-        "".join(f"{i} {p}\r\n" for i, p in zip(ids, parts, strict=True)).encode())
-    img_dir = folder / "img_align_celeba"
-    img_dir.mkdir(exist_ok=True)
-    for name in ids[: n if images is None else images]:
-        arr = rng.integers(0, 256, size=(218, 178, 3), dtype=np.uint8)
-        Image.fromarray(arr).save(img_dir / name, format="JPEG", quality=90)
-    return (attrs > 0).astype(np.uint8)
+    ``images`` ids; partitions are the first half, the next quarter, the rest. Returns the
+    0/1 attribute matrix."""
+    counts = (n // 2, 3 * n // 4 - n // 2, n - 3 * n // 4)
+    return write_fake_celeba(folder, counts, ATTR_NAMES, images)
