@@ -177,9 +177,14 @@ def export(run_dir: Path, name: str, dataset: str, note: str, results_dir: Path)
 
 @cli.command()
 @click.argument("model_name", metavar="MODEL")
+@click.option("--split", "split_name", default="test", show_default=True,
+              help="Split whose images are reconstructed and interpolated.")
+@click.option("--rows", default=None, help="START:STOP rows of that split (default: all), "
+              "e.g. 3600:4283 for the CelebA subset's test ids.")
 @data_root_option
 @results_option
-def figures(model_name: str, data_root: Path | None, results_dir: Path) -> None:
+def figures(model_name: str, split_name: str, rows: str | None, data_root: Path | None,
+            results_dir: Path) -> None:
     """Reconstructions per level, samples, interpolations and training curves of MODEL."""
     from halibench.checkpoints import load_checkpoint, locate
     from halibench.data import load as load_data
@@ -188,9 +193,11 @@ def figures(model_name: str, data_root: Path | None, results_dir: Path) -> None:
     folder, expected, name = locate(model_name)
     model, config = load_checkpoint(folder, expected)
     dataset = config.get("data", {}).get("dataset") or "mnist"
-    test = load_data(dataset, "test", data_root)
+    split = load_data(dataset, split_name, data_root)
+    if rows:
+        split = split.take(*parse_range(rows, "--rows"))
     log_folder = folder if (folder / "losses.csv").is_file() else folder.parent
-    for path in model_figures(model, name, test.images, log_folder, results_dir / "figures"):
+    for path in model_figures(model, name, split.images, log_folder, results_dir / "figures"):
         click.echo(f"wrote {path}")
 
 
@@ -273,12 +280,29 @@ def echo_err(message: str) -> None:
 
 
 def summary_table(records: list[dict]) -> str:
+    if records and "attributes" in records[0]:
+        return attribute_summary(records)
     lines = ["| model | level | probe | labels | value | draws | backend |",
              "|---|---|---|---|---|---|---|"]
     for r in records:
         value = f"{r['mean']:.2f} ± {r['std']:.2f}" if len(r["draws"]) > 1 else f"{r['mean']:.2f}"
         lines.append(f"| {r['model']} | {r['level']} | {r['probe']} | {r['labels']} | "
                      f"{r['metric']} {value} | {len(r['draws'])} | {r['backend']} |")
+    return "\n".join(lines)
+
+
+def attribute_summary(records: list[dict]) -> str:
+    """Means over evaluated attributes, and which attributes were left out."""
+    lines = ["| model | level | probe | mean balanced acc. | mean acc. | attributes | backend |",
+             "|---|---|---|---|---|---|---|"]
+    for r in records:
+        lines.append(f"| {r['model']} | {r['level']} | {r['probe']} | {r['mean']:.2f} | "
+                     f"{r['mean_accuracy']:.2f} | {r['attributes_evaluated']} | "
+                     f"{r['backend']} |")
+    excluded = records[0]["attributes_excluded"]
+    if excluded:
+        lines.append(f"left out of the means (too few positives or negatives): "
+                     f"{', '.join(excluded)}")
     return "\n".join(lines)
 
 
@@ -343,7 +367,24 @@ def run(benchmark_name: str, models: tuple[str, ...], levels: tuple[str, ...],
         click.echo(json.dumps(records, indent=2))
     else:
         click.echo(f"{protocol.name} v{protocol.version} ({protocol.metric}, %)")
+        if protocol.subset:
+            click.echo(f"SUBSET, not comparable to published numbers: {protocol.subset}")
         click.echo(summary_table(records))
+    if protocol.task == "attributes" and records:
+        echo_err(f"chart: {attribute_figure(protocol.name, records, results_dir)}")
+
+
+def attribute_figure(protocol_name: str, records: list[dict], results_dir: Path) -> Path:
+    """Per-attribute bars of the learned models in ``records``, and HOG when present."""
+    from halibench.feature_sources import BASELINES
+    from halibench.plots import attribute_chart, save
+
+    models = list(dict.fromkeys(r["model"] for r in records if r["model"] not in BASELINES))
+    models += ["hog"] if any(r["model"] == "hog" for r in records) else []
+    models = models or list(dict.fromkeys(r["model"] for r in records))
+    return save(attribute_chart(records, models, f"{protocol_name}: per-attribute test "
+                                                 "balanced accuracy"),
+                results_dir / "figures" / f"{protocol_name}-attributes.png")
 
 
 @cli.command()

@@ -127,3 +127,42 @@ def model_figures(model: HierarchicalALI, name: str, test_images: np.ndarray,
         paths.append(save(training_curves(folder, f"{name}: training"),
                           out_dir / f"{name}-training.png"))
     return paths
+
+
+def validation_mean(record: dict) -> float:
+    """Mean validation balanced accuracy over a record's evaluated attributes."""
+    vals = [a["validation_balanced_accuracy"] for a in record["attributes"]
+            if a.get("status") == "ok"]
+    return float(np.mean(vals)) if vals else float("-inf")
+
+
+def best_on_validation(records: list[dict], models: list[str]) -> list[dict]:
+    """Per model, its (level, probe) record with the best mean validation balanced accuracy:
+    the choice never looks at test labels."""
+    return [max((r for r in records if r["model"] == m), key=validation_mean)
+            for m in models if any(r["model"] == m for r in records)]
+
+
+def attribute_chart(records: list[dict], models: list[str], title: str) -> plt.Figure:
+    """Per-attribute test balanced accuracy, one bar per model at its validation-best
+    (level, probe); excluded attributes have no bar."""
+    chosen = best_on_validation(records, models)
+    names = [a["attribute"] for a in chosen[0]["attributes"]]
+    height = 0.8 / len(chosen)
+    fig, ax = plt.subplots(figsize=(8, 0.32 * len(names) + 1.5))
+    for i, rec in enumerate(chosen):
+        by_name = {a["attribute"]: a.get("balanced_accuracy") for a in rec["attributes"]}
+        ys = [j + i * height for j, n in enumerate(names) if by_name.get(n) is not None]
+        xs = [by_name[n] for n in names if by_name.get(n) is not None]
+        ax.barh(ys, xs, height, label=f"{rec['model']} {rec['level']} {rec['probe']} "
+                                      f"(mean {rec['mean']:.1f})")
+    ax.set_yticks([j + 0.4 - height / 2 for j in range(len(names))])
+    ax.set_yticklabels(names, fontsize=7)
+    ax.invert_yaxis()
+    ax.axvline(50, color="grey", lw=0.8, ls="--")
+    ax.set_xlim(40, 100)
+    ax.set_xlabel("test balanced accuracy (%); level and probe chosen on validation")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig

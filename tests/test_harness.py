@@ -166,10 +166,10 @@ def test_cli_regress_exit_codes(tiny_mnist_root, tmp_path, monkeypatch):
     assert bad.exit_code == 1 and "DRIFT" in bad.output
 
 
-def test_attribute_protocol_on_celeba_fixture(tmp_path, monkeypatch):
+@pytest.fixture
+def tiny_celeba_subset(tmp_path, monkeypatch) -> Path:
+    """40 fake CelebA images and the subset protocol scaled to them (20 / 10 / 10)."""
     from data_fixtures import write_celeba
-
-    from halibench import benchmark
 
     write_celeba(tmp_path / "data" / "celeba", n=40)
     bench = tmp_path / "benchmarks"
@@ -180,9 +180,31 @@ def test_attribute_protocol_on_celeba_fixture(tmp_path, monkeypatch):
     text = text.replace("start = 3600, stop = 4283", "start = 30, stop = 40")
     text = text.replace("min_positives = 10", "min_positives = 3")
     (bench / "celeba-attributes-subset.toml").write_text(text)
+    shutil.copy(REPO / "benchmarks" / "published.csv", bench)
     monkeypatch.setenv("HALIBENCH_BENCHMARKS", str(bench))
+    return tmp_path / "data"
+
+
+def test_cli_attribute_run_marks_the_subset_and_draws_the_chart(tiny_celeba_subset, tmp_path):
+    results = tmp_path / "results"
+    out = CliRunner().invoke(cli, ["run", "celeba-attributes-subset", "--model", "hog",
+                                   "--model", "untrained-ali", "--probe", "l2svm",
+                                   "--data-root", str(tiny_celeba_subset),
+                                   "--results", str(results)])
+    assert out.exit_code == 0, out.output
+    assert "SUBSET, not comparable" in out.output and "| hog | hog | l2svm |" in out.output
+    assert (results / "figures" / "celeba-attributes-subset-attributes.png").stat().st_size
+    board = (results / "leaderboard.md").read_text()
+    assert "| hog [subset] | hog | l2svm |" in board
+    header = (results / "leaderboard.csv").read_text().splitlines()[0]
+    assert "bal_acc:Attr_00" in header or "bal_acc:Attr_01" in header
+
+
+def test_attribute_protocol_on_celeba_fixture(tiny_celeba_subset):
+    from halibench import benchmark
+
     protocol = load_protocol("celeba-attributes-subset")
-    (rec,) = benchmark.run(protocol, ["pca"], None, ["linear"], root=tmp_path / "data")
+    (rec,) = benchmark.run(protocol, ["pca"], None, ["linear"], root=tiny_celeba_subset)
     assert rec["metric"] == "balanced_accuracy" and "not comparable" in rec["subset"]
     assert len(rec["attributes"]) == 40
     evaluated = [a for a in rec["attributes"] if a["status"] == "ok"]
