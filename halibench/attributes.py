@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from halibench.evaluate import SOLVERS, Features, svm_backend
 from halibench.probes import L2SVM, LinearProbe
@@ -85,12 +86,15 @@ def fit_sklearn_path(probe: str, x: np.ndarray, y: np.ndarray, grid: np.ndarray,
         return LinearPath(np.einsum("dr,rmk->dmk", basis, path.coef), path.intercept)
     coef = np.zeros((x.shape[1], len(grid), y.shape[1]))
     intercept = np.zeros((len(grid), y.shape[1]))
-    for i, c in enumerate(grid):
-        for j in active:
-            est = (L2SVM(C=float(c), backend="sklearn") if probe == "l2svm"
-                   else LinearProbe(C=float(c))).fit(x, y[:, j])
-            lin = est if probe == "l2svm" else est.models_[0]
-            coef[:, i, j], intercept[i, j] = lin.coef_.ravel(), lin.intercept_[0]
+    with tqdm(total=len(grid) * len(active), desc=f"{probe} fits", unit="fit",
+              leave=False) as bar:
+        for i, c in enumerate(grid):
+            for j in active:
+                est = (L2SVM(C=float(c), backend="sklearn") if probe == "l2svm"
+                       else LinearProbe(C=float(c))).fit(x, y[:, j])
+                lin = est if probe == "l2svm" else est.models_[0]
+                coef[:, i, j], intercept[i, j] = lin.coef_.ravel(), lin.intercept_[0]
+                bar.update()
     return LinearPath(coef, intercept)
 
 

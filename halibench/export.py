@@ -89,10 +89,11 @@ def card_text(name: str, config: dict[str, Any], health: pd.DataFrame | None,
         lines += ["| benchmark | level | probe | labels | metric | value | draws |",
                   "|---|---|---|---|---|---|---|"]
         for r in results.itertuples():
-            lines.append(f"| {r.benchmark} | {r.level} | {r.probe} | {r.labels} | {r.metric} "
+            bench = f"{r.benchmark} [subset]" if r.subset else r.benchmark
+            lines.append(f"| {bench} | {r.level} | {r.probe} | {r.labels} | {r.metric} "
                          f"| {fmt(r.mean, r.std, r.n_draws)} | {r.n_draws} |")
     else:
-        lines.append("None recorded yet: run `halibench run mnist-semisup --model "
+        lines.append("None recorded yet: run `halibench run BENCHMARK --model "
                      f"{name}` and regenerate this card with `halibench card {name}`.")
     lines += ["", "Training curves: `losses.csv`, `health.csv` beside this file."]
     return "\n".join(lines) + "\n"
