@@ -94,10 +94,13 @@ def training_curves(folder: Path, title: str) -> plt.Figure:
     axes[0].set_title("losses (rolling mean of 10 logs)")
     axes[0].legend()
     if health is not None:
-        for col in [c for c in health.columns if c.startswith("knn_")]:
+        knn = [c for c in health.columns if c.startswith("knn_")]
+        for col in knn:
             axes[1].plot(health["step"], 100 * health[col], marker="o", label=col[4:])
-        axes[1].set_title("1-NN accuracy on held-out slice (%)")
-        axes[1].legend()
+        axes[1].set_title("1-NN accuracy on held-out slice (%)" if knn
+                          else "1-NN: no class labels in this dataset")
+        if knn:
+            axes[1].legend()
         for col in [c for c in health.columns if c.startswith("recon_")]:
             axes[2].plot(health["step"], health[col], marker="o", label=col[6:])
         axes[2].set_title("reconstruction MSE")
