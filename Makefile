@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 SHARED_DATA := $(abspath ../shared/data)
 export HALIBENCH_DATA ?= $(if $(wildcard $(SHARED_DATA)/mnist),$(SHARED_DATA),)
 
-.PHONY: setup demo test lint regress
+.PHONY: setup demo celeba test lint regress
 
 setup: $(VENV)/.installed
 
@@ -24,6 +24,12 @@ demo: setup
 	$(VENV)/bin/halibench data prepare mnist
 	$(VENV)/bin/halibench run mnist-semisup --model hali-mnist --model ali-mnist \
 		--model bigan-mnist --model raw-pixels --probe l2svm --probe knn --labels-per-class 10
+
+# CelebA's subset protocol on the shipped 64 px models and HOG, L2-SVM (needs CelebA's
+# annotation files and images under the data root).
+celeba: setup
+	$(VENV)/bin/halibench run celeba-attributes-subset --model hali-celeba64 \
+		--model ali-celeba64 --model hog --probe l2svm
 
 lint: setup
 	$(VENV)/bin/ruff check halibench tests benchmarks

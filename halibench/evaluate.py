@@ -29,7 +29,8 @@ TORCH_SVM_MAX_N = 400
 
 SOLVERS = {
     "l2svm": "torch: batched dual FISTA, tol 1e-3, <= 5000 steps per C, warm-started C path; "
-             "sklearn: LinearSVC(squared_hinge, l2, dual='auto', tol=1e-4, max_iter=1000)",
+             "sklearn: LinearSVC(squared_hinge, l2, dual='auto', tol=1e-4, max_iter=1000, "
+             "random_state=0)",
     "linear": "LogisticRegression(lbfgs, max_iter=1000)",
     "knn": "Euclidean, exact, chunked",
 }

@@ -18,6 +18,7 @@ import numpy as np
 from halibench.data.root import cache_root
 from halibench.feature_sources import FeatureSource
 from halibench.io import atomic_path
+from halibench.mapped import release
 from halibench.protocols import SplitRange
 
 
@@ -44,6 +45,7 @@ def stream_to_cache(source: FeatureSource, dataset: str, rng: SplitRange,
         source.transform_into(images, allocate, desc=f"{source.model} {rng.split}")
         for array in written:
             array.flush()
+            release(array)
         written.clear()
 
 

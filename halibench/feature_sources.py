@@ -17,6 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from halibench.features import Allocate, empty_features, extract_features, feature_info
+from halibench.mapped import release
 from halibench.models import HierarchicalALI, build_model, preset
 
 BASELINES = ("raw-pixels", "pca", "hog", "untrained-hali", "untrained-ali", "untrained-bigan")
@@ -55,7 +56,9 @@ class FeatureSource:
         with tqdm(total=len(images), desc=desc, unit="img", leave=False,
                   disable=desc is None) as bar:
             for start in range(0, len(images), self.chunk_rows):
-                feats = self.transform(np.asarray(images[start:start + self.chunk_rows]))
+                chunk = images[start:start + self.chunk_rows]
+                feats = self.transform(np.array(chunk))
+                release(chunk)
                 if out is None:
                     out = allocate(self.level, (len(images), feats.shape[1]))
                 out[start:start + len(feats)] = feats

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from halibench.mapped import release
 from halibench.models.hierarchical import HierarchicalALI
 
 HIDDEN_LAYERS = 3
@@ -82,10 +83,16 @@ def _batch_features(model: HierarchicalALI, x: torch.Tensor, levels: list[str], 
 
 
 def iter_batches(images: torch.Tensor | np.ndarray, batch_size: int) -> Iterator[torch.Tensor]:
-    """Batches as tensors; NumPy (memory-mapped) rows are copied into memory per batch."""
+    """Batches as tensors; NumPy (memory-mapped) rows are copied into memory per batch and
+    their mapped pages released, so a streamed pass does not stay resident."""
     for start in range(0, len(images), batch_size):
         batch = images[start:start + batch_size]
-        yield batch if isinstance(batch, torch.Tensor) else torch.from_numpy(np.array(batch))
+        if isinstance(batch, torch.Tensor):
+            yield batch
+            continue
+        copy = np.array(batch)
+        release(batch)
+        yield torch.from_numpy(copy)
 
 
 def empty_features(level: str, shape: tuple[int, int]) -> np.ndarray:

@@ -63,3 +63,27 @@ def test_model_levels_stream_together_and_match_in_memory_extraction():
     z1 = cached_features(source, "toy", SplitRange("train", 0, 7), lambda: x)
     assert feature_path(source.for_level("z2"), "toy", SplitRange("train", 0, 7)).is_file()
     np.testing.assert_allclose(z1, source.transform(x), rtol=1e-5, atol=1e-6)
+
+
+def resident_file_kb() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("RssFile:"):
+                return int(line.split()[1])
+    pytest.skip("no RssFile in /proc/self/status")
+
+
+@pytest.mark.skipif(not hasattr(__import__("mmap"), "MADV_DONTNEED"), reason="no madvise")
+def test_streaming_a_mapped_split_does_not_keep_it_resident(tmp_path):
+    from halibench.features import iter_batches
+
+    rows = np.lib.format.open_memmap(tmp_path / "x.npy", mode="w+", dtype=np.uint8,
+                                     shape=(4096, 16384))  # 64 MiB
+    rows[:] = np.arange(4096, dtype=np.uint8)[:, None]
+    rows.flush()
+    del rows
+    mapped = np.load(tmp_path / "x.npy", mmap_mode="r")[8:]  # a view, as Split.take gives
+    before = resident_file_kb()
+    total = sum(int(b[:, 0].sum()) for b in iter_batches(mapped, 256))
+    assert total == int(np.arange(8, 4096, dtype=np.uint8).astype(np.int64).sum())
+    assert resident_file_kb() - before < 16 * 1024  # far below the 64 MiB streamed

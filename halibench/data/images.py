@@ -13,6 +13,7 @@ from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
 from halibench.errors import DatasetError
+from halibench.mapped import release
 
 Transform = Callable[[Image.Image], Image.Image]
 CHUNK = 256
@@ -65,6 +66,7 @@ def decode_images(paths: Sequence[Path], out: np.ndarray, mode: str,
                     raise DatasetError(f"{bad}: image of shape {arr.shape[1:]}, expected "
                                        f"{expected}; all images of a dataset must match")
                 out[start:start + len(arr)] = arr
+                release(out[start:start + len(arr)])  # written; the file keeps it
                 start += len(arr)
                 bar.update(len(arr))
         finally:

@@ -44,7 +44,8 @@ class L2SVM(ClassifierMixin, BaseEstimator):
         self.classes_ = unique_labels(y)
         if self.backend == "sklearn":
             svc = LinearSVC(C=self.C, loss="squared_hinge", penalty="l2", dual="auto",
-                            tol=1e-4, max_iter=self.max_iter)  # LinearSVC's defaults
+                            tol=1e-4, max_iter=self.max_iter,  # LinearSVC's defaults
+                            random_state=0)  # the dual solver's shuffling: reproducible
             svc.fit(X, y)
             self.coef_, self.intercept_ = svc.coef_, svc.intercept_
             return self
