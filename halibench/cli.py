@@ -371,20 +371,24 @@ def run(benchmark_name: str, models: tuple[str, ...], levels: tuple[str, ...],
             click.echo(f"SUBSET, not comparable to published numbers: {protocol.subset}")
         click.echo(summary_table(records))
     if protocol.task == "attributes" and records:
-        echo_err(f"chart: {attribute_figure(protocol.name, records, results_dir)}")
+        echo_err(f"chart: {attribute_figure(protocol, results_dir)}")
 
 
-def attribute_figure(protocol_name: str, records: list[dict], results_dir: Path) -> Path:
-    """Per-attribute bars of the learned models in ``records``, and HOG when present."""
+def attribute_figure(protocol, results_dir: Path) -> Path:
+    """Per-attribute bars of every learned model recorded on ``protocol`` (this version),
+    and of HOG when recorded."""
     from halibench.feature_sources import BASELINES
     from halibench.plots import attribute_chart, save
+    from halibench.results import latest_records, read_records
 
+    records = [r for r in latest_records(read_records(results_dir))
+               if r["benchmark"] == protocol.name and r["protocol_version"] == protocol.version]
     models = list(dict.fromkeys(r["model"] for r in records if r["model"] not in BASELINES))
     models += ["hog"] if any(r["model"] == "hog" for r in records) else []
     models = models or list(dict.fromkeys(r["model"] for r in records))
-    return save(attribute_chart(records, models, f"{protocol_name}: per-attribute test "
+    return save(attribute_chart(records, models, f"{protocol.name}: per-attribute test "
                                                  "balanced accuracy"),
-                results_dir / "figures" / f"{protocol_name}-attributes.png")
+                results_dir / "figures" / f"{protocol.name}-attributes.png")
 
 
 @cli.command()

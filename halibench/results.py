@@ -43,6 +43,18 @@ def read_records(results_dir: Path) -> list[dict[str, Any]]:
     return records
 
 
+def record_key(record: dict[str, Any]) -> tuple:
+    return tuple(len(record["draws"]) if k == "n_draws" else record.get(k) for k in KEY)
+
+
+def latest_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The newest record of each configuration."""
+    newest: dict[tuple, dict[str, Any]] = {}
+    for rec in sorted(records, key=lambda r: r["created"]):
+        newest[record_key(rec)] = rec
+    return list(newest.values())
+
+
 def latest_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per configuration: its newest record."""
     cols = KEY + ["metric", "mean", "std", "mean_accuracy", "attributes_evaluated",
@@ -52,9 +64,8 @@ def latest_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     rows = [{**{k: r.get(k) for k in cols if k != "n_draws"}, "n_draws": len(r["draws"]),
              "subset": r.get("subset") or "",
              "checkpoint_sha256": r.get("checkpoint_sha256") or "",
-             **attribute_columns(r)} for r in records]
-    df = pd.DataFrame(rows).sort_values("created")
-    df = df.drop_duplicates(subset=KEY, keep="last")
+             **attribute_columns(r)} for r in latest_records(records)]
+    df = pd.DataFrame(rows)
     extra = sorted(c for c in df.columns if c not in cols)
     return df.sort_values(["benchmark", "labels", "probe", "model", "level"]).reset_index(
         drop=True)[cols + extra]
