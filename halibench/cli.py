@@ -424,11 +424,16 @@ def compare(models: tuple[str, ...], benchmark_name: str, levels: tuple[str, ...
 @cli.command()
 @results_option
 def leaderboard(results_dir: Path) -> None:
-    """Regenerate leaderboard.md and leaderboard.csv from the result records."""
-    from halibench.results import write_leaderboard
+    """Regenerate leaderboard.md, leaderboard.csv and the per-attribute charts of attribute
+    protocols from the result records."""
+    from halibench.protocols import load_protocol
+    from halibench.results import read_records, write_leaderboard
 
     for path in write_leaderboard(results_dir):
         click.echo(f"wrote {path}")
+    benchmarks = sorted({r["benchmark"] for r in read_records(results_dir) if "attributes" in r})
+    for name in benchmarks:
+        click.echo(f"wrote {attribute_figure(load_protocol(name), results_dir)}")
 
 
 @cli.command("list")

@@ -198,6 +198,10 @@ def test_cli_attribute_run_marks_the_subset_and_draws_the_chart(tiny_celeba_subs
     assert "| hog [subset] | hog | l2svm |" in board
     header = (results / "leaderboard.csv").read_text().splitlines()[0]
     assert "bal_acc:Attr_00" in header or "bal_acc:Attr_01" in header
+    chart = results / "figures" / "celeba-attributes-subset-attributes.png"
+    chart.unlink()
+    again = CliRunner().invoke(cli, ["leaderboard", "--results", str(results)])
+    assert again.exit_code == 0 and chart.stat().st_size
 
 
 def test_attribute_protocol_on_celeba_fixture(tiny_celeba_subset):
