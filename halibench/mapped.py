@@ -22,8 +22,8 @@ def mapping_of(array: np.ndarray) -> mmap.mmap | None:
 def release(array: np.ndarray) -> None:
     """Drop the whole pages under ``array`` (a memmap or a contiguous slice of one)."""
     mapped = mapping_of(array)
-    if mapped is None or array.nbytes == 0:
-        return
+    if mapped is None or array.nbytes == 0 or getattr(array, "mode", None) == "c":
+        return  # not mapped, empty, or copy-on-write (dropping pages would lose writes)
     base = np.frombuffer(mapped, dtype=np.uint8).ctypes.data
     start = array.__array_interface__["data"][0] - base
     first = start - start % mmap.PAGESIZE
