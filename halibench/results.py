@@ -117,7 +117,8 @@ def render_markdown(ours: pd.DataFrame, published: pd.DataFrame) -> str:
         subsets = sorted({s for s in mine["subset"] if s})
         if subsets:
             lines += [f"**Subset protocol, not comparable to published numbers:** "
-                      f"{'; '.join(subsets)}. Rows marked [subset].", ""]
+                      f"{'; '.join(subsets)}. Rows marked [subset]. Published numbers belong "
+                      "to the full protocol's table.", ""]
         if len(mine) and mine["mean_accuracy"].notna().any():
             lines += attribute_rows(mine)
         elif len(mine):
