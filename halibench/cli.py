@@ -371,17 +371,19 @@ def run(benchmark_name: str, models: tuple[str, ...], levels: tuple[str, ...],
             click.echo(f"SUBSET, not comparable to published numbers: {protocol.subset}")
         click.echo(summary_table(records))
     if protocol.task == "attributes" and records:
-        echo_err(f"chart: {attribute_figure(protocol, results_dir)}")
+        from halibench.results import read_records
+
+        echo_err(f"chart: {attribute_figure(protocol, read_records(results_dir), results_dir)}")
 
 
-def attribute_figure(protocol, results_dir: Path) -> Path:
+def attribute_figure(protocol, all_records: list[dict], results_dir: Path) -> Path:
     """Per-attribute bars of every learned model recorded on ``protocol`` (this version),
     and of HOG when recorded."""
     from halibench.feature_sources import BASELINES
     from halibench.plots import attribute_chart, save
-    from halibench.results import latest_records, read_records
+    from halibench.results import latest_records
 
-    records = [r for r in latest_records(read_records(results_dir))
+    records = [r for r in latest_records(all_records)
                if r["benchmark"] == protocol.name and r["protocol_version"] == protocol.version]
     models = list(dict.fromkeys(r["model"] for r in records if r["model"] not in BASELINES))
     models += ["hog"] if any(r["model"] == "hog" for r in records) else []
@@ -431,9 +433,9 @@ def leaderboard(results_dir: Path) -> None:
 
     for path in write_leaderboard(results_dir):
         click.echo(f"wrote {path}")
-    benchmarks = sorted({r["benchmark"] for r in read_records(results_dir) if "attributes" in r})
-    for name in benchmarks:
-        click.echo(f"wrote {attribute_figure(load_protocol(name), results_dir)}")
+    records = read_records(results_dir)
+    for name in sorted({r["benchmark"] for r in records if "attributes" in r}):
+        click.echo(f"wrote {attribute_figure(load_protocol(name), records, results_dir)}")
 
 
 @cli.command("list")
