@@ -4,11 +4,9 @@ by balanced accuracy; accuracy and balanced accuracy per attribute and their mea
 An attribute whose positives or negatives number fewer than the protocol's ``min_positives``
 in any split is reported as such and left out of the means (its counts are recorded).
 
-Every (C, attribute) probe is fitted on the pool first; C is then chosen per attribute on
-validation, and only after that are test labels read. The L2-SVM's torch backend solves all
-attributes and all C values of a source in one batched dual (a shared Gram matrix), where
-the pool is small and the features are many (raw pixels, HOG at 64 px); elsewhere each probe
-is a scikit-learn fit.
+All (C, attribute) probes are fitted on the pool first, in one batched path
+(``halibench.probes.paths``); C is then chosen per attribute on validation, and only after
+that are test labels read.
 """
 
 from __future__ import annotations
@@ -18,23 +16,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from halibench.evaluate import SOLVERS, Features, svm_backend
-from halibench.probes import L2SVM, LinearProbe
-from halibench.probes.dual_svm import gram, solve_dual
+from halibench.evaluate import Features, as_tensor
+from halibench.metrics import balanced_accuracies, binary_accuracies
+from halibench.probes.paths import fit_path
+from halibench.probes.registry import PROBES, get_probe
+from halibench.probes.targets import signed
 from halibench.protocols import Protocol
-
-PROBES = ("l2svm", "linear")
-# The batched dual holds an n x n Gram matrix (float64): 200 MB at n = 5000.
-TORCH_ATTRIBUTE_MAX_N = 5000
-
-
-def balanced_accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
-    pred, labels = np.asarray(pred), np.asarray(labels)
-    tpr = np.mean(pred[labels == 1] == 1)
-    tnr = np.mean(pred[labels == 0] == 0)
-    return float((tpr + tnr) / 2)
 
 
 def scarcest_class(*columns: np.ndarray) -> int:
@@ -42,67 +30,13 @@ def scarcest_class(*columns: np.ndarray) -> int:
     return int(min(min(c.sum(), len(c) - c.sum()) for c in columns))
 
 
-class LinearPath:
-    """Linear decision functions w x + b for every (C value, attribute): ``coef`` is
-    (d, m, k), ``intercept`` (m, k)."""
-
-    def __init__(self, coef: np.ndarray, intercept: np.ndarray) -> None:
-        self.coef, self.intercept = coef, intercept
-
-    def decisions(self, x: np.ndarray) -> np.ndarray:
-        """(N, m, k) decision values; positive means the attribute is predicted present."""
-        d, m, k = self.coef.shape
-        out = np.asarray(x, dtype=np.float64) @ self.coef.reshape(d, m * k)
-        return out.reshape(len(x), m, k) + self.intercept
-
-
-def fit_torch_svm_path(x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> LinearPath:
-    """All attributes' L2-SVMs for every C in one batched dual solve (see ``dual_svm``)."""
-    xt = torch.from_numpy(np.array(x, dtype=np.float64))
-    targets = torch.from_numpy(np.where(y == 1, 1.0, -1.0))
-    beta = solve_dual(gram(xt)[None], targets[None], torch.from_numpy(grid))[0]  # (n, m*k)
-    m, k = len(grid), y.shape[1]
-    coef = (xt.T @ beta).numpy().reshape(-1, m, k)
-    return LinearPath(coef, beta.sum(dim=0).numpy().reshape(m, k))
-
-
-def row_space(x: np.ndarray) -> np.ndarray | None:
-    """An orthonormal basis (d, r) of the rows' span when there are more features than rows,
-    else None. An L2-penalised linear model's weights lie in this span, so fitting on the
-    r coordinates and mapping back is exact, and r <= n makes each fit cheaper."""
-    n, d = x.shape
-    if d <= n:
-        return None
-    _, s, vt = np.linalg.svd(np.asarray(x, dtype=np.float64), full_matrices=False)
-    return vt[s > s[0] * max(n, d) * np.finfo(np.float64).eps].T
-
-
-def fit_sklearn_path(probe: str, x: np.ndarray, y: np.ndarray, grid: np.ndarray,
-                     active: list[int]) -> LinearPath:
-    """One scikit-learn fit per (C, active attribute); inactive columns stay zero."""
-    basis = row_space(x)
-    if basis is not None:
-        path = fit_sklearn_path(probe, x @ basis, y, grid, active)
-        return LinearPath(np.einsum("dr,rmk->dmk", basis, path.coef), path.intercept)
-    coef = np.zeros((x.shape[1], len(grid), y.shape[1]))
-    intercept = np.zeros((len(grid), y.shape[1]))
-    with tqdm(total=len(grid) * len(active), desc=f"{probe} fits", unit="fit",
-              leave=False) as bar:
-        for i, c in enumerate(grid):
-            for j in active:
-                est = (L2SVM(C=float(c), backend="sklearn") if probe == "l2svm"
-                       else LinearProbe(C=float(c))).fit(x, y[:, j])
-                lin = est if probe == "l2svm" else est.models_[0]
-                coef[:, i, j], intercept[i, j] = lin.coef_.ravel(), lin.intercept_[0]
-                bar.update()
-    return LinearPath(coef, intercept)
-
-
 def evaluate_attributes(protocol: Protocol, feats: Features, test_labels: np.ndarray,
-                        probe: str, names: tuple[str, ...], backend: str = "torch"
-                        ) -> dict[str, Any]:
-    if probe not in PROBES:
-        raise ValueError(f"probe {probe!r} has no attribute mode; valid: {list(PROBES)}")
+                        probe: str, names: tuple[str, ...], backend: str = "torch",
+                        device: str = "cpu") -> dict[str, Any]:
+    spec = get_probe(probe)
+    if not spec.attributes:
+        valid = [p for p, s in PROBES.items() if s.attributes]
+        raise ValueError(f"probe {probe!r} has no attribute mode; valid: {valid}")
     grid = protocol.c_grid(probe)
     y_pool, y_val = feats.pool_labels, feats.validation_labels
     t0 = time.perf_counter()
@@ -115,31 +49,30 @@ def evaluate_attributes(protocol: Protocol, feats: Features, test_labels: np.nda
             rows[-1]["status"] = (f"too few positives or negatives (< {protocol.min_positives} "
                                   "in some split)")
     active = [j for j, r in enumerate(rows) if "status" not in r]
-    used = "sklearn"
-    if probe == "l2svm":
-        used = svm_backend(backend, *feats.pool.shape, max_n=TORCH_ATTRIBUTE_MAX_N)
-    if used == "torch":
-        path = fit_torch_svm_path(feats.pool, y_pool, grid)
-    else:
-        path = fit_sklearn_path(probe, feats.pool, y_pool, grid, active)
+    path = fit_path(probe, as_tensor(feats.pool, device)[None],
+                    signed(y_pool[:, active]).to(device)[None], grid, backend)
     t_fit = time.perf_counter()
-    val_pred = path.decisions(feats.validation) > 0
-    chosen = {j: int(np.argmax([balanced_accuracy(val_pred[:, i, j], y_val[:, j])
-                                for i in range(len(grid))])) for j in active}
-    test_pred = path.decisions(feats.test) > 0  # labels of the test split are read below
-    for j, i in chosen.items():
-        pred = test_pred[:, i, j]
+    yv = torch.as_tensor(y_val[:, active], device=device)
+    val_pred = path.decisions(as_tensor(feats.validation, device)) > 0  # (N, m, k)
+    val_bal = balanced_accuracies(val_pred, yv[:, None, :].expand_as(val_pred))  # (m, k)
+    chosen = val_bal.cpu().numpy().argmax(0)  # the smallest C on ties
+    test_pred = path.decisions(as_tensor(feats.test, device))  # test labels are read below
+    picked = test_pred[:, chosen, torch.arange(len(active))] > 0  # (N, k)
+    yt = torch.as_tensor(test_labels[:, active], device=device)
+    test_bal, test_acc = balanced_accuracies(picked, yt), binary_accuracies(picked, yt)
+    for col, j in enumerate(active):
+        i = int(chosen[col])
         rows[j].update({
             "status": "ok", "C": float(grid[i]),
-            "validation_balanced_accuracy": 100 * balanced_accuracy(val_pred[:, i, j],
-                                                                    y_val[:, j]),
-            "accuracy": 100 * float(np.mean(pred == test_labels[:, j])),
-            "balanced_accuracy": 100 * balanced_accuracy(pred, test_labels[:, j])})
+            "validation_balanced_accuracy": 100 * float(val_bal[i, col]),
+            "accuracy": 100 * float(test_acc[col]),
+            "balanced_accuracy": 100 * float(test_bal[col])})
     done = [r for r in rows if r["status"] == "ok"]
     mean_bal = float(np.mean([r["balanced_accuracy"] for r in done])) if done else float("nan")
     mean_acc = float(np.mean([r["accuracy"] for r in done])) if done else float("nan")
     return {
-        "backend": used, "solver": SOLVERS[probe],
+        "backend": backend, "solver": spec.solvers[backend],
+        "convergence": path.convergence.as_record(),
         "labels": int(len(y_pool)), "labels_per_class": "all",
         "draws": [{"draw": 0, "test": mean_bal, "validation_error": None, "selected": {}}],
         "mean": mean_bal, "std": 0.0, "mean_accuracy": mean_acc,

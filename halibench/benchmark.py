@@ -2,35 +2,26 @@
 
 from __future__ import annotations
 
-import platform
 from dataclasses import dataclass, field
+from itertools import product
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sklearn
-import torch
 
-from halibench import __version__
 from halibench.attributes import evaluate_attributes
 from halibench.checkpoints import MODEL_FILE, load_checkpoint, locate, read_index
 from halibench.data import Split
 from halibench.data import load as load_split
+from halibench.environment import environment
 from halibench.errors import CheckpointError, HalibenchError
 from halibench.evaluate import Features, evaluate
 from halibench.feature_cache import cached_features
 from halibench.feature_sources import BASELINES, FeatureSource, ModelSource, baseline_sources
 from halibench.features import level_names
+from halibench.probes.registry import PROBES
 from halibench.protocols import Protocol
 from halibench.results import write_record
-
-PROBES = ("l2svm", "linear", "knn")
-
-
-def environment() -> dict[str, str]:
-    return {"halibench": __version__, "torch": torch.__version__, "numpy": np.__version__,
-            "scikit-learn": sklearn.__version__, "python": platform.python_version(),
-            "platform": platform.platform(), "threads": str(torch.get_num_threads())}
 
 
 def shipped_for(dataset: str) -> list[str]:
@@ -41,9 +32,9 @@ def model_sources(spec: str, levels: list[str] | None, image_size: int) -> list[
     """Feature sources of a model name (baseline, shipped checkpoint or folder) per level."""
     if spec in BASELINES:
         try:
-            return baseline_sources(spec, tuple(levels or ["z1"]), image_size)
+            return baseline_sources(spec, tuple(levels) if levels else None, image_size)
         except ValueError as e:
-            raise HalibenchError(str(e)) from None
+            raise HalibenchError(f"{spec}: {e}") from None
     try:
         folder, expected, name = locate(spec)
     except CheckpointError:
@@ -87,11 +78,10 @@ class BenchmarkData:
 def features_for(source: FeatureSource, data: BenchmarkData, use_cache: bool) -> Features:
     protocol = data.protocol
     if hasattr(source, "pool_key"):
-        pool = protocol.splits["pool"]
-        source.pool_key = f"{protocol.dataset}:{pool.split}:{pool.start}:{pool.stop}"
+        source.pool_key = data.split("pool").identity
 
     def feats(role: str) -> np.ndarray:
-        return cached_features(source, protocol.dataset, protocol.splits[role],
+        return cached_features(source, data.split(role).identity,
                                lambda: data.split(role).images, use_cache,
                                fit_pool=lambda: data.split("pool").images)
 
@@ -108,7 +98,8 @@ def features_for(source: FeatureSource, data: BenchmarkData, use_cache: bool) ->
 def run(protocol: Protocol, models: list[str], levels: list[str] | None,
         probes: list[str] | None, *, full: bool = False, root: str | Path | None = None,
         use_cache: bool = True, backend: str = "torch", draws: int | None = None,
-        results_dir: Path | None = None, progress=None) -> list[dict[str, Any]]:
+        results_dir: Path | None = None, progress=None, device: str = "cpu"
+        ) -> list[dict[str, Any]]:
     """Evaluate every (model, level, probe, label count); write one record per evaluation."""
     probes = probes or list(protocol.probes)
     bad = [p for p in probes if p not in PROBES]
@@ -118,31 +109,32 @@ def run(protocol: Protocol, models: list[str], levels: list[str] | None,
     size = data.image_size()
     n_draws = draws or protocol.n_draws(full)
     test_labels = np.asarray(data.split("test").labels)
+    # Every name and level is resolved before the first evaluation writes anything.
+    sources = [s for spec in models for s in model_sources(spec, levels, size)]
+    data_identity = {role: data.split(role).identity for role in protocol.splits}
     records = []
-    for spec in models:
-        for source in model_sources(spec, levels, size):
-            feats = features_for(source, data, use_cache)
-            for probe in probes:
-                for lpc in protocol.labels_per_class:
-                    if progress:
-                        progress(f"{source.model} {source.level} {probe} {lpc}/class")
-                    if protocol.task == "attributes":
-                        res = evaluate_attributes(protocol, feats, test_labels, probe,
-                                                  data.split("test").label_names, backend)
-                    else:
-                        res = evaluate(protocol, feats, test_labels, probe, lpc, n_draws,
-                                       backend=backend, variants=source.variants)
-                    record = {
-                        "benchmark": protocol.name, "protocol_version": protocol.version,
-                        "protocol_sha256": protocol.sha256, "dataset": protocol.dataset,
-                        "model": source.model, "level": source.level,
-                        "representation": source.representation,
-                        "checkpoint_sha256": source.checkpoint_sha256, "probe": probe,
-                        "metric": protocol.metric, "seed": protocol.seed, "full": full,
-                        "standardize": protocol.standardize, "subset": protocol.subset,
-                        **res,
-                        "environment": environment()}
-                    if results_dir is not None:
-                        record["path"] = str(write_record(results_dir, record))
-                    records.append(record)
+    for source in sources:
+        feats = features_for(source, data, use_cache)
+        for probe, lpc in product(probes, protocol.labels_per_class):
+            if progress:
+                progress(f"{source.model} {source.level} {probe} {lpc}/class")
+            if protocol.task == "attributes":
+                res = evaluate_attributes(protocol, feats, test_labels, probe,
+                                          data.split("test").label_names, backend,
+                                          device=device)
+            else:
+                res = evaluate(protocol, feats, test_labels, probe, lpc, n_draws,
+                               backend=backend, variants=source.variants, device=device)
+            record = {
+                "benchmark": protocol.name, "protocol_version": protocol.version,
+                "protocol_sha256": protocol.sha256, "dataset": protocol.dataset,
+                "model": source.model, "level": source.level,
+                "representation": source.representation,
+                "checkpoint_sha256": source.checkpoint_sha256, "probe": probe,
+                "metric": protocol.metric, "seed": protocol.seed, "full": full,
+                "standardize": protocol.standardize, "subset": protocol.subset,
+                "data": data_identity, **res, "environment": environment()}
+            if results_dir is not None:
+                record["path"] = str(write_record(results_dir, record))
+            records.append(record)
     return records

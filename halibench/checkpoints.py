@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import json
 import os
-import platform
+import re
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from halibench import __version__
+from halibench.environment import environment
 from halibench.errors import CheckpointError
 from halibench.io import atomic_dir, sha256_file, write_text_atomic
 from halibench.models import HierarchicalALI, ModelConfig, build_model
@@ -39,18 +38,6 @@ STATE_FILE = "training_state.safetensors"
 STATE_META_FILE = "training_state.json"
 LATEST_FILE = "latest"
 INDEX_ENV = "HALIBENCH_CHECKPOINTS"
-
-
-def environment() -> dict[str, str]:
-    """Versions and hardware recorded beside every checkpoint and result."""
-    return {
-        "halibench": __version__,
-        "torch": torch.__version__,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
-    }
 
 
 def optimizer_to_safetensors(opt: torch.optim.Optimizer, prefix: str
@@ -109,6 +96,9 @@ def save_checkpoint(folder: str | Path, model: HierarchicalALI, meta: dict[str, 
     return folder
 
 
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
 def read_config(folder: Path) -> dict[str, Any]:
     path = folder / CONFIG_FILE
     if not path.is_file():
@@ -119,8 +109,15 @@ def read_config(folder: Path) -> dict[str, Any]:
     except json.JSONDecodeError as e:
         raise CheckpointError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); "
                               "restore the file or retrain") from None
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{path}: holds a JSON {type(config).__name__}, expected an "
+                              "object; restore the file or retrain")
     if config.get("format") != FORMAT:
         raise CheckpointError(f"{path}: format {config.get('format')!r}, expected {FORMAT!r}")
+    recorded = config.get("sha256")
+    if not (isinstance(recorded, dict) and SHA256_HEX.fullmatch(str(recorded.get(MODEL_FILE)))):
+        raise CheckpointError(f"{path}: 'sha256' must map {MODEL_FILE} to 64 hex digits, got "
+                              f"{recorded!r}; restore the file or retrain")
     return config
 
 

@@ -16,7 +16,8 @@ FAMILY_BY_SIZE = {28: "28px", 32: "32px", 64: "64px"}
 
 
 class HalibenchGroup(click.Group):
-    """A click group that turns HalibenchError into a one-line message and exit code 2."""
+    """A click group that turns bad input (HalibenchError, a file the system refuses) into
+    a one-line message and exit code 2, and Ctrl-C into exit code 130."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -24,18 +25,33 @@ class HalibenchGroup(click.Group):
         except HalibenchError as e:
             click.echo(f"error: {e}", err=True)
             ctx.exit(2)
+        except OSError as e:
+            where = f"{e.filename}: " if e.filename else ""
+            click.echo(f"error: {where}{e.strerror or e}; check that the path exists and that "
+                       "you may read (and, for caches and results, write) it", err=True)
+            ctx.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted; nothing half-written was kept", err=True)
+            ctx.exit(130)
 
 
 def command_line(ctx: click.Context, arguments: tuple[str, ...] = ()) -> str:
     """The command with every option spelled out (defaults too), so that it reruns exactly;
     ``arguments`` names the positional parameters, in order."""
     words = ["halibench", *ctx.command_path.split()[1:], *(str(ctx.params[a]) for a in arguments)]
+    flags = {p.name: max(p.opts, key=len) for p in ctx.command.params
+             if isinstance(p, click.Option)}
     for name, value in sorted(ctx.params.items()):
         if name in arguments or value is None or value is False:
             continue
-        flag = "--" + name.replace("_", "-")
-        words += [flag] if value is True else [flag, str(value)]
+        words += [flags[name]] if value is True else [flags[name], str(value)]
     return shlex.join(words)
+
+
+def given_on_command_line(ctx: click.Context) -> dict:
+    """The parameters the user typed (not defaults)."""
+    return {name: value for name, value in ctx.params.items()
+            if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
 
 
 def parse_range(value: str, option: str) -> tuple[int, int]:
@@ -124,8 +140,19 @@ def train(kind: str, dataset: str, data_root: Path | None, out: Path | None, ste
 
     if threads:
         torch.set_num_threads(threads)
+    ctx = click.get_current_context()
+    run_dir = out or Path("runs") / f"{kind}-{dataset}"
     t_range = parse_range(train_range, "--train-range")
     h_range = parse_range(health_range, "--health-range")
+    if resume:  # the stored run's data, never the defaults of this invocation
+        from halibench.resume import check_resume
+        from halibench.train import stored_run
+
+        stored = stored_run(run_dir)
+        check_resume(given_on_command_line(ctx) | {"kind": kind}, stored, str(run_dir))
+        dataset, split_name = stored["training"]["dataset"], stored["data"].get("split", "train")
+        t_range = tuple(stored["training"]["train_range"])
+        h_range = tuple(stored["training"]["health_range"])
     data = training_data(dataset, data_root, t_range, h_range, split_name)
     size = data.images.shape[-1]
     if size not in FAMILY_BY_SIZE:
@@ -152,9 +179,8 @@ def train(kind: str, dataset: str, data_root: Path | None, out: Path | None, ste
                          health_every=health_every, instance_noise=instance_noise,
                          instance_noise_steps=instance_noise_steps, cycle_weight=cycle_weight,
                          device=device)
-    run_dir = out or Path("runs") / f"{kind}-{dataset}"
     trainer = Trainer(model_config, config, run_dir, data, resume=resume,
-                      command=command_line(click.get_current_context(), ("kind",)))
+                      command=command_line(ctx, ("kind",)))
     final = trainer.fit()
     if final is not None:
         click.echo(f"checkpoint: {final}")
@@ -235,11 +261,11 @@ def data_list(data_root: Path | None) -> None:
 @click.argument("name")
 @data_root_option
 def data_verify(name: str, data_root: Path | None) -> None:
-    """Check every file of NAME against its official checksum."""
+    """Check every file of NAME against its official checksum (or say why it cannot)."""
     from halibench.data import verify
 
-    for fname, md5 in verify(name, data_root).items():
-        click.echo(f"ok  {md5}  {fname}")
+    for fname, outcome in verify(name, data_root).items():
+        click.echo(f"{fname}: {outcome}")
 
 
 @data.command("prepare")
@@ -277,6 +303,16 @@ DEFAULT_BASELINES = ["raw-pixels", "pca", "hog", "untrained-hali"]
 
 def echo_err(message: str) -> None:
     click.echo(message, err=True)
+
+
+def warn_unconverged(records: list[dict]) -> None:
+    """One line, when any probe solve stopped at its iteration cap."""
+    capped = [r for r in records if (r.get("convergence") or {}).get("not_converged")]
+    if capped:
+        n = sum(r["convergence"]["not_converged"] for r in capped)
+        total = sum(r["convergence"]["solves"] for r in capped)
+        echo_err(f"warning: {n} of {total} probe solves in {len(capped)} record(s) stopped at "
+                 "their iteration cap (see each record's 'convergence')")
 
 
 def summary_table(records: list[dict]) -> str:
@@ -334,7 +370,10 @@ def evaluation_options(f):
         click.option("--draws", type=click.IntRange(min=1), default=None,
                      help="Override the number of draws (quick looks; recorded)."),
         click.option("--backend", type=click.Choice(["torch", "sklearn"]), default="torch",
-                     show_default=True, help="L2-SVM backend."),
+                     show_default=True, help="Linear probes' solver: batched Newton-CG "
+                     "(torch) or scikit-learn's reference estimators, one fit each."),
+        click.option("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                     show_default=True, help="Where the probes solve (cpu, cuda, ...)."),
         click.option("--no-cache", is_flag=True, help="Recompute features."),
         data_root_option, results_option,
     ]):
@@ -350,8 +389,8 @@ def evaluation_options(f):
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")
 def run(benchmark_name: str, models: tuple[str, ...], levels: tuple[str, ...],
         probes: tuple[str, ...], full: bool, labels_per_class: tuple[str, ...],
-        draws: int | None, backend: str, no_cache: bool, data_root: Path | None,
-        results_dir: Path, as_json: bool) -> None:
+        draws: int | None, backend: str, device: str, no_cache: bool,
+        data_root: Path | None, results_dir: Path, as_json: bool) -> None:
     """Evaluate models on BENCHMARK; print a table, write records, refresh the leaderboard."""
     from halibench import benchmark
     from halibench.results import write_leaderboard
@@ -361,8 +400,10 @@ def run(benchmark_name: str, models: tuple[str, ...], levels: tuple[str, ...],
     records = benchmark.run(protocol, names, list(levels) or None, list(probes) or None,
                             full=full, root=data_root, use_cache=not no_cache,
                             backend=backend, draws=draws, results_dir=results_dir,
-                            progress=lambda m: echo_err(f"[{protocol.name}] {m}"))
+                            progress=lambda m: echo_err(f"[{protocol.name}] {m}"),
+                            device=device)
     write_leaderboard(results_dir)
+    warn_unconverged(records)
     if as_json:
         click.echo(json.dumps(records, indent=2))
     else:
@@ -401,8 +442,8 @@ def attribute_figure(protocol, all_records: list[dict], results_dir: Path) -> Pa
               help="PNG bar chart (default: RESULTS/figures/compare-BENCHMARK-MODELS.png).")
 def compare(models: tuple[str, ...], benchmark_name: str, levels: tuple[str, ...],
             probes: tuple[str, ...], full: bool, labels_per_class: tuple[str, ...],
-            draws: int | None, backend: str, no_cache: bool, data_root: Path | None,
-            results_dir: Path, chart: Path | None) -> None:
+            draws: int | None, backend: str, device: str, no_cache: bool,
+            data_root: Path | None, results_dir: Path, chart: Path | None) -> None:
     """Compare MODELS side by side on the same draws: deltas, paired t-tests, a chart."""
     from halibench import benchmark
     from halibench.compare import bar_chart, comparison_table, format_table
@@ -413,8 +454,10 @@ def compare(models: tuple[str, ...], benchmark_name: str, levels: tuple[str, ...
                             list(probes) or None, full=full, root=data_root,
                             use_cache=not no_cache, backend=backend, draws=draws,
                             results_dir=results_dir,
-                            progress=lambda m: echo_err(f"[{protocol.name}] {m}"))
+                            progress=lambda m: echo_err(f"[{protocol.name}] {m}"),
+                            device=device)
     write_leaderboard(results_dir)
+    warn_unconverged(records)
     table = comparison_table(records)
     click.echo(f"{protocol.name} v{protocol.version}: test {protocol.metric} (%)")
     click.echo(format_table(table))
@@ -441,9 +484,9 @@ def leaderboard(results_dir: Path) -> None:
 @cli.command("list")
 def list_cmd() -> None:
     """Models, shipped checkpoints, levels, benchmarks and probes."""
-    from halibench.benchmark import PROBES
     from halibench.checkpoints import read_index
     from halibench.feature_sources import BASELINES
+    from halibench.probes.registry import PROBES
     from halibench.protocols import list_protocols
 
     index = read_index()

@@ -1,6 +1,8 @@
 """Run a protocol's probes on features: draws, hyper-parameter choice on validation, test.
 
 Test labels enter only in ``score_test``, after every choice has been made on validation.
+Linear probes (L2-SVM, logistic) fit every draw, C value and class in one batched path
+(``halibench.probes.paths``); k-NN fits per draw.
 """
 
 from __future__ import annotations
@@ -13,35 +15,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from halibench.probes import KNNProbe, LinearProbe
-from halibench.probes.dual_svm import decision_values
-from halibench.probes.svm import L2SVM, one_vs_rest_targets
+from halibench.metrics import accuracies, accuracy
+from halibench.probes import KNNProbe
+from halibench.probes.newton import Convergence
+from halibench.probes.paths import fit_path
+from halibench.probes.registry import get_probe
+from halibench.probes.targets import one_vs_rest
 from halibench.protocols import Protocol, balanced_draws
 
-Predict = Callable[[np.ndarray], np.ndarray]
-# The batched dual solver wins where the dual is small and well posed: few labelled points
-# (n) in many dimensions (d). Measured on a CPU: above n = 400 liblinear beat it (50 C values
-# at n = 1000 on MNIST pixels, 8 s vs 16-37 s per draw); with d < n (PCA's 10-200 dims) the
-# Gram matrix is low-rank, large-C problems converge slowly (361 s for 10 draws) while
-# liblinear's primal takes milliseconds. Elsewhere the torch backend hands over to sklearn.
-TORCH_SVM_MAX_N = 400
-
-
-SOLVERS = {
-    "l2svm": "torch: batched dual FISTA, tol 1e-3, <= 5000 steps per C, warm-started C path; "
-             "sklearn: LinearSVC(squared_hinge, l2, dual='auto', tol=1e-4, max_iter=1000, "
-             "random_state=0)",
-    "linear": "LogisticRegression(lbfgs, max_iter=1000)",
-    "knn": "Euclidean, exact, chunked",
-}
-
-
-def svm_backend(requested: str, n_labelled: int, dims: int, max_n: int = TORCH_SVM_MAX_N
-                ) -> str:
-    """The L2-SVM backend that actually runs for ``n_labelled`` points of ``dims`` features."""
-    if requested == "torch" and (n_labelled > max_n or dims + 1 < n_labelled):
-        return "sklearn"
-    return requested
+Predict = Callable[[np.ndarray], torch.Tensor]
 
 
 @dataclass
@@ -62,88 +44,62 @@ class Features:
     test: np.ndarray
 
 
-def error_rate(pred: np.ndarray, labels: np.ndarray) -> float:
-    return float(np.mean(np.asarray(pred) != np.asarray(labels)))
+def as_tensor(x: np.ndarray, device: str) -> torch.Tensor:
+    """float32 features on ``device`` (read-only memory maps are copied)."""
+    array = np.asarray(x, dtype=np.float32)
+    if not array.flags.writeable:
+        array = array.copy()
+    return torch.as_tensor(array, device=device)
 
 
-def choose(candidates: list[Choice]) -> Choice:
-    """The candidate with the lowest validation error (first one on ties)."""
-    return min(candidates, key=lambda c: -1 if c.validation_error is None
-               else c.validation_error)
+def better(a: Choice | None, b: Choice) -> bool:
+    """Whether ``b`` beats ``a`` on validation (the earlier one wins ties)."""
+    if a is None:
+        return True
+    if a.validation_error is None or b.validation_error is None:
+        return False
+    return b.validation_error < a.validation_error
 
 
-def estimator_grid(make: Callable[[float], Any], grid: np.ndarray, x: np.ndarray,
-                   y: np.ndarray, x_val: np.ndarray | None, y_val: np.ndarray | None
-                   ) -> Choice:
-    """Fit ``make(C)`` for each C; keep the best on validation."""
-    best = None
-    for c in grid:
-        est = make(float(c)).fit(x, y)
-        err = None if x_val is None else error_rate(est.predict(x_val), y_val)
-        cand = Choice(err, {"C": float(c)}, est.predict)
-        best = cand if best is None else choose([best, cand])
-    return best
-
-
-def l2svm_batched(grid: np.ndarray, x_lab: np.ndarray, y_lab: np.ndarray, x_val: np.ndarray,
-                  y_val: np.ndarray, n_classes: int) -> list[Choice]:
-    """All draws x C values in one solve (the fast backend); one choice per draw."""
-    from halibench.probes.dual_svm import gram, solve_dual
-
-    xl = torch.from_numpy(np.array(x_lab, dtype=np.float64))
-    targets = torch.stack([one_vs_rest_targets(y, np.arange(n_classes)) for y in y_lab])
-    cs = torch.from_numpy(grid)
-    beta = solve_dual(gram(xl), targets.double(), cs)
-    k = targets.shape[2]
-    xv = torch.from_numpy(np.array(x_val, dtype=np.float64))
+def linear_choices(probe: str, backend: str, grid: np.ndarray, x_lab: np.ndarray,
+                   y_lab: np.ndarray, x_val: np.ndarray | None, y_val: np.ndarray | None,
+                   n_classes: int, device: str) -> tuple[list[Choice], Convergence]:
+    """All draws x C values x classes in one path; per draw the C with the lowest
+    validation error (the smallest C on ties, or the first without validation)."""
+    classes = np.arange(n_classes)
+    targets = torch.stack([one_vs_rest(y, classes, binary_single=False) for y in y_lab])
+    path = fit_path(probe, as_tensor(x_lab, device), targets.to(device), grid, backend)
+    xv = None if x_val is None else as_tensor(x_val, device)
+    yv = None if y_val is None else torch.as_tensor(y_val, device=device)
     choices = []
     for d in range(len(x_lab)):
-        scores = decision_values(xv, xl[d], beta[d]).view(len(xv), len(grid), k)
-        preds = scores.argmax(2) if k > 1 else (scores[..., 0] > 0).long()
-        errors = (preds != torch.from_numpy(y_val)[:, None]).double().mean(0)
-        j = int(torch.argmin(errors))
-        b = beta[d][:, j * k:(j + 1) * k]
+        j, err = 0, None
+        if xv is not None:
+            errors = 1.0 - accuracies(path.decisions(xv, d).argmax(2), yv)
+            j = int(np.argmin(errors.cpu().numpy()))
+            err = float(errors[j])
 
-        def predict(x: np.ndarray, xd=xl[d], b=b, k=k) -> np.ndarray:
-            s = decision_values(torch.from_numpy(np.array(x, dtype=np.float64)), xd, b)
-            return (s.argmax(1) if k > 1 else (s[:, 0] > 0).long()).numpy()
+        def predict(x: np.ndarray, d=d, j=j) -> torch.Tensor:
+            return path.decisions(as_tensor(x, device), d)[:, j].argmax(1)
 
-        choices.append(Choice(float(errors[j]), {"C": float(grid[j])}, predict))
-    return choices
+        choices.append(Choice(err, {"C": float(grid[j])}, predict))
+    return choices, path.convergence
 
 
-def probe_choices(protocol: Protocol, probe: str, backend: str, x_lab: np.ndarray,
-                  y_lab: np.ndarray, x_val: np.ndarray | None, y_val: np.ndarray | None,
-                  n_classes: int) -> list[Choice]:
-    """One choice per draw; x_lab (draws, n, D)."""
-    grid = protocol.c_grid(probe)
-    if probe == "l2svm" and svm_backend(backend, x_lab.shape[1], x_lab.shape[2]) == "torch":
-        return l2svm_batched(grid, x_lab, y_lab, x_val, y_val, n_classes)
-    if probe == "l2svm":
-        def make(c):
-            return L2SVM(C=c, backend="sklearn")
-    elif probe == "linear":
-        def make(c):
-            return LinearProbe(C=c)
-    elif probe == "knn":
-        k = int(protocol.probe_params.get("knn", {}).get("n_neighbors", 1))
-        grid = np.array([k])
-
-        def make(c):
-            return KNNProbe(n_neighbors=int(c))
-    else:
-        raise ValueError(f"unknown probe {probe!r}; valid probes: ['knn', 'l2svm', 'linear']")
-    choices = [estimator_grid(make, grid, x, y, x_val, y_val)
-               for x, y in zip(x_lab, y_lab, strict=True)]
-    if probe == "knn":
-        for c in choices:
-            c.params = {"n_neighbors": int(c.params.pop("C"))}
+def knn_choices(n_neighbors: int, x_lab: np.ndarray, y_lab: np.ndarray,
+                x_val: np.ndarray | None, y_val: np.ndarray | None) -> list[Choice]:
+    choices = []
+    for x, y in zip(x_lab, y_lab, strict=True):
+        est = KNNProbe(n_neighbors=n_neighbors).fit(x, y)
+        err = None if x_val is None else float(np.mean(est.predict(x_val) != y_val))
+        choices.append(Choice(err, {"n_neighbors": n_neighbors},
+                              lambda x, est=est: torch.from_numpy(est.predict(x))))
     return choices
 
 
 def select(protocol: Protocol, probe: str, backend: str, feats: Features,
-           variants: list[tuple[str, slice]], draws: np.ndarray, n_classes: int
-           ) -> tuple[list[Choice], list[slice]]:
+           variants: list[tuple[str, slice]], draws: np.ndarray, n_classes: int,
+           device: str) -> tuple[list[Choice], list[slice], Convergence]:
     """Per draw, the best (variant, hyper-parameters) on validation. Without a validation
     split nothing can be chosen: the last (largest) variant is used."""
     if feats.validation is None:
@@ -151,50 +107,59 @@ def select(protocol: Protocol, probe: str, backend: str, feats: Features,
     best: list[Choice | None] = [None] * len(draws)
     best_slices: list[slice] = [slice(None)] * len(draws)
     y_lab = feats.pool_labels[draws]
+    report = Convergence()
     for name, cols in variants:
         x_lab = feats.pool[:, cols][draws]
         x_val = None if feats.validation is None else feats.validation[:, cols]
-        choices = probe_choices(protocol, probe, backend, x_lab, y_lab, x_val,
-                                feats.validation_labels, n_classes)
+        if get_probe(probe).loss is None:
+            k = int(protocol.probe_params.get("knn", {}).get("n_neighbors", 1))
+            choices = knn_choices(k, x_lab, y_lab, x_val, feats.validation_labels)
+        else:
+            choices, conv = linear_choices(probe, backend, protocol.c_grid(probe), x_lab,
+                                           y_lab, x_val, feats.validation_labels, n_classes,
+                                           device)
+            report = report.merge(conv)
         for d, cand in enumerate(choices):
             if name != "all":
                 cand.params["variant"] = name
-            if best[d] is None or choose([best[d], cand]) is cand:
+            if better(best[d], cand):
                 best[d], best_slices[d] = cand, cols
-    return best, best_slices
+    return best, best_slices, report
 
 
 def score_test(choices: list[Choice], slices: list[slice], test: np.ndarray,
-               test_labels: np.ndarray, metric: str) -> list[float]:
+               test_labels: np.ndarray, metric: str, n_classes: int) -> list[float]:
     """The metric (in %) of each draw's chosen predictor on the test split."""
+    labels = torch.as_tensor(test_labels)
     out = []
     for choice, cols in zip(choices, slices, strict=True):
-        err = error_rate(choice.predict(test[:, cols]), test_labels)
-        out.append(100.0 * (err if metric == "error" else 1.0 - err))
+        acc = accuracy(choice.predict(test[:, cols]).cpu(), labels, n_classes)
+        out.append(100.0 * (1.0 - acc if metric == "error" else acc))
     return out
 
 
 def evaluate(protocol: Protocol, feats: Features, test_labels: np.ndarray, probe: str,
              labels_per_class: int | str, n_draws: int, backend: str = "torch",
-             variants: list[tuple[str, slice]] | None = None) -> dict[str, Any]:
+             variants: list[tuple[str, slice]] | None = None, device: str = "cpu"
+             ) -> dict[str, Any]:
     """Draws, selection on validation, then test: the per-draw results of one setting."""
     variants = variants or [("all", slice(None))]
     n_classes = int(feats.pool_labels.max()) + 1
+    spec = get_probe(probe)
+    backend = backend if backend in spec.solvers else "torch"
     t0 = time.perf_counter()
     if labels_per_class == "all":
         draws = np.arange(len(feats.pool_labels))[None]
     else:
         draws = balanced_draws(feats.pool_labels, int(labels_per_class), n_draws,
                                protocol.seed)
-    choices, slices = select(protocol, probe, backend, feats, variants, draws, n_classes)
-    used = {svm_backend(backend, draws.shape[1], feats.pool[:, cols].shape[1])
-            for cols in slices} if probe == "l2svm" else set()
+    choices, slices, report = select(protocol, probe, backend, feats, variants, draws,
+                                     n_classes, device)
     t_select = time.perf_counter() - t0
-    test = score_test(choices, slices, feats.test, test_labels, protocol.metric)
+    test = score_test(choices, slices, feats.test, test_labels, protocol.metric, n_classes)
     return {
-        "solver": SOLVERS[probe],
-        "backend": {"l2svm": "+".join(sorted(used)), "linear": "sklearn",
-                    "knn": "torch"}[probe],
+        "solver": spec.solvers[backend], "backend": backend,
+        "convergence": report.as_record() if spec.loss else None,
         "labels": int(draws.shape[1]),
         "labels_per_class": labels_per_class,
         "draws": [{"draw": d, "test": t, "validation_error": c.validation_error,

@@ -61,6 +61,7 @@ def card_text(name: str, config: dict[str, Any], health: pd.DataFrame | None,
              f"{model.get('spectral_norm', False)}), trained without labels by halibench.", "",
              "## Training", "",
              f"- Command: `{config.get('command', 'not recorded')}`",
+             *[f"- Resumed with: `{c}`" for c in config.get("resumes", [])],
              f"- Data: {data.get('dataset')} `{data.get('split')}` rows "
              f"{data.get('train_range')}; health probes on rows {data.get('health_range')}",
              f"- Seed {config.get('seed')}, {config.get('step')} steps of batch "

@@ -42,6 +42,7 @@ class FeatureSource:
         return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()
 
     needs_fit = False
+    cacheable = True  # a source with no stable identity (an unversioned callable) is not
     chunk_rows: int = 1024
 
     def for_level(self, level: str) -> FeatureSource:
@@ -174,9 +175,15 @@ def untrained_sources(kind: str, levels: tuple[str, ...], image_size: int, seed:
 BASELINE_LEVEL = {"raw-pixels": "pixels", "pca": "pixels", "hog": "hog"}
 
 
-def baseline_sources(name: str, levels: tuple[str, ...], image_size: int
+def baseline_sources(name: str, levels: tuple[str, ...] | None, image_size: int
                      ) -> list[FeatureSource]:
-    """A baseline's feature sources; ``levels`` applies to untrained encoders only."""
+    """A baseline's feature sources at ``levels`` (default: its only level, or z1 of an
+    untrained encoder); a level the baseline does not have raises."""
+    fixed = BASELINE_LEVEL.get(name)
+    if fixed and levels and set(levels) != {fixed}:
+        raise ValueError(f"unknown level(s) {sorted(set(levels) - {fixed})}; valid levels: "
+                         f"['{fixed}']")
+    levels = levels or ("z1",)
     if name == "raw-pixels":
         return [RawPixels(name, BASELINE_LEVEL[name])]
     if name == "pca":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 CHUNK = 1 << 20
+TEMP_MARK = "pid"
+TEMP_PID = re.compile(rf"\.{TEMP_MARK}(\d+)\.")
 
 
 def umask_mode(mode: int) -> int:
@@ -30,12 +33,50 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def temp_prefix(final: Path) -> str:
+    """Temporary names carry the writer's pid, so that a later run can tell a killed
+    writer's leftovers (``sweep_stale_temps``) from a live writer's file."""
+    return f".{final.name}.{TEMP_MARK}{os.getpid()}."
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def sweep_stale_temps(folder: Path) -> list[Path]:
+    """Remove the temporary files and folders in ``folder`` whose writer is no longer
+    running (a killed run's leftovers); returns what was removed."""
+    removed = []
+    for path in folder.glob(f".*.{TEMP_MARK}*.tmp") if folder.is_dir() else ():
+        match = TEMP_PID.search(path.name)
+        if match and not pid_alive(int(match.group(1))):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def make_readable(folder: Path) -> None:
+    """Give every file in ``folder`` the umask's mode (tempfile creates them 0600)."""
+    for path in folder.iterdir():
+        if path.is_file():
+            os.chmod(path, umask_mode(0o666))
+
+
 @contextmanager
 def atomic_path(final: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``final``; rename it into place only if the block succeeds."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(final), suffix=".tmp", dir=final.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -55,10 +96,11 @@ def atomic_dir(final: str | Path) -> Iterator[Path]:
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(final), suffix=".tmp", dir=final.parent))
     try:
         yield tmp
         os.chmod(tmp, umask_mode(0o777))
+        make_readable(tmp)
         if final.exists():
             old = final.with_name(f".{final.name}.old")
             shutil.rmtree(old, ignore_errors=True)

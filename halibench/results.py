@@ -15,7 +15,10 @@ from halibench.io import write_json_atomic, write_text_atomic
 from halibench.protocols import benchmarks_dir
 
 SCHEMA = "halibench-result/1"
-KEY = ["benchmark", "protocol_version", "model", "level", "probe", "labels", "full", "n_draws"]
+# One leaderboard row per configuration: different weights (checkpoint sha256) are
+# different rows even under the same name.
+KEY = ["benchmark", "protocol_version", "model", "checkpoint_sha256", "level", "probe",
+       "labels", "full", "n_draws"]
 
 
 def write_record(results_dir: Path, record: dict[str, Any]) -> Path:
@@ -58,7 +61,7 @@ def latest_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def latest_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per configuration: its newest record."""
     cols = KEY + ["metric", "mean", "std", "mean_accuracy", "attributes_evaluated",
-                  "checkpoint_sha256", "representation", "backend", "subset", "created"]
+                  "representation", "backend", "subset", "created"]
     if not records:
         return pd.DataFrame(columns=cols)
     rows = [{**{k: r.get(k) for k in cols if k != "n_draws"}, "n_draws": len(r["draws"]),
@@ -67,7 +70,8 @@ def latest_table(records: list[dict[str, Any]]) -> pd.DataFrame:
              **attribute_columns(r)} for r in latest_records(records)]
     df = pd.DataFrame(rows)
     extra = sorted(c for c in df.columns if c not in cols)
-    return df.sort_values(["benchmark", "labels", "probe", "model", "level"]).reset_index(
+    return df.sort_values(["benchmark", "labels", "probe", "model", "checkpoint_sha256",
+                           "level"]).reset_index(
         drop=True)[cols + extra]
 
 

@@ -193,6 +193,19 @@ class CsvLog:
             writer.writerows(rows)
 
 
+def stored_run(run_dir: Path) -> dict[str, Any]:
+    """The verified config of a run folder's newest training checkpoint."""
+    folder = resolve_folder(Path(run_dir))
+    if not (folder / CONFIG_FILE).is_file():
+        raise CheckpointError(f"{run_dir}: no checkpoint to resume from; start without "
+                              "--resume")
+    stored = verified_config(folder)
+    if "training" not in stored or "step" not in stored:
+        raise CheckpointError(f"{folder}: not a training checkpoint (no training config or "
+                              "step); start a new run instead")
+    return stored
+
+
 class Trainer:
     """Trains one model into a run folder of checkpoints and CSV logs."""
 
@@ -206,16 +219,14 @@ class Trainer:
         self.seconds_before = 0.0
         self.started = time.perf_counter()
         resume_from = None
+        self.resumes: list[str] = []
         if resume:
             resume_from = resolve_folder(self.run_dir)
-            if not (resume_from / CONFIG_FILE).is_file():
-                raise CheckpointError(f"{self.run_dir}: no checkpoint to resume from; "
-                                      "start without --resume")
-            stored = verified_config(resume_from)
-            if "training" not in stored or "step" not in stored:
-                raise CheckpointError(f"{resume_from}: not a training checkpoint (no training "
-                                      "config or step); start a new run instead")
+            stored = stored_run(self.run_dir)
             model_config = model_config_of(resume_from, stored)
+            # provenance: the command that started the weights, then each resume
+            self.command = stored.get("command") or self.command
+            self.resumes = [*stored.get("resumes", []), command or self.command]
             config = TrainConfig.from_dict({**stored["training"], "steps": config.steps})
             self.start_step = int(stored["step"])
             self.seconds_before = float(stored.get("train_seconds", 0.0))
@@ -270,6 +281,7 @@ class Trainer:
             "step": step,
             "world_size": self.dist.world_size,
             "command": self.command,
+            "resumes": self.resumes,
             "train_seconds": round(self.seconds_before + time.perf_counter() - self.started, 1),
             "rng": {"scheme": "torch.manual_seed(step_seed(seed, rank, step)) every step",
                     "seed": self.config.seed},

@@ -11,8 +11,6 @@ from PIL import Image
 
 from halibench.data.fake_celeba import write_fake_celeba
 
-ATTR_NAMES = [f"Attr_{i:02d}" for i in range(40)]
-
 
 def write_svhn(folder: Path, n: int = 30, split: str = "train") -> np.ndarray:
     """A MATLAB v5 file with X 32x32x3xN and y in 1..10; returns the 0..9 labels."""
@@ -61,4 +59,4 @@ def write_celeba(folder: Path, n: int = 12, images: int | None = None) -> np.nda
     ``images`` ids; partitions are the first half, the next quarter, the rest. Returns the
     0/1 attribute matrix."""
     counts = (n // 2, 3 * n // 4 - n // 2, n - 3 * n // 4)
-    return write_fake_celeba(folder, counts, ATTR_NAMES, images)
+    return write_fake_celeba(folder, counts, images=images)

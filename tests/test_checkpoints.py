@@ -9,6 +9,7 @@ import halibench
 from halibench.checkpoints import MODEL_FILE, load_checkpoint, save_checkpoint
 from halibench.cli import cli
 from halibench.errors import CheckpointError
+from halibench.io import sha256_file
 from halibench.models import build_model, preset
 
 
@@ -46,7 +47,6 @@ def test_shape_mismatch_gives_one_line_error(saved):
     _, folder = saved
     config = json.loads((folder / "config.json").read_text())
     config["model"]["z_dims"] = [64, 16]
-    config["sha256"] = {}
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(CheckpointError, match="has shape .* the config implies") as e:
         load_checkpoint(folder)
@@ -59,7 +59,7 @@ def test_missing_tensor_and_missing_file(saved):
     weights.pop(next(iter(weights)))
     save_file(weights, str(folder / MODEL_FILE))
     config = json.loads((folder / "config.json").read_text())
-    config["sha256"] = {}
+    config["sha256"] = {MODEL_FILE: sha256_file(folder / MODEL_FILE)}
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(CheckpointError, match="do not match the config"):
         load_checkpoint(folder)

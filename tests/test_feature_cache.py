@@ -9,9 +9,8 @@ import torch
 from halibench.feature_cache import cached_features, feature_path
 from halibench.feature_sources import ModelSource, RawPixels
 from halibench.models import build_model, preset
-from halibench.protocols import SplitRange
 
-RANGE = SplitRange("train", 0, 10)
+DATA = "toy:train:abc[0:10]"
 
 
 class CountingPixels(RawPixels):
@@ -29,12 +28,12 @@ def images(n: int = 10) -> np.ndarray:
 def test_features_are_written_chunk_by_chunk_and_read_back_mapped():
     source = CountingPixels("raw-pixels", "pixels", chunk_rows=3)
     source.seen = []
-    feats = cached_features(source, "toy", RANGE, images)
+    feats = cached_features(source, DATA, images)
     assert source.seen == [3, 3, 3, 1]
     assert isinstance(feats, np.memmap)
     np.testing.assert_array_equal(feats, RawPixels("", "").transform(images()))
     source.seen = []
-    again = cached_features(source, "toy", RANGE, images)
+    again = cached_features(source, DATA, images)
     assert source.seen == [] and np.array_equal(again, feats)
 
 
@@ -49,9 +48,9 @@ def test_a_failure_mid_stream_leaves_no_cache_file():
     source = FailingPixels("raw-pixels", "pixels", chunk_rows=3)
     source.seen = []
     with pytest.raises(RuntimeError, match="disk full"):
-        cached_features(source, "toy", RANGE, images)
+        cached_features(source, DATA, images)
     assert source.seen == [3, 3]
-    assert list(feature_path(source, "toy", RANGE).parent.glob("*")) == []
+    assert list(feature_path(source, DATA).parent.glob("*")) == []
 
 
 def test_model_levels_stream_together_and_match_in_memory_extraction():
@@ -60,8 +59,8 @@ def test_model_levels_stream_together_and_match_in_memory_extraction():
     x = np.random.default_rng(1).integers(0, 256, (7, 1, 28, 28), dtype=np.uint8)
     source = ModelSource("toy-hali", "z1", checkpoint_sha256="x", network=net, batch_size=3,
                          sibling_levels=("z1", "z2"))
-    z1 = cached_features(source, "toy", SplitRange("train", 0, 7), lambda: x)
-    assert feature_path(source.for_level("z2"), "toy", SplitRange("train", 0, 7)).is_file()
+    z1 = cached_features(source, "toy:train:abc[0:7]", lambda: x)
+    assert feature_path(source.for_level("z2"), "toy:train:abc[0:7]").is_file()
     np.testing.assert_allclose(z1, source.transform(x), rtol=1e-5, atol=1e-6)
 
 

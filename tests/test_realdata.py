@@ -16,7 +16,8 @@ MNIST_TEST_HIST = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 def test_mnist_verified_counts_and_label_histograms(shared_data):
     md5s = verify("mnist", shared_data)
-    assert md5s["train-images-idx3-ubyte.gz"] == "f68b3c2dcbeaaa9fbdd348bbdeb94873"
+    assert md5s["train-images-idx3-ubyte.gz"] == \
+        "ok: md5 f68b3c2dcbeaaa9fbdd348bbdeb94873 matches the official one"
     train, test = load("mnist", "train", shared_data), load("mnist", "test", shared_data)
     assert train.images.shape == (60000, 1, 28, 28) and test.images.shape == (10000, 1, 28, 28)
     assert np.bincount(train.labels).tolist() == MNIST_TRAIN_HIST
@@ -33,7 +34,7 @@ def test_celeba_annotations_complete(shared_data):
     counts = [len(ds.rows(folder, s)) for s in ("train", "valid", "test")]
     assert counts == [162770, 19867, 19962]
     assert verify("celeba", shared_data)["list_attr_celeba.txt"] == \
-        "75e246fa4810816ffd6ee81facbd244c"
+        "ok: md5 75e246fa4810816ffd6ee81facbd244c matches the official one"
 
 
 def test_celeba_images_we_have_load_join_attributes_and_crop(shared_data):

@@ -126,8 +126,7 @@ def main() -> None:
         from halibench.data.fake_celeba import OFFICIAL_COUNTS, write_fake_celeba
 
         t0 = time.perf_counter()
-        names = [f"Attr_{i:02d}" for i in range(40)]
-        write_fake_celeba(celeba, OFFICIAL_COUNTS, names, distinct_images=256)
+        write_fake_celeba(celeba, OFFICIAL_COUNTS, distinct_images=256)
         print(f"fixture: {sum(OFFICIAL_COUNTS)} images in {time.perf_counter() - t0:.0f} s "
               f"({ATTR_FILE.name}, {PARTITION_FILE.name}, JPEGs)", flush=True)
     with tempfile.TemporaryDirectory() as cache:

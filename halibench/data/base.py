@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from halibench.data.download import download
-from halibench.data.sources import SourceFile, verify_file
+from halibench.data.sources import SourceFile, file_digests, verify_file
 from halibench.errors import DatasetError
 
 Allocator = Callable[[int], np.ndarray]
@@ -18,11 +18,13 @@ Allocator = Callable[[int], np.ndarray]
 
 @dataclass
 class Split:
-    """Images (N, C, H, W) uint8 and labels: (N,) class ids or (N, K) 0/1 attributes."""
+    """Images (N, C, H, W) uint8 and labels: (N,) class ids or (N, K) 0/1 attributes.
+    ``identity`` names the content: dataset, split, the sources' checksums and the rows."""
 
     images: np.ndarray
     labels: np.ndarray
     label_names: tuple[str, ...]
+    identity: str = ""
 
     def __len__(self) -> int:
         return len(self.images)
@@ -32,7 +34,8 @@ class Split:
         if not 0 <= start < stop <= len(self):
             raise DatasetError(f"index range {start}:{stop} is outside this split of "
                                f"{len(self)} examples")
-        return Split(self.images[start:stop], self.labels[start:stop], self.label_names)
+        return Split(self.images[start:stop], self.labels[start:stop], self.label_names,
+                     f"{self.identity}[{start}:{stop}]")
 
 
 class Dataset(ABC):
@@ -76,8 +79,26 @@ class Dataset(ABC):
         return [s.name for s in self.sources() if s.locate(folder) is None]
 
     def verify(self, folder: Path) -> dict[str, str]:
-        """md5 of every source file, each checked against its official checksum."""
-        return {s.name: verify_file(s, s.require(folder, self.name)) for s in self.sources()}
+        """What was verified of every source file: its md5 checked against the official
+        checksum, or, for a copy without a published checksum, its structure."""
+        out = {}
+        for source in self.sources():
+            path = source.require(folder, self.name)
+            if path.name != Path(source.name).name:
+                self.check_structure(path)
+                out[path.name] = ("ok: no official checksum exists for this uncompressed "
+                                  "copy; its structure was checked instead")
+            elif source.md5 or source.sha256:
+                out[path.name] = f"ok: md5 {verify_file(source, path)} matches the official one"
+            else:
+                out[path.name] = (f"NOT VERIFIED: md5 {file_digests(path)[0]}, but no official "
+                                  "checksum is published for this file")
+        return out
+
+    def check_structure(self, path: Path) -> None:
+        """Raise DatasetError unless ``path`` (a copy with no published checksum) is whole."""
+        raise DatasetError(f"{path}: no official checksum exists for this copy and its format "
+                           "cannot be checked; use the official compressed file")
 
     def describe(self, folder: Path) -> dict:
         """Count, image shape and label histogram of every split (decodes if needed)."""

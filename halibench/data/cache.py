@@ -17,7 +17,7 @@ import numpy as np
 from halibench.data.base import Dataset, Split
 from halibench.data.root import cache_root
 from halibench.data.sources import file_digests
-from halibench.io import atomic_path, write_json_atomic
+from halibench.io import atomic_path, sweep_stale_temps, write_json_atomic
 
 
 def remembered_md5s(paths: list[Path], memo_path: Path) -> list[str]:
@@ -57,8 +57,8 @@ def save_npy_atomic(path: Path, array: np.ndarray) -> None:
         np.save(f, np.ascontiguousarray(array), allow_pickle=False)
 
 
-def prepared_paths(dataset: Dataset, folder: Path, split: str) -> tuple[Path, Path]:
-    base = prepared_dir(dataset) / f"{split}-{cache_key(dataset, folder, split)}"
+def prepared_paths(dataset: Dataset, split: str, key: str) -> tuple[Path, Path]:
+    base = prepared_dir(dataset) / f"{split}-{key}"
     return base.with_suffix(".images.npy"), base.with_suffix(".labels.npy")
 
 
@@ -66,10 +66,11 @@ def load_split(dataset: Dataset, root: Path, split: str, folder: Path | None = N
     """The prepared split, decoding the sources first if the cache is missing or stale."""
     dataset.check_split(split)
     folder = folder or dataset.folder(root)
-    images_path, labels_path = prepared_paths(dataset, folder, split)
+    key = cache_key(dataset, folder, split)
+    images_path, labels_path = prepared_paths(dataset, split, key)
+    sweep_stale_temps(prepared_dir(dataset))
     if not (images_path.is_file() and labels_path.is_file()):
-        for stale in prepared_dir(dataset).glob(f"{split}-*.npy"):
-            stale.unlink(missing_ok=True)
+        # Other keys' files stay: they are other content (another data root), still valid.
         with atomic_path(images_path) as tmp:
             holder: list[np.ndarray] = []
 
@@ -86,4 +87,4 @@ def load_split(dataset: Dataset, root: Path, split: str, folder: Path | None = N
             save_npy_atomic(labels_path, labels)
     images = np.load(images_path, mmap_mode="r", allow_pickle=False)
     labels = np.load(labels_path, allow_pickle=False)
-    return Split(images, labels, dataset.label_names)
+    return Split(images, labels, dataset.label_names, f"{dataset.name}:{split}:{key}")

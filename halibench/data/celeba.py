@@ -26,7 +26,15 @@ IMAGE_DIR = "img_align_celeba"
 IMAGE_ZIP = "img_align_celeba.zip"
 CROP_BOX = (35, 55, 143, 163)
 SIZE = 64
-N_ATTRIBUTES = 40
+ATTRIBUTES = (
+    "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs",
+    "Big_Lips", "Big_Nose", "Black_Hair", "Blond_Hair", "Blurry", "Brown_Hair",
+    "Bushy_Eyebrows", "Chubby", "Double_Chin", "Eyeglasses", "Goatee", "Gray_Hair",
+    "Heavy_Makeup", "High_Cheekbones", "Male", "Mouth_Slightly_Open", "Mustache",
+    "Narrow_Eyes", "No_Beard", "Oval_Face", "Pale_Skin", "Pointy_Nose", "Receding_Hairline",
+    "Rosy_Cheeks", "Sideburns", "Smiling", "Straight_Hair", "Wavy_Hair", "Wearing_Earrings",
+    "Wearing_Hat", "Wearing_Lipstick", "Wearing_Necklace", "Wearing_Necktie", "Young")
+N_ATTRIBUTES = len(ATTRIBUTES)
 PARTITIONS = {"train": 0, "valid": 1, "test": 2}
 HOMEPAGE = "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"
 
@@ -51,6 +59,15 @@ def read_lines(path: Path) -> list[str]:
         raise DatasetError(f"{path}: unreadable ({e}); download it again") from None
 
 
+def first_duplicate(ids) -> str | None:
+    seen: set[str] = set()
+    for i in ids:
+        if i in seen:
+            return i
+        seen.add(i)
+    return None
+
+
 def parse_attributes(path: Path) -> tuple[list[str], np.ndarray, tuple[str, ...]]:
     lines = read_lines(path)
     if len(lines) < 2 or not lines[0].strip().isdigit():
@@ -60,7 +77,14 @@ def parse_attributes(path: Path) -> tuple[list[str], np.ndarray, tuple[str, ...]
     if len(names) != N_ATTRIBUTES:
         raise DatasetError(f"{path}: header names {len(names)} attributes, expected "
                            f"{N_ATTRIBUTES}")
+    if names != ATTRIBUTES:
+        i = next(i for i, (a, b) in enumerate(zip(names, ATTRIBUTES, strict=True)) if a != b)
+        raise DatasetError(f"{path}: header column {i + 1} is {names[i]!r}, the official file "
+                           f"has {ATTRIBUTES[i]!r} there; use the official attribute file")
     rows = [line.split() for line in lines[2:] if line.strip()]
+    duplicate = first_duplicate(row[0] for row in rows if row)
+    if duplicate:
+        raise DatasetError(f"{path}: image {duplicate} appears twice; the file is corrupt")
     if len(rows) != count:
         raise DatasetError(f"{path}: {len(rows)} rows but the first line says {count}; the "
                            "file is truncated: download it again")
@@ -82,6 +106,10 @@ def parse_partition(path: Path, ids: list[str]) -> np.ndarray:
     if any(len(r) != 2 or r[1] not in ("0", "1", "2") for r in rows):
         bad = next(i for i, r in enumerate(rows) if len(r) != 2 or r[1] not in ("0", "1", "2"))
         raise DatasetError(f"{path}: line {bad + 1} is not '<image> <0|1|2>'")
+    duplicate = first_duplicate(r[0] for r in rows)
+    if duplicate:
+        raise DatasetError(f"{path}: image {duplicate} appears twice; use the official "
+                           "partition file")
     part = {r[0]: int(r[1]) for r in rows}
     unknown = sorted(set(part) ^ set(ids))
     if unknown:

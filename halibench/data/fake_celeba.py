@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from halibench.data.celeba import IMAGE_DIR
+from halibench.data.celeba import ATTRIBUTES, IMAGE_DIR
 from halibench.io import atomic_path
 
 OFFICIAL_COUNTS = (162770, 19867, 19962)
@@ -29,9 +29,9 @@ def jpeg_bytes(rng: np.random.Generator, smooth: bool) -> bytes:
     return buf.getvalue()
 
 
-def write_fake_celeba(folder: Path, counts: Sequence[int], attr_names: Sequence[str],
-                      images: int | None = None, distinct_images: int | None = None,
-                      seed: int = 4) -> np.ndarray:
+def write_fake_celeba(folder: Path, counts: Sequence[int],
+                      attr_names: Sequence[str] = ATTRIBUTES, images: int | None = None,
+                      distinct_images: int | None = None, seed: int = 4) -> np.ndarray:
     """Annotation files for ``sum(counts)`` ids (partition 0, 1, 2 in id order, as the
     official split) and JPEGs for the first ``images`` ids (all by default). With
     ``distinct_images``, that many smooth JPEGs are encoded once and written round-robin

@@ -36,6 +36,10 @@ class IdxDataset(Dataset):
         prefix = SPLIT_PREFIX[split]
         return tuple(s for n, s in self._sources.items() if n.startswith(prefix + "-"))
 
+    def check_structure(self, path: Path) -> None:
+        """An uncompressed IDX copy: its header and length must agree."""
+        read_idx(path, 3 if "-images-" in path.name else 1)
+
     def decode(self, folder: Path, split: str, allocate: Allocator) -> np.ndarray:
         prefix = SPLIT_PREFIX[split]
         src = {s.name.split("-")[1]: s for s in self.sources(split)}

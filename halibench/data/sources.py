@@ -65,8 +65,5 @@ def check_digests(source: SourceFile, path: Path) -> str:
 
 
 def verify_file(source: SourceFile, path: Path) -> str:
-    """Verify a located source file; returns its md5. An uncompressed copy of a ``.gz`` file
-    is not checked (no checksum is published for it)."""
-    if path.name != source.name:
-        return file_digests(path)[0]
+    """Verify a located source file against its official checksums; returns its md5."""
     return check_digests(source, path)

@@ -47,6 +47,8 @@ class ModelConfig(JsonConfig):
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.kind not in ("hali", "ali", "bigan"):
+            raise ValueError(f"unknown kind {self.kind!r}; valid: ['ali', 'bigan', 'hali']")
         if self.family not in FAMILY_SHAPES:
             raise ValueError(f"unknown family {self.family!r}; valid: {sorted(FAMILY_SHAPES)}")
         if not self.z_dims or any(d <= 0 for d in self.z_dims):
