@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_shipped_protocols_load_with_versions():
     p = load_protocol("mnist-semisup")
-    assert p.version == "1.0" and p.labels_per_class == (10, 100)
+    assert p.version == "1.1" and p.labels_per_class == (10, 100)
     assert p.splits["validation"].start == 50000 and p.n_draws(True) == 100
     c = p.c_grid("l2svm")
     assert len(c) == 50 and np.isclose(np.log(c[0]), -20) and np.isclose(np.log(c[-1]), 20)
