@@ -1,19 +1,19 @@
-"""Peak memory of the full CelebA protocol's streaming path, on a full-size fake CelebA.
+"""Time and peak memory of the full CelebA protocol for one learned level, on a full-size
+fake CelebA.
 
 A fake CelebA with the official partition (162,770 / 19,867 / 19,962 ids, real annotation
 formats, 178x218 JPEGs) is written once to ``--fixture``. A fresh child process then runs
-the ``celeba-attributes`` protocol's streaming stages with an empty cache: decode each split
-into the prepared memory-mapped cache, extract every level of a 64 px model into the feature
-cache, and fit one attribute's L2-SVMs on the full pool for the two smallest C values of the
-grid (memory does not depend on C; the other C values and the other 39 attributes repeat
-that stage). A sampler thread reads the child's /proc status every 50 ms.
+the ``celeba-attributes`` protocol with an empty cache: decode each split into the prepared
+memory-mapped cache, extract one level of a 64 px model into the feature cache, then both
+probes (L2-SVM and logistic) for all 40 attributes over the protocol's whole C grid, each
+one batched solve. A sampler thread reads the child's /proc status every 50 ms.
 
 Reported per stage: peak resident memory (VmHWM, which counts the memory-mapped cache pages
 the process touched), peak anonymous memory (RssAnon: what the process itself allocated),
 and the decode workers' peak. The bound to meet is 4 GB.
 
-    python benchmarks/perf/celeba_stream_memory.py --fixture /tmp/celeba-full \\
-        [--model hali-celeba64] [--json results/perf/celeba-stream-memory.json]
+    python benchmarks/perf/celeba_full_protocol.py --fixture /tmp/celeba-full \\
+        [--model hali-celeba64 --level concat] [--json results/perf/celeba-full-protocol.json]
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 BOUND_MB = 4096
@@ -58,13 +57,12 @@ class PeakSampler(threading.Thread):
         return peak
 
 
-def child(model: str, fixture: Path) -> dict:
+def child(model: str, level: str, fixture: Path) -> dict:
     """The measured run (in a fresh process)."""
     import numpy as np
 
     from halibench.attributes import evaluate_attributes
     from halibench.benchmark import BenchmarkData, features_for, model_sources
-    from halibench.evaluate import Features
     from halibench.protocols import load_protocol
 
     sampler = PeakSampler()
@@ -84,25 +82,23 @@ def child(model: str, fixture: Path) -> dict:
         data.split(role)
     stage("prepare", t0)
     t0 = time.perf_counter()
-    sources = model_sources(model, None, data.image_size())
-    feats = {s.level: features_for(s, data, use_cache=True) for s in sources}
+    (source,) = model_sources(model, [level], data.image_size())
+    feats = features_for(source, data, use_cache=True)
     stage("features", t0)
-    t0 = time.perf_counter()
-    # Memory does not depend on C; the two smallest C values converge fastest.
-    grid = protocol.probe_params["l2svm"]["log_c"]
-    protocol = replace(protocol, probe_params={"l2svm": {"log_c": {
-        "start": grid["start"], "stop": grid["start"] + 2.0, "count": 2}}})
-    level = sources[-1].level  # the widest (concat) for a hierarchy
-    f = feats[level]
-    one = Features(f.pool, f.pool_labels[:, :1], f.validation, f.validation_labels[:, :1],
-                   f.test)
-    test_labels = np.asarray(data.split("test").labels)[:, :1]
-    res = evaluate_attributes(protocol, one, test_labels, "l2svm",
-                              data.split("test").label_names[:1], backend="torch")
-    stage("probe_one_attribute", t0)
+    test_labels = np.asarray(data.split("test").labels)
+    results = {}
+    for probe in ("l2svm", "linear"):
+        t0 = time.perf_counter()
+        res = evaluate_attributes(protocol, feats, test_labels, probe,
+                                  data.split("test").label_names, backend="torch")
+        results[probe] = {"mean_balanced_accuracy": res["mean"],
+                          "attributes": res["attributes_evaluated"],
+                          "c_values": len(protocol.c_grid(probe)),
+                          "convergence": res["convergence"]}
+        stage(f"probe_{probe}_40_attributes", t0)
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"stages": stages, "levels": sorted(feats), "probe_level": level,
-            "probe_backend": res["backend"], "peak_rss_mb": round(status_mb("VmHWM"), 1),
+    return {"stages": stages, "probe_level": level, "features": list(feats.pool.shape),
+            "probes": results, "peak_rss_mb": round(status_mb("VmHWM"), 1),
             "peak_anon_mb": round(max(s["peak_anon_mb"] for s in stages.values()), 1),
             "decode_workers_peak_rss_mb": round(children, 1),
             "rows": {r: len(data.split(r).labels) for r in ("pool", "validation", "test")}}
@@ -114,12 +110,14 @@ def main() -> None:
                         help="Folder for the fake CelebA (written if absent, then reused).")
     parser.add_argument("--model", default="hali-celeba64",
                         help="Shipped checkpoint, folder, or untrained-hali.")
+    parser.add_argument("--level", default="concat",
+                        help="The level to evaluate (hali-celeba64's concat: 384 dims).")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     celeba = args.fixture / "celeba"
     if args.child:
-        print("RESULT " + json.dumps(child(args.model, args.fixture)), flush=True)
+        print("RESULT " + json.dumps(child(args.model, args.level, args.fixture)), flush=True)
         return
     if not (celeba / "list_eval_partition.txt").is_file():
         from halibench.data.celeba import ATTR_FILE, PARTITION_FILE
@@ -132,14 +130,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "HALIBENCH_CACHE": cache}
         proc = subprocess.run([sys.executable, __file__, "--child", "--fixture",
-                               str(args.fixture), "--model", args.model], env=env,
+                               str(args.fixture), "--model", args.model, "--level",
+                               args.level], env=env,
                               capture_output=True, text=True)
     lines = proc.stdout.splitlines()
     result_line = next((ln for ln in lines if ln.startswith("RESULT ")), None)
     if proc.returncode != 0 or result_line is None:
         sys.exit(f"child failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
     result = json.loads(result_line.removeprefix("RESULT "))
-    result.update({"bound_mb": BOUND_MB, "model": args.model,
+    result.update({"bound_mb": BOUND_MB, "model": args.model, "level": args.level,
                    "within_bound": result["peak_rss_mb"] < BOUND_MB
                    and result["decode_workers_peak_rss_mb"] < BOUND_MB,
                    "python": platform.python_version(), "platform": platform.platform(),
