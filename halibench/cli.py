@@ -306,13 +306,14 @@ def echo_err(message: str) -> None:
 
 
 def warn_unconverged(records: list[dict]) -> None:
-    """One line, when any probe solve stopped at its iteration cap."""
+    """One line, when any probe solve stopped short of its tolerance (at the iteration cap,
+    or where float32 allowed no further descent)."""
     capped = [r for r in records if (r.get("convergence") or {}).get("not_converged")]
     if capped:
         n = sum(r["convergence"]["not_converged"] for r in capped)
         total = sum(r["convergence"]["solves"] for r in capped)
-        echo_err(f"warning: {n} of {total} probe solves in {len(capped)} record(s) stopped at "
-                 "their iteration cap (see each record's 'convergence')")
+        echo_err(f"warning: {n} of {total} probe solves in {len(capped)} record(s) did not reach "
+                 "the solver's tolerance (see each record's 'convergence')")
 
 
 def summary_table(records: list[dict]) -> str:
