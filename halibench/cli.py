@@ -344,19 +344,9 @@ def attribute_summary(records: list[dict]) -> str:
 
 def selected_protocol(name: str, labels_per_class: tuple[str, ...]):
     """The protocol, restricted to the given label settings (all when none given)."""
-    from dataclasses import replace
+    from halibench.protocols import load_protocol, restrict
 
-    from halibench.protocols import load_protocol
-
-    protocol = load_protocol(name)
-    if not labels_per_class:
-        return protocol
-    valid = {str(v): v for v in protocol.labels_per_class}
-    bad = [v for v in labels_per_class if v not in valid]
-    if bad:
-        raise HalibenchError(f"--labels-per-class {bad} not in {protocol.name}'s settings "
-                             f"{list(valid)}")
-    return replace(protocol, labels_per_class=tuple(valid[v] for v in labels_per_class))
+    return restrict(load_protocol(name), labels_per_class)
 
 
 def evaluation_options(f):
@@ -383,8 +373,10 @@ def evaluation_options(f):
 
 @cli.command()
 @click.argument("benchmark_name", metavar="BENCHMARK")
-@click.option("--model", "models", multiple=True, help="Shipped checkpoint name, checkpoint "
-              "folder or baseline; default: shipped checkpoints for the dataset and baselines.")
+@click.option("--model", "models", multiple=True, help="Shipped checkpoint name, model family "
+              "(hali, ali, bigan: the shipped one for the dataset), checkpoint folder, baseline "
+              "or package.module:attribute (your encoder); default: shipped checkpoints for "
+              "the dataset and baselines.")
 @evaluation_options
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")
 def run(benchmark_name: str, models: tuple[str, ...], levels: tuple[str, ...],

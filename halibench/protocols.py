@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import os
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +71,12 @@ def list_protocols() -> list[str]:
 
 
 def load_protocol(name: str) -> Protocol:
-    path = benchmarks_dir() / f"{name}.toml"
+    """A shipped protocol by name, or a user's protocol file by path (``*.toml``)."""
+    path = Path(name) if name.endswith(".toml") else benchmarks_dir() / f"{name}.toml"
     if not path.is_file():
-        raise HalibenchError(f"unknown benchmark {name!r}; valid benchmarks: {list_protocols()}")
+        raise HalibenchError(f"unknown benchmark {name!r}; valid benchmarks: {list_protocols()}"
+                             ", or the path of a protocol file (*.toml)")
+    name = path.stem
     raw_bytes = path.read_bytes()
     try:
         raw = tomllib.loads(raw_bytes.decode())
@@ -94,6 +98,18 @@ def load_protocol(name: str) -> Protocol:
         raise HalibenchError(f"{path}: name must be {name!r}, metric one of {METRICS}, "
                              f"task one of {TASKS}")
     return protocol
+
+
+def restrict(protocol: Protocol, labels_per_class: Sequence[str | int]) -> Protocol:
+    """The protocol limited to the given label settings (all when none are given)."""
+    if not labels_per_class:
+        return protocol
+    valid = {str(v): v for v in protocol.labels_per_class}
+    bad = [str(v) for v in labels_per_class if str(v) not in valid]
+    if bad:
+        raise HalibenchError(f"--labels-per-class {bad} not in {protocol.name}'s settings "
+                             f"{list(valid)}")
+    return replace(protocol, labels_per_class=tuple(valid[str(v)] for v in labels_per_class))
 
 
 def balanced_draws(labels: np.ndarray, per_class: int, n_draws: int, seed: int) -> np.ndarray:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from halibench.classification import Features, evaluate
 from halibench.cli import cli
-from halibench.evaluate import Features, evaluate
 from halibench.protocols import balanced_draws, load_protocol
 from halibench.results import write_leaderboard
 
