@@ -11,11 +11,11 @@ import numpy as np
 
 from halibench.attributes import evaluate_attributes
 from halibench.checkpoints import MODEL_FILE, load_checkpoint, locate, read_index
+from halibench.classification import Features, evaluate
 from halibench.data import Split
 from halibench.data import load as load_split
 from halibench.environment import environment
 from halibench.errors import CheckpointError, HalibenchError
-from halibench.classification import Features, evaluate
 from halibench.feature_cache import cached_features
 from halibench.feature_sources import BASELINES, FeatureSource, ModelSource, baseline_sources
 from halibench.features import level_names

@@ -1,4 +1,4 @@
-"""Benchmark protocols: declarative, versioned TOML files in ``benchmarks/``.
+"""Benchmark protocols: declarative, versioned TOML files (``halibench/shipped/benchmarks``).
 
 A protocol declares its dataset, split ranges, labels per class, number of draws, probes
 with their hyper-parameter grids, the metric and the seed. Defaults live in those files and
@@ -12,6 +12,7 @@ import os
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,10 @@ TASKS = ("classification", "attributes")
 
 
 def benchmarks_dir() -> Path:
+    """The shipped protocols (package data); ``$HALIBENCH_BENCHMARKS`` overrides."""
     env = os.environ.get(BENCHMARKS_ENV)
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "benchmarks"
+    return Path(env) if env else Path(str(resources.files("halibench") / "shipped" /
+                                          "benchmarks"))
 
 
 @dataclass(frozen=True)
