@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from halibench.evaluate import Features, as_tensor
+from halibench.classification import Features, as_tensor
 from halibench.metrics import balanced_accuracies, binary_accuracies
 from halibench.probes.paths import fit_path
 from halibench.probes.registry import PROBES, get_probe

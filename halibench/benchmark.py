@@ -11,48 +11,84 @@ import numpy as np
 
 from halibench.attributes import evaluate_attributes
 from halibench.checkpoints import MODEL_FILE, load_checkpoint, locate, read_index
+from halibench.classification import Features, evaluate
 from halibench.data import Split
 from halibench.data import load as load_split
 from halibench.environment import environment
 from halibench.errors import CheckpointError, HalibenchError
-from halibench.evaluate import Features, evaluate
 from halibench.feature_cache import cached_features
 from halibench.feature_sources import BASELINES, FeatureSource, ModelSource, baseline_sources
 from halibench.features import level_names
+from halibench.models import HierarchicalALI
 from halibench.probes.registry import PROBES
 from halibench.protocols import Protocol
 from halibench.results import write_record
+from halibench.user_sources import Encoder, import_object, user_sources, weights_sha256
 
 
 def shipped_for(dataset: str) -> list[str]:
     return sorted(n for n, e in read_index().items() if e.get("dataset") == dataset)
 
 
-def model_sources(spec: str, levels: list[str] | None, image_size: int) -> list[FeatureSource]:
-    """Feature sources of a model name (baseline, shipped checkpoint or folder) per level."""
-    if spec in BASELINES:
-        try:
-            return baseline_sources(spec, tuple(levels) if levels else None, image_size)
-        except ValueError as e:
-            raise HalibenchError(f"{spec}: {e}") from None
-    try:
-        folder, expected, name = locate(spec)
-    except CheckpointError:
-        raise HalibenchError(f"unknown model {spec!r}; valid: shipped {sorted(read_index())}, "
-                             f"baselines {list(BASELINES)}, or a checkpoint folder") from None
-    network, config = load_checkpoint(folder, expected)
-    sha = config["sha256"][MODEL_FILE]
+FAMILIES = ("hali", "ali", "bigan")
+
+
+def shipped_family(kind: str, dataset: str | None, say=None) -> str:
+    """The shipped checkpoint of model family ``kind`` trained on ``dataset``."""
+    index = read_index()
+    names = sorted(n for n, e in index.items()
+                   if e.get("model") == kind and e.get("dataset") == dataset)
+    if len(names) != 1:
+        raise HalibenchError(f"model family {kind!r}: {len(names)} shipped checkpoints for "
+                             f"dataset {dataset!r} ({names}); name one of {sorted(index)}")
+    if say:
+        say(f"{kind} -> {names[0]} (the shipped {kind} checkpoint for {dataset})")
+    return names[0]
+
+
+def network_sources(network: HierarchicalALI, name: str, sha: str, levels: list[str] | None,
+                    image_shape: tuple[int, ...]) -> list[FeatureSource]:
+    """A hierarchical model's sources per level (default: latents and concat)."""
     valid = level_names(network)
     single = network.levels == 1  # concat would repeat z1
     chosen = levels or [lv for lv in valid if lv != "hidden" and not (single and lv == "concat")]
     bad = [lv for lv in chosen if lv not in valid]
     if bad:
-        raise HalibenchError(f"unknown level(s) {bad} for {spec}; valid levels: {valid}")
-    if config.get("model", {}).get("family") and network.config.image_shape[-1] != image_size:
-        raise HalibenchError(f"{spec} takes {network.config.image_shape[-1]} px images, this "
-                             f"benchmark has {image_size} px")
+        raise HalibenchError(f"unknown level(s) {bad} for {name}; valid levels: {valid}")
+    if tuple(network.config.image_shape) != tuple(image_shape):
+        raise HalibenchError(f"{name} takes images of shape {network.config.image_shape}, "
+                             f"this benchmark has {tuple(image_shape)}")
     return [ModelSource(name, lv, checkpoint_sha256=sha, network=network,
                         sibling_levels=tuple(chosen)) for lv in chosen]
+
+
+def model_sources(spec: str | Encoder, levels: list[str] | None, image_shape: tuple[int, ...],
+                  dataset: str | None = None, say=None) -> list[FeatureSource]:
+    """Feature sources per level of: a baseline, a model family (its shipped checkpoint for
+    ``dataset``), a shipped checkpoint name or folder, an import string
+    ``package.module:attribute``, or an ``Encoder`` (a loaded model or a user's object)."""
+    if isinstance(spec, Encoder):
+        if isinstance(spec.obj, HierarchicalALI):
+            return network_sources(spec.obj, spec.name, weights_sha256(spec.obj), levels,
+                                   image_shape)
+        return user_sources(spec.obj, spec.name, levels, image_shape)
+    if spec in BASELINES:
+        try:
+            return baseline_sources(spec, tuple(levels) if levels else None, image_shape[-1])
+        except ValueError as e:
+            raise HalibenchError(f"{spec}: {e}") from None
+    if spec in FAMILIES:
+        spec = shipped_family(spec, dataset, say)
+    if ":" in spec and not Path(spec).exists():
+        return model_sources(Encoder(spec, import_object(spec)), levels, image_shape)
+    try:
+        folder, expected, name = locate(spec)
+    except CheckpointError:
+        raise HalibenchError(f"unknown model {spec!r}; valid: shipped {sorted(read_index())}, "
+                             f"families {list(FAMILIES)}, baselines {list(BASELINES)}, a "
+                             "checkpoint folder, or package.module:attribute") from None
+    network, config = load_checkpoint(folder, expected)
+    return network_sources(network, name, config["sha256"][MODEL_FILE], levels, image_shape)
 
 
 @dataclass
@@ -71,8 +107,8 @@ class BenchmarkData:
             self.loaded[role] = split.take(rng.start, rng.stop)
         return self.loaded[role]
 
-    def image_size(self) -> int:
-        return int(self.split("pool").images.shape[-1])
+    def image_shape(self) -> tuple[int, ...]:
+        return tuple(int(v) for v in self.split("pool").images.shape[1:])
 
 
 def features_for(source: FeatureSource, data: BenchmarkData, use_cache: bool) -> Features:
@@ -95,7 +131,7 @@ def features_for(source: FeatureSource, data: BenchmarkData, use_cache: bool) ->
                     None if val is None else np.asarray(data.split("validation").labels), test)
 
 
-def run(protocol: Protocol, models: list[str], levels: list[str] | None,
+def run(protocol: Protocol, models: list[str | Encoder], levels: list[str] | None,
         probes: list[str] | None, *, full: bool = False, root: str | Path | None = None,
         use_cache: bool = True, backend: str = "torch", draws: int | None = None,
         results_dir: Path | None = None, progress=None, device: str = "cpu"
@@ -106,11 +142,12 @@ def run(protocol: Protocol, models: list[str], levels: list[str] | None,
     if bad:
         raise HalibenchError(f"unknown probe(s) {bad}; valid probes: {list(PROBES)}")
     data = BenchmarkData(protocol, root)
-    size = data.image_size()
+    shape = data.image_shape()
     n_draws = draws or protocol.n_draws(full)
     test_labels = np.asarray(data.split("test").labels)
     # Every name and level is resolved before the first evaluation writes anything.
-    sources = [s for spec in models for s in model_sources(spec, levels, size)]
+    sources = [s for spec in models
+               for s in model_sources(spec, levels, shape, protocol.dataset, progress)]
     data_identity = {role: data.split(role).identity for role in protocol.splits}
     records = []
     for source in sources:

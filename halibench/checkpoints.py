@@ -10,13 +10,12 @@ Layout of a checkpoint folder::
 
 A training run folder holds ``step-NNNNNNNN/`` checkpoints and a ``latest`` file naming the
 newest; ``load`` accepts a checkpoint folder, a run folder, or a name in
-``checkpoints/index.json`` (whose sha256 is verified).
+the index (``halibench.hub``), whose sha256 of the weights is verified.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from pathlib import Path
@@ -28,6 +27,7 @@ from safetensors.torch import load_file, save_file
 
 from halibench.environment import environment
 from halibench.errors import CheckpointError
+from halibench.hub import read_index, shipped_folder
 from halibench.io import atomic_dir, sha256_file, write_text_atomic
 from halibench.models import HierarchicalALI, ModelConfig, build_model
 
@@ -37,7 +37,6 @@ CONFIG_FILE = "config.json"
 STATE_FILE = "training_state.safetensors"
 STATE_META_FILE = "training_state.json"
 LATEST_FILE = "latest"
-INDEX_ENV = "HALIBENCH_CHECKPOINTS"
 
 
 def optimizer_to_safetensors(opt: torch.optim.Optimizer, prefix: str
@@ -206,29 +205,13 @@ def mark_latest(run_dir: Path, folder: Path, keep: int) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def index_dir() -> Path:
-    """The shipped checkpoints folder (``$HALIBENCH_CHECKPOINTS`` overrides)."""
-    env = os.environ.get(INDEX_ENV)
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "checkpoints"
-
-
-def read_index() -> dict[str, dict[str, Any]]:
-    path = index_dir() / "index.json"
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text())["checkpoints"]
-    except (json.JSONDecodeError, KeyError) as e:
-        raise CheckpointError(f"{path}: invalid checkpoint index ({e})") from None
-
-
 def locate(name_or_path: str | Path) -> tuple[Path, str | None, str]:
     """(folder, expected sha256 or None, display name) of a shipped checkpoint's name, or of
     a checkpoint or run folder."""
     index = read_index()
     if str(name_or_path) in index:
         entry = index[str(name_or_path)]
-        return index_dir() / entry["path"], entry["sha256"], str(name_or_path)
+        return shipped_folder(str(name_or_path), entry), entry["sha256"], str(name_or_path)
     path = Path(name_or_path)
     if path.exists():
         return resolve_folder(path), None, path.name

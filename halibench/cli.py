@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import click
-import torch
 
 from halibench.errors import HalibenchError
 
@@ -52,6 +51,15 @@ def given_on_command_line(ctx: click.Context) -> dict:
     """The parameters the user typed (not defaults)."""
     return {name: value for name, value in ctx.params.items()
             if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> cuda when available, else cpu (torch is imported only here)."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def parse_range(value: str, option: str) -> tuple[int, int]:
@@ -119,8 +127,8 @@ def cli() -> None:
               help="Anneal the instance noise to 0 over this many steps (0: constant).")
 @click.option("--cycle-weight", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Stabiliser: ALICE-style reconstruction cycle term through each level.")
-@click.option("--device", default="cuda" if torch.cuda.is_available() else "cpu",
-              show_default=True)
+@click.option("--device", default="auto", show_default=True,
+              help="cpu, cuda, cuda:1, ...; auto: cuda when available, else cpu.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads for torch.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last "
@@ -134,12 +142,15 @@ def train(kind: str, dataset: str, data_root: Path | None, out: Path | None, ste
           instance_noise_steps: int, cycle_weight: float, device: str, threads: int | None,
           resume: bool) -> None:
     """Train KIND (hali, ali or bigan) on DATASET without labels."""
+    import torch
+
     from halibench.models import preset
     from halibench.train import TrainConfig, Trainer
     from halibench.training_data import training_data
 
     if threads:
         torch.set_num_threads(threads)
+    device = resolve_device(device)
     ctx = click.get_current_context()
     run_dir = out or Path("runs") / f"{kind}-{dataset}"
     t_range = parse_range(train_range, "--train-range")
@@ -345,19 +356,9 @@ def attribute_summary(records: list[dict]) -> str:
 
 def selected_protocol(name: str, labels_per_class: tuple[str, ...]):
     """The protocol, restricted to the given label settings (all when none given)."""
-    from dataclasses import replace
+    from halibench.protocols import load_protocol, restrict
 
-    from halibench.protocols import load_protocol
-
-    protocol = load_protocol(name)
-    if not labels_per_class:
-        return protocol
-    valid = {str(v): v for v in protocol.labels_per_class}
-    bad = [v for v in labels_per_class if v not in valid]
-    if bad:
-        raise HalibenchError(f"--labels-per-class {bad} not in {protocol.name}'s settings "
-                             f"{list(valid)}")
-    return replace(protocol, labels_per_class=tuple(valid[v] for v in labels_per_class))
+    return restrict(load_protocol(name), labels_per_class)
 
 
 def evaluation_options(f):
@@ -373,8 +374,8 @@ def evaluation_options(f):
         click.option("--backend", type=click.Choice(["torch", "sklearn"]), default="torch",
                      show_default=True, help="Linear probes' solver: batched Newton-CG "
                      "(torch) or scikit-learn's reference estimators, one fit each."),
-        click.option("--device", default="cuda" if torch.cuda.is_available() else "cpu",
-                     show_default=True, help="Where the probes solve (cpu, cuda, ...)."),
+        click.option("--device", default="auto", show_default=True,
+                     help="Where the probes solve (cpu, cuda, ...; auto: cuda when available)."),
         click.option("--no-cache", is_flag=True, help="Recompute features."),
         data_root_option, results_option,
     ]):
@@ -384,8 +385,10 @@ def evaluation_options(f):
 
 @cli.command()
 @click.argument("benchmark_name", metavar="BENCHMARK")
-@click.option("--model", "models", multiple=True, help="Shipped checkpoint name, checkpoint "
-              "folder or baseline; default: shipped checkpoints for the dataset and baselines.")
+@click.option("--model", "models", multiple=True, help="Shipped checkpoint name, model family "
+              "(hali, ali, bigan: the shipped one for the dataset), checkpoint folder, baseline "
+              "or package.module:attribute (your encoder); default: shipped checkpoints for "
+              "the dataset and baselines.")
 @evaluation_options
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")
 def run(benchmark_name: str, models: tuple[str, ...], levels: tuple[str, ...],
@@ -402,7 +405,7 @@ def run(benchmark_name: str, models: tuple[str, ...], levels: tuple[str, ...],
                             full=full, root=data_root, use_cache=not no_cache,
                             backend=backend, draws=draws, results_dir=results_dir,
                             progress=lambda m: echo_err(f"[{protocol.name}] {m}"),
-                            device=device)
+                            device=resolve_device(device))
     write_leaderboard(results_dir)
     warn_unconverged(records)
     if as_json:
@@ -456,7 +459,7 @@ def compare(models: tuple[str, ...], benchmark_name: str, levels: tuple[str, ...
                             use_cache=not no_cache, backend=backend, draws=draws,
                             results_dir=results_dir,
                             progress=lambda m: echo_err(f"[{protocol.name}] {m}"),
-                            device=device)
+                            device=resolve_device(device))
     write_leaderboard(results_dir)
     warn_unconverged(records)
     table = comparison_table(records)

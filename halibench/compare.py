@@ -55,17 +55,16 @@ def format_table(table: pd.DataFrame) -> str:
 
 def bar_chart(table: pd.DataFrame, path: Path, title: str) -> Path:
     """Grouped bars (one group per labels/probe setting) with std error bars."""
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from halibench.plots import save
 
-    from halibench.io import atomic_path
 
     settings = list(dict.fromkeys(zip(table["labels"], table["probe"], strict=True)))
     series = list(dict.fromkeys(zip(table["model"], table["level"], strict=True)))
     width = 0.8 / max(1, len(series))
-    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(settings) * len(series) ** 0.5), 4))
+    fig = Figure(figsize=(max(6, 1.2 * len(settings) * len(series) ** 0.5), 4))
+    ax = fig.subplots()
     for i, (model, level) in enumerate(series):
         sel = table[(table["model"] == model) & (table["level"] == level)]
         pos = {(r.labels, r.probe): (r.mean, r.std) for r in sel.itertuples()}
@@ -79,8 +78,4 @@ def bar_chart(table: pd.DataFrame, path: Path, title: str) -> Path:
     ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
-    return path
+    return save(fig, path)

@@ -12,11 +12,10 @@ import pandas as pd
 from halibench.checkpoints import (
     CONFIG_FILE,
     MODEL_FILE,
-    index_dir,
-    read_index,
     resolve_folder,
     verified_config,
 )
+from halibench.hub import read_index, writable_folder, writable_index_path
 from halibench.io import atomic_dir, sha256_file, write_json_atomic, write_text_atomic
 from halibench.results import fmt, latest_table, read_records
 
@@ -29,7 +28,7 @@ def export_run(run_dir: Path, name: str, dataset: str, notes: str = "") -> Path:
     folder = resolve_folder(run_dir)
     config = verified_config(folder)
     logs_dir = folder if (folder / LOGS[0]).is_file() else folder.parent
-    dest = index_dir() / name
+    dest = writable_folder() / name
     with atomic_dir(dest) as tmp:
         for fname in (MODEL_FILE, CONFIG_FILE):
             shutil.copy2(folder / fname, tmp / fname)
@@ -39,12 +38,12 @@ def export_run(run_dir: Path, name: str, dataset: str, notes: str = "") -> Path:
                 rows[rows["step"] <= config["step"]].to_csv(tmp / log, index=False)
         if notes:
             (tmp / NOTES_FILE).write_text(notes.strip() + "\n")
-    index = read_index()
+    index = read_index(writable_index_path())
     index[name] = {"path": name, "sha256": sha256_file(dest / MODEL_FILE),
                    "model": config["model"]["kind"], "dataset": dataset,
                    "levels": len(config["model"]["z_dims"]),
                    "size_bytes": (dest / MODEL_FILE).stat().st_size}
-    write_json_atomic(index_dir() / "index.json", {"checkpoints": dict(sorted(index.items()))})
+    write_json_atomic(writable_index_path(), {"checkpoints": dict(sorted(index.items()))})
     return dest
 
 
@@ -102,7 +101,7 @@ def card_text(name: str, config: dict[str, Any], health: pd.DataFrame | None,
 
 def write_card(name: str, results_dir: Path) -> Path:
     """(Re)generate ``checkpoints/<name>/README.md`` from its config, logs and records."""
-    folder = index_dir() / name
+    folder = writable_folder() / name
     config = json.loads((folder / CONFIG_FILE).read_text())
     health = pd.read_csv(folder / "health.csv") if (folder / "health.csv").is_file() else None
     table = latest_table(read_records(results_dir))

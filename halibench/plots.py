@@ -1,34 +1,36 @@
-"""Figures (matplotlib, Agg): reconstructions per level, samples, interpolations, curves."""
+"""Figures: reconstructions per level, samples, interpolations, curves.
+
+Figures are ``matplotlib.figure.Figure`` objects made without pyplot, so importing this
+module never switches the user's backend (a notebook keeps its inline figures) and saving
+needs no display.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-
-from halibench.features import as_float_images  # noqa: E402
-from halibench.io import atomic_path  # noqa: E402
-from halibench.models import HierarchicalALI  # noqa: E402
+from halibench.features import as_float_images
+from halibench.io import atomic_path
+from halibench.models import HierarchicalALI
 
 
-def save(fig: plt.Figure, path: Path) -> Path:
+def save(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
     return path
 
 
-def image_grid(rows: list[torch.Tensor], labels: list[str], title: str) -> plt.Figure:
+def image_grid(rows: list[torch.Tensor], labels: list[str], title: str) -> Figure:
     """One row of images per tensor (N, C, H, W) in [0, 1], labelled on the left."""
     n = rows[0].shape[0]
-    fig, axes = plt.subplots(len(rows), n, figsize=(n * 0.8, len(rows) * 0.9), squeeze=False)
+    fig = Figure(figsize=(n * 0.8, len(rows) * 0.9))
+    axes = fig.subplots(len(rows), n, squeeze=False)
     for r, (imgs, label) in enumerate(zip(rows, labels, strict=True)):
         for c in range(n):
             img = imgs[c].detach().cpu().clamp(0, 1).permute(1, 2, 0).numpy()
@@ -43,7 +45,7 @@ def image_grid(rows: list[torch.Tensor], labels: list[str], title: str) -> plt.F
 
 
 @torch.inference_mode()
-def reconstructions(model: HierarchicalALI, images: np.ndarray, title: str) -> plt.Figure:
+def reconstructions(model: HierarchicalALI, images: np.ndarray, title: str) -> Figure:
     """Input, then x -> z1 -> x, x -> z1 -> z2 -> z1 -> x, ... (means)."""
     model.eval()
     x = as_float_images(torch.from_numpy(np.array(images)))
@@ -56,7 +58,7 @@ def reconstructions(model: HierarchicalALI, images: np.ndarray, title: str) -> p
 
 
 @torch.inference_mode()
-def samples(model: HierarchicalALI, n: int, title: str, seed: int = 0) -> plt.Figure:
+def samples(model: HierarchicalALI, n: int, title: str, seed: int = 0) -> Figure:
     model.eval()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -69,7 +71,7 @@ def samples(model: HierarchicalALI, n: int, title: str, seed: int = 0) -> plt.Fi
 
 @torch.inference_mode()
 def interpolations(model: HierarchicalALI, a: np.ndarray, b: np.ndarray, steps: int,
-                   title: str) -> plt.Figure:
+                   title: str) -> Figure:
     """Linear interpolation between two images' codes at each level, decoded to x."""
     model.eval()
     x = as_float_images(torch.from_numpy(np.stack([a, b])))
@@ -83,11 +85,12 @@ def interpolations(model: HierarchicalALI, a: np.ndarray, b: np.ndarray, steps: 
     return image_grid(rows, labels, title)
 
 
-def training_curves(folder: Path, title: str) -> plt.Figure:
+def training_curves(folder: Path, title: str) -> Figure:
     """Losses, and the health probes (1-NN per level, reconstruction vs random pairs)."""
     losses = pd.read_csv(folder / "losses.csv")
     health = pd.read_csv(folder / "health.csv") if (folder / "health.csv").is_file() else None
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.3))
+    fig = Figure(figsize=(13, 3.3))
+    axes = fig.subplots(1, 3)
     for key in ("loss_d", "loss_g"):
         axes[0].plot(losses["step"], losses[key].rolling(10, min_periods=1).mean(), label=key)
     axes[0].set_xlabel("step")
@@ -146,13 +149,14 @@ def best_on_validation(records: list[dict], models: list[str]) -> list[dict]:
             for m in models if any(r["model"] == m for r in records)]
 
 
-def attribute_chart(records: list[dict], models: list[str], title: str) -> plt.Figure:
+def attribute_chart(records: list[dict], models: list[str], title: str) -> Figure:
     """Per-attribute test balanced accuracy, one bar per model at its validation-best
     (level, probe); excluded attributes have no bar."""
     chosen = best_on_validation(records, models)
     names = [a["attribute"] for a in chosen[0]["attributes"]]
     height = 0.8 / len(chosen)
-    fig, ax = plt.subplots(figsize=(8, 0.32 * len(names) + 1.5))
+    fig = Figure(figsize=(8, 0.32 * len(names) + 1.5))
+    ax = fig.subplots()
     for i, rec in enumerate(chosen):
         by_name = {a["attribute"]: a.get("balanced_accuracy") for a in rec["attributes"]}
         ys = [j + i * height for j, n in enumerate(names) if by_name.get(n) is not None]

@@ -1,4 +1,4 @@
-"""Benchmark protocols: declarative, versioned TOML files in ``benchmarks/``.
+"""Benchmark protocols: declarative, versioned TOML files (``halibench/shipped/benchmarks``).
 
 A protocol declares its dataset, split ranges, labels per class, number of draws, probes
 with their hyper-parameter grids, the metric and the seed. Defaults live in those files and
@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import os
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +26,10 @@ TASKS = ("classification", "attributes")
 
 
 def benchmarks_dir() -> Path:
+    """The shipped protocols (package data); ``$HALIBENCH_BENCHMARKS`` overrides."""
     env = os.environ.get(BENCHMARKS_ENV)
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "benchmarks"
+    return Path(env) if env else Path(str(resources.files("halibench") / "shipped" /
+                                          "benchmarks"))
 
 
 @dataclass(frozen=True)
@@ -70,9 +74,12 @@ def list_protocols() -> list[str]:
 
 
 def load_protocol(name: str) -> Protocol:
-    path = benchmarks_dir() / f"{name}.toml"
+    """A shipped protocol by name, or a user's protocol file by path (``*.toml``)."""
+    path = Path(name) if name.endswith(".toml") else benchmarks_dir() / f"{name}.toml"
     if not path.is_file():
-        raise HalibenchError(f"unknown benchmark {name!r}; valid benchmarks: {list_protocols()}")
+        raise HalibenchError(f"unknown benchmark {name!r}; valid benchmarks: {list_protocols()}"
+                             ", or the path of a protocol file (*.toml)")
+    name = path.stem
     raw_bytes = path.read_bytes()
     try:
         raw = tomllib.loads(raw_bytes.decode())
@@ -94,6 +101,18 @@ def load_protocol(name: str) -> Protocol:
         raise HalibenchError(f"{path}: name must be {name!r}, metric one of {METRICS}, "
                              f"task one of {TASKS}")
     return protocol
+
+
+def restrict(protocol: Protocol, labels_per_class: Sequence[str | int]) -> Protocol:
+    """The protocol limited to the given label settings (all when none are given)."""
+    if not labels_per_class:
+        return protocol
+    valid = {str(v): v for v in protocol.labels_per_class}
+    bad = [str(v) for v in labels_per_class if str(v) not in valid]
+    if bad:
+        raise HalibenchError(f"--labels-per-class {bad} not in {protocol.name}'s settings "
+                             f"{list(valid)}")
+    return replace(protocol, labels_per_class=tuple(valid[str(v)] for v in labels_per_class))
 
 
 def balanced_draws(labels: np.ndarray, per_class: int, n_draws: int, seed: int) -> np.ndarray:

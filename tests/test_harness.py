@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from halibench.classification import Features, evaluate
 from halibench.cli import cli
-from halibench.evaluate import Features, evaluate
 from halibench.protocols import balanced_draws, load_protocol
 from halibench.results import write_leaderboard
 
 REPO = Path(__file__).resolve().parents[1]
+SHIPPED = REPO / "halibench" / "shipped" / "benchmarks"
 
 
 def test_shipped_protocols_load_with_versions():
@@ -110,8 +111,8 @@ def tiny_benchmarks(tmp_path, monkeypatch, labels):
     """mnist-semisup shrunk to the tiny fixture (pool 0:200, validation 200:300)."""
     bench = tmp_path / "benchmarks"
     bench.mkdir()
-    shutil.copy(REPO / "benchmarks" / "published.csv", bench)
-    text = (REPO / "benchmarks" / "mnist-semisup.toml").read_text()
+    shutil.copy(SHIPPED / "published.csv", bench)
+    text = (SHIPPED / "mnist-semisup.toml").read_text()
     text = text.replace("stop = 50000", "stop = 200").replace(
         "start = 50000, stop = 60000", "start = 200, stop = 300").replace(
         "stop = 10000", "stop = 100").replace("[10, 100]", labels)
@@ -174,13 +175,13 @@ def tiny_celeba_subset(tmp_path, monkeypatch) -> Path:
     write_celeba(tmp_path / "data" / "celeba", n=40)
     bench = tmp_path / "benchmarks"
     bench.mkdir()
-    text = (REPO / "benchmarks" / "celeba-attributes-subset.toml").read_text()
+    text = (SHIPPED / "celeba-attributes-subset.toml").read_text()
     text = text.replace("stop = 3000", "stop = 20").replace("start = 3000, stop = 3600",
                                                             "start = 20, stop = 30")
     text = text.replace("start = 3600, stop = 4283", "start = 30, stop = 40")
     text = text.replace("min_positives = 10", "min_positives = 3")
     (bench / "celeba-attributes-subset.toml").write_text(text)
-    shutil.copy(REPO / "benchmarks" / "published.csv", bench)
+    shutil.copy(SHIPPED / "published.csv", bench)
     monkeypatch.setenv("HALIBENCH_BENCHMARKS", str(bench))
     return tmp_path / "data"
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 import torch
-from sklearn.utils.estimator_checks import check_estimators_unfitted, check_fit_score_takes_y
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from halibench.probes import L2SVM, KNNProbe, LinearProbe
 from halibench.probes.newton import solve_path
@@ -9,12 +9,11 @@ from halibench.probes.paths import fit_path
 
 
 def planted(n=300, d=20, k=3, seed=0):
-    """Linearly separable classes: labels are the argmax of a planted linear map."""
-    rng = np.random.default_rng(seed)
-    w = rng.normal(size=(d, k))
-    x = rng.normal(size=(n, d))
-    y = (x @ w).argmax(1)
-    return x, y
+    """Linearly separable classes: labels are the argmax of one planted linear map (the same
+    for every ``seed``; the seed draws the points)."""
+    w = np.random.default_rng(1000 + d * k).normal(size=(d, k))
+    x = np.random.default_rng(seed).normal(size=(n, d))
+    return x, (x @ w).argmax(1)
 
 
 @pytest.mark.parametrize("probe", [L2SVM(C=10.0, backend="torch"),
@@ -22,12 +21,11 @@ def planted(n=300, d=20, k=3, seed=0):
                                    LinearProbe(C=100.0)])
 def test_linear_probes_recover_a_planted_separator(probe):
     x, y = planted()
-    xt, yt = planted(seed=1)
-    xt = xt @ np.eye(20)
-    x2, y2 = planted(seed=0)
+    held_out_x, held_out_y = planted(n=200, seed=1)  # new points, the same planted map
+    assert not np.isin(held_out_x[:, 0], x[:, 0]).any()
     assert probe.fit(x, y) is probe
-    assert probe.score(x, y) > 0.97
-    assert probe.score(x2[:50], y2[:50]) > 0.9
+    assert probe.score(x, y) > 0.95
+    assert probe.score(held_out_x, held_out_y) > 0.9
 
 
 def test_knn_recovers_cluster_labels_and_chunks_agree():
@@ -43,12 +41,10 @@ def test_knn_recovers_cluster_labels_and_chunks_agree():
     assert KNNProbe(n_neighbors=5).fit(x, y).score(xq, yq) > 0.95
 
 
-@pytest.mark.parametrize("est", [L2SVM(), LinearProbe(), KNNProbe()])
-def test_estimator_conventions(est):
-    name = type(est).__name__
-    check_estimators_unfitted(name, est)
-    check_fit_score_takes_y(name, est)
-    assert est.get_params() and type(est)(**est.get_params()).get_params() == est.get_params()
+@parametrize_with_checks([L2SVM(), L2SVM(backend="sklearn"), LinearProbe(), KNNProbe()])
+def test_scikit_learn_estimator_checks(estimator, check):
+    """scikit-learn's own conventions (no expected failures)."""
+    check(estimator)
 
 
 def test_unknown_backend_raises():

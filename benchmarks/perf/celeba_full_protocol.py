@@ -82,7 +82,7 @@ def child(model: str, level: str, fixture: Path) -> dict:
         data.split(role)
     stage("prepare", t0)
     t0 = time.perf_counter()
-    (source,) = model_sources(model, [level], data.image_size())
+    (source,) = model_sources(model, [level], data.image_shape())
     feats = features_for(source, data, use_cache=True)
     stage("features", t0)
     test_labels = np.asarray(data.split("test").labels)

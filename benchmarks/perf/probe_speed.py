@@ -31,7 +31,7 @@ from sklearn.svm import LinearSVC
 
 from halibench import benchmark
 from halibench.attributes import evaluate_attributes
-from halibench.evaluate import evaluate
+from halibench.classification import evaluate
 from halibench.probes.registry import get_probe
 from halibench.protocols import balanced_draws, load_protocol
 
@@ -45,7 +45,7 @@ def timed(fn):
 def mnist_svm(draws: int, reference_draws: int) -> dict:
     protocol = replace(load_protocol("mnist-semisup"), labels_per_class=(10,))
     data = benchmark.BenchmarkData(protocol, None)
-    (source,) = benchmark.model_sources("raw-pixels", None, data.image_size())
+    (source,) = benchmark.model_sources("raw-pixels", None, data.image_shape())
     feats = benchmark.features_for(source, data, True)
     test_y = data.split("test").labels
     res, t_fast = timed(lambda: evaluate(protocol, feats, test_y, "l2svm", 10, draws))
@@ -70,7 +70,7 @@ def mnist_svm(draws: int, reference_draws: int) -> dict:
 def celeba(model: str, probe: str, sample_fits: int) -> dict:
     protocol = load_protocol("celeba-attributes-subset")
     data = benchmark.BenchmarkData(protocol, None)
-    (source,) = benchmark.model_sources(model, None, data.image_size())
+    (source,) = benchmark.model_sources(model, None, data.image_shape())
     feats = benchmark.features_for(source, data, True)
     test_y = np.asarray(data.split("test").labels)
     names = data.split("test").label_names

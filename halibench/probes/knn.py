@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 
 class KNNProbe(ClassifierMixin, BaseEstimator):
@@ -16,16 +17,16 @@ class KNNProbe(ClassifierMixin, BaseEstimator):
         self.chunk_size = chunk_size
 
     def fit(self, X, y) -> KNNProbe:
+        X, y = validate_data(self, X, y, dtype=np.float32)
+        check_classification_targets(y)
         self.X_ = torch.from_numpy(np.array(X, dtype=np.float32))
-        y = np.asarray(y)
         self.classes_, encoded = np.unique(y, return_inverse=True)
         self.y_ = torch.from_numpy(encoded)
-        self.n_features_in_ = self.X_.shape[1]
         return self
 
     def predict(self, X) -> np.ndarray:
         check_is_fitted(self)
-        X = torch.from_numpy(np.array(X, dtype=np.float32))
+        X = torch.from_numpy(np.array(validate_data(self, X, reset=False, dtype=np.float32)))
         k = min(self.n_neighbors, len(self.X_))
         sq_train = (self.X_ ** 2).sum(1)
         out = []

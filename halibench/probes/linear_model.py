@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.multiclass import unique_labels
+from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from halibench.probes.newton import solve_path
@@ -27,19 +27,26 @@ class LinearOneVsRest(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, dtype=np.float64)
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        check_classification_targets(y)
         self.classes_ = unique_labels(y)
+        if len(self.classes_) < 2:
+            raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes in "
+                             f"the data, but the data contains only one class: "
+                             f"{self.classes_[0]!r}")
         targets = one_vs_rest(y, self.classes_)
         if self.backend == "sklearn":
             fits = [self.reference().fit(X, targets[:, j].numpy() > 0)
                     for j in range(targets.shape[1])]
             self.coef_ = np.concatenate([f.coef_ for f in fits])
             self.intercept_ = np.concatenate([f.intercept_ for f in fits])
+            self.n_iter_ = max(int(np.max(f.n_iter_)) for f in fits)
             return self
         path = solve_path(torch.from_numpy(X)[None], targets[None], [float(self.C)],
                           self.loss, max_iter=self.max_iter)
         self.coef_ = path.coef[0, :, 0].T.double().numpy()
         self.intercept_ = path.intercept[0, 0].double().numpy()
         self.convergence_ = path.convergence
+        self.n_iter_ = path.convergence.newton_iterations
         return self
 
     def decision_function(self, X) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Run a protocol's probes on features: draws, hyper-parameter choice on validation, test.
+"""The classification task: draws, hyper-parameter choice on validation, test.
 
 Test labels enter only in ``score_test``, after every choice has been made on validation.
 Linear probes (L2-SVM, logistic) fit every draw, C value and class in one batched path

@@ -1,0 +1,121 @@
+"""A researcher's own encoder through the same protocols, records and leaderboard as ours."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+
+import pytest
+import torch
+from click.testing import CliRunner
+from test_harness import tiny_benchmarks
+
+import halibench
+from halibench.cli import cli
+from halibench.errors import HalibenchError
+from halibench.feature_cache import feature_path
+from halibench.user_sources import UserSource, user_sources, weights_sha256
+
+ENCODER_MODULE = """
+import torch
+
+torch.manual_seed(0)
+encoder = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 32), torch.nn.ReLU())
+
+
+def two_levels(x):
+    flat = x.flatten(1)
+    return {"mean": flat.mean(1, keepdim=True), "pixels": flat}
+"""
+
+
+@pytest.fixture
+def user_module(tmp_path, monkeypatch):
+    folder = tmp_path / "pkg"
+    folder.mkdir()
+    (folder / "myencoders.py").write_text(textwrap.dedent(ENCODER_MODULE))
+    monkeypatch.syspath_prepend(str(folder))
+    yield "myencoders"
+    sys.modules.pop("myencoders", None)
+
+
+def test_python_and_cli_evaluate_a_users_module_into_one_leaderboard(
+        user_module, tiny_mnist_root, tmp_path, monkeypatch):
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+    results = tmp_path / "results"
+    encoder = __import__(user_module).encoder
+    records = halibench.evaluate(encoder, "mnist-semisup", probes=["l2svm"], draws=2,
+                                 name="my-mlp", data_root=tiny_mnist_root,
+                                 results_dir=results)
+    assert [r["level"] for r in records] == ["features"]
+    assert records[0]["checkpoint_sha256"] == weights_sha256(encoder)
+    assert records.frame().loc[0, "model"] == "my-mlp"
+    out = CliRunner().invoke(cli, ["run", "mnist-semisup", "--model", f"{user_module}:encoder",
+                                   "--probe", "l2svm", "--draws", "2", "--data-root",
+                                   str(tiny_mnist_root), "--results", str(results)])
+    assert out.exit_code == 0, out.output
+    board = (results / "leaderboard.md").read_text()
+    assert "| my-mlp | features | l2svm |" in board
+    assert f"| {user_module}:encoder | features | l2svm |" in board
+    cli_record = next(json.loads(p.read_text()) for p in (results / "runs").glob("*.json")
+                      if "myencoders" in p.name)
+    assert cli_record["mean"] == pytest.approx(records[0]["mean"])
+
+
+def test_named_levels_of_a_callable_and_level_checks(user_module):
+    fn = __import__(user_module).two_levels
+    sources = user_sources(fn, "fn", None, (1, 28, 28))
+    assert [s.level for s in sources] == ["mean", "pixels"]
+    assert not sources[0].cacheable  # a callable without weights has no version
+    with pytest.raises(HalibenchError, match=r"unknown level\(s\) \['z1'\] .* \['mean', "):
+        user_sources(fn, "fn", ["z1"], (1, 28, 28))
+
+
+def test_changing_a_modules_weights_changes_its_cache_key(user_module):
+    encoder = __import__(user_module).encoder
+    (before,) = user_sources(encoder, "m", None, (1, 28, 28))
+    with torch.no_grad():
+        encoder[1].weight[0, 0] += 1.0
+    (after,) = user_sources(encoder, "m", None, (1, 28, 28))
+    assert before.cacheable and after.cacheable
+    assert before.checkpoint_sha256 != after.checkpoint_sha256
+    assert feature_path(before, "d") != feature_path(after, "d")
+
+
+def test_a_fitted_transformer_is_an_encoder():
+    import numpy as np
+    from sklearn.decomposition import PCA
+
+    pca = PCA(5).fit(np.random.default_rng(0).random((50, 784)))
+    (source,) = user_sources(pca, "pca5", None, (1, 28, 28))
+    feats = source.transform(np.zeros((3, 1, 28, 28), dtype=np.uint8))
+    assert feats.shape == (3, 5) and isinstance(source, UserSource) and source.cacheable
+
+
+def test_bad_import_strings_are_one_line_errors(tiny_mnist_root, tmp_path, monkeypatch):
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+    for spec, fragment in (("nosuchmodule:enc", "cannot import 'nosuchmodule'"),
+                           ("json:nosuch", "has no attribute 'nosuch'")):
+        out = CliRunner().invoke(cli, ["run", "mnist-semisup", "--model", spec, "--data-root",
+                                       str(tiny_mnist_root), "--results", str(tmp_path / "r")])
+        assert out.exit_code == 2 and out.output.count("\n") == 1 and fragment in out.output
+
+
+def test_compare_resolves_model_families_to_the_datasets_shipped_checkpoints(
+        tiny_mnist_root, tmp_path, monkeypatch):
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+    out = CliRunner().invoke(cli, ["compare", "hali", "ali", "--probe", "knn", "--level", "z1",
+                                   "--draws", "2", "--data-root", str(tiny_mnist_root),
+                                   "--results", str(tmp_path / "results")])
+    assert out.exit_code == 0, out.output
+    assert "hali -> hali-mnist" in out.output and "ali -> ali-mnist" in out.output
+    records = [json.loads(p.read_text()) for p in (tmp_path / "results" / "runs").glob("*")]
+    assert sorted(r["model"] for r in records) == ["ali-mnist", "hali-mnist"]
+
+
+def test_list_functions():
+    assert "mnist-semisup" in halibench.list_benchmarks()
+    models = halibench.list_models()
+    assert "hali-mnist" in models["checkpoints"] and models["families"] == ["hali", "ali",
+                                                                               "bigan"]

@@ -1,0 +1,55 @@
+"""Shipped checkpoints resolve from a folder, the checkout, or a verified download."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+import halibench
+from halibench.errors import CheckpointError
+from halibench.hub import checkout_folder, read_index, shipped_folder
+
+NAME = "ali-mnist"
+
+
+@pytest.fixture
+def elsewhere(tmp_path, monkeypatch):
+    """As an installed package sees it: no checkout, an empty user cache."""
+    monkeypatch.setattr("halibench.hub.checkout_folder", lambda: tmp_path / "no-checkout")
+    monkeypatch.setenv("HALIBENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("HALIBENCH_CHECKPOINTS", raising=False)
+    return tmp_path
+
+
+def test_a_shipped_name_downloads_once_verified(elsewhere, monkeypatch):
+    monkeypatch.setenv("HALIBENCH_CHECKPOINT_URL", checkout_folder().as_uri())
+    entry = read_index()[NAME]
+    folder = shipped_folder(NAME, entry)
+    assert folder == elsewhere / "home" / "checkpoints" / NAME
+    assert halibench.load(NAME).levels == 1
+    monkeypatch.setenv("HALIBENCH_CHECKPOINT_URL", "file:///nowhere")  # cached: no download
+    assert shipped_folder(NAME, entry) == folder
+
+
+def test_a_download_that_does_not_match_the_index_is_not_kept(elsewhere, monkeypatch):
+    mirror = elsewhere / "mirror"
+    shutil.copytree(checkout_folder() / NAME, mirror / NAME)
+    (mirror / NAME / "model.safetensors").write_bytes(b"tampered")
+    monkeypatch.setenv("HALIBENCH_CHECKPOINT_URL", mirror.as_uri())
+    with pytest.raises(CheckpointError, match="sha256 does not match the index"):
+        shipped_folder(NAME, read_index()[NAME])
+    assert not (elsewhere / "home" / "checkpoints" / NAME / "model.safetensors").exists()
+
+
+def test_without_a_copy_or_an_address_the_error_says_what_to_set(elsewhere, monkeypatch):
+    monkeypatch.delenv("HALIBENCH_CHECKPOINT_URL", raising=False)
+    with pytest.raises(CheckpointError, match="set HALIBENCH_CHECKPOINTS .* or "
+                                              "HALIBENCH_CHECKPOINT_URL"):
+        halibench.load(NAME)
+
+
+def test_a_folder_of_checkpoints_is_found_without_its_own_index(elsewhere, monkeypatch):
+    shutil.copytree(checkout_folder() / NAME, elsewhere / "copy" / NAME)
+    monkeypatch.setenv("HALIBENCH_CHECKPOINTS", str(elsewhere / "copy"))
+    assert shipped_folder(NAME, read_index()[NAME]) == elsewhere / "copy" / NAME
