@@ -41,7 +41,7 @@ class LinearOneVsRest(ClassifierMixin, BaseEstimator):
             self.intercept_ = np.concatenate([f.intercept_ for f in fits])
             self.n_iter_ = max(int(np.max(f.n_iter_)) for f in fits)
             return self
-        path = solve_path(torch.from_numpy(X)[None], targets[None], [float(self.C)],
+        path = solve_path(torch.tensor(X)[None], targets[None], [float(self.C)],
                           self.loss, max_iter=self.max_iter)
         self.coef_ = path.coef[0, :, 0].T.double().numpy()
         self.intercept_ = path.intercept[0, 0].double().numpy()
