@@ -16,12 +16,13 @@ from halibench.data import Split
 from halibench.data import load as load_split
 from halibench.environment import environment
 from halibench.errors import CheckpointError, HalibenchError
-from halibench.feature_cache import cached_features
+from halibench.feature_cache import cached_features, feature_path
 from halibench.feature_sources import BASELINES, FeatureSource, ModelSource, baseline_sources
 from halibench.features import level_names
 from halibench.models import HierarchicalALI
 from halibench.probes.registry import PROBES
 from halibench.protocols import Protocol
+from halibench.result_cache import cached_outcome, outcome_key, store_outcome
 from halibench.results import write_record
 from halibench.user_sources import Encoder, import_object, user_sources, weights_sha256
 
@@ -155,13 +156,24 @@ def run(protocol: Protocol, models: list[str | Encoder], levels: list[str] | Non
         for probe, lpc in product(probes, protocol.labels_per_class):
             if progress:
                 progress(f"{source.model} {source.level} {probe} {lpc}/class")
-            if protocol.task == "attributes":
+            key = outcome_key({
+                "features": [feature_path(source, data.split(r).identity).name
+                             for r in protocol.splits],
+                "protocol": protocol.sha256, "probe": probe, "labels": lpc,
+                "draws": n_draws, "backend": backend, "device": device.split(":")[0]})
+            reusable = use_cache and source.cacheable and all(data_identity.values())
+            res = cached_outcome(key) if reusable else None
+            if res is not None:
+                res = {**res, "reused_outcome": key}
+            elif protocol.task == "attributes":
                 res = evaluate_attributes(protocol, feats, test_labels, probe,
                                           data.split("test").label_names, backend,
                                           device=device)
             else:
                 res = evaluate(protocol, feats, test_labels, probe, lpc, n_draws,
                                backend=backend, variants=source.variants, device=device)
+            if reusable and "reused_outcome" not in res:
+                store_outcome(key, res)
             record = {
                 "benchmark": protocol.name, "protocol_version": protocol.version,
                 "protocol_sha256": protocol.sha256, "dataset": protocol.dataset,

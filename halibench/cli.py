@@ -125,6 +125,15 @@ def cli() -> None:
               show_default=True, help="Std of Gaussian noise on D's image inputs.")
 @click.option("--instance-noise-steps", type=click.IntRange(min=0), default=0,
               help="Anneal the instance noise to 0 over this many steps (0: constant).")
+@click.option("--cycle-reduction", type=click.Choice(["sum", "mean"]), default="sum",
+              show_default=True, help="Cycle term per image: sum or mean of squared errors.")
+@click.option("--label-smoothing", type=click.FloatRange(min=0, max=0.5), default=0.0,
+              show_default=True, help="Stabiliser: one-sided, D's target for encoder tuples "
+              "is 1 - this.")
+@click.option("--r1-weight", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Stabiliser: zero-centred gradient penalty on encoder tuples (R1).")
+@click.option("--autocast", type=click.Choice(["none", "bf16"]), default="none",
+              show_default=True, help="Mixed precision: forward passes in bfloat16.")
 @click.option("--cycle-weight", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Stabiliser: ALICE-style reconstruction cycle term through each level.")
 @click.option("--device", default="auto", show_default=True,
@@ -139,7 +148,9 @@ def train(kind: str, dataset: str, data_root: Path | None, out: Path | None, ste
           seed: int, split_name: str,
           train_range: str, health_range: str, checkpoint_every: int, health_every: int,
           init_std: float | None, spectral_norm: bool, instance_noise: float,
-          instance_noise_steps: int, cycle_weight: float, device: str, threads: int | None,
+          instance_noise_steps: int, cycle_reduction: str, label_smoothing: float,
+          r1_weight: float, autocast: str, cycle_weight: float, device: str,
+          threads: int | None,
           resume: bool) -> None:
     """Train KIND (hali, ali or bigan) on DATASET without labels."""
     import torch
@@ -189,6 +200,8 @@ def train(kind: str, dataset: str, data_root: Path | None, out: Path | None, ste
                          seed=seed, checkpoint_every=checkpoint_every,
                          health_every=health_every, instance_noise=instance_noise,
                          instance_noise_steps=instance_noise_steps, cycle_weight=cycle_weight,
+                         cycle_reduction=cycle_reduction, label_smoothing=label_smoothing,
+                         r1_weight=r1_weight, autocast=autocast,
                          device=device)
     trainer = Trainer(model_config, config, run_dir, data, resume=resume,
                       command=command_line(ctx, ("kind",)))

@@ -38,6 +38,10 @@ def stored_values(stored: dict[str, Any]) -> dict[str, Any]:
         "instance_noise": training.get("instance_noise"),
         "instance_noise_steps": training.get("instance_noise_steps"),
         "cycle_weight": training.get("cycle_weight"),
+        "cycle_reduction": training.get("cycle_reduction", "sum"),
+        "label_smoothing": training.get("label_smoothing", 0.0),
+        "r1_weight": training.get("r1_weight", 0.0),
+        "autocast": training.get("autocast", "none"),
     }
 
 

@@ -19,6 +19,7 @@ import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,18 @@ class TrainConfig(JsonConfig):
     instance_noise: float = 0.0
     instance_noise_steps: int = 0
     cycle_weight: float = 0.0
+    cycle_reduction: str = "sum"  # per image: "sum" of squared errors, or their "mean"
+    label_smoothing: float = 0.0  # one-sided: encoder tuples' target 1 - this
+    r1_weight: float = 0.0  # zero-centred gradient penalty on encoder tuples
+    autocast: str = "none"  # "bf16": forward passes in bfloat16 (CPU with AMX, or GPU)
     device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.cycle_reduction not in ("sum", "mean"):
+            raise ValueError(f"cycle_reduction must be 'sum' or 'mean', got "
+                             f"{self.cycle_reduction!r}")
+        if self.autocast not in ("none", "bf16"):
+            raise ValueError(f"autocast must be 'none' or 'bf16', got {self.autocast!r}")
 
     def noise_std(self, step: int) -> float:
         """Instance noise: ``instance_noise`` annealed linearly to 0 over ``instance_noise_steps``
@@ -117,11 +129,14 @@ def step_seed(seed: int, rank: int, step: int) -> int:
     return (seed * 1_000_003 + rank * 7_919 + step) % (2**63)
 
 
-def discriminator_losses(logits: torch.Tensor, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+def discriminator_losses(logits: torch.Tensor, batch: int, smoothing: float = 0.0
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
     """(discriminator loss, generator loss) from logits of [encoder tuples; decoder tuples];
-    each head's loss is averaged over the batch and the heads' losses are summed."""
+    each head's loss is averaged over the batch and the heads' losses are summed. With
+    ``smoothing``, the discriminator's target for encoder tuples is 1 - smoothing."""
     real, fake = logits[:batch], logits[batch:]
-    loss_d = F.softplus(-real).mean(0).sum() + F.softplus(fake).mean(0).sum()
+    real_term = (1 - smoothing) * F.softplus(-real) + smoothing * F.softplus(real)
+    loss_d = real_term.mean(0).sum() + F.softplus(fake).mean(0).sum()
     loss_g = F.softplus(real).mean(0).sum() + F.softplus(-fake).mean(0).sum()
     return loss_d, loss_g
 
@@ -130,20 +145,45 @@ def unwrap(module: torch.nn.Module) -> torch.nn.Module:
     return module.module if isinstance(module, DistributedDataParallel) else module
 
 
+def cycle_loss(recons: list[torch.Tensor], x: torch.Tensor, reduction: str) -> torch.Tensor:
+    """Mean over levels of the per-image squared error (summed or averaged over pixels)."""
+    per_image = [((r - x) ** 2).flatten(1) for r in recons]
+    reduce = (lambda e: e.sum(1)) if reduction == "sum" else (lambda e: e.mean(1))
+    return sum(reduce(e).mean() for e in per_image) / max(1, len(recons))
+
+
+def r1_penalty(disc: torch.nn.Module, x: torch.Tensor, latents: list[torch.Tensor]
+               ) -> torch.Tensor:
+    """||grad of D's logits at the encoder tuples||^2, averaged over the batch."""
+    inputs = [x.detach().requires_grad_(True), *(z.detach().requires_grad_(True)
+                                                 for z in latents)]
+    logits = disc(inputs[0], inputs[1:])
+    grads = torch.autograd.grad(logits.sum(), inputs, create_graph=True)
+    return sum(g.flatten(1).pow(2).sum(1) for g in grads).mean()
+
+
 def adversarial_step(gen: torch.nn.Module, disc: torch.nn.Module, opt_g: torch.optim.Optimizer,
                      opt_d: torch.optim.Optimizer, x: torch.Tensor, noise_std: float = 0.0,
-                     cycle_weight: float = 0.0) -> dict[str, float]:
-    """One discriminator update, then one update of both chains."""
-    (xe, ze), (xd, zd), recons = gen(x, cycle=cycle_weight > 0)
+                     config: TrainConfig | None = None) -> dict[str, float]:
+    """One discriminator update, then one update of both chains, with ``config``'s
+    stabilisers (cycle term, label smoothing, R1, bf16 autocast)."""
+    cfg = config or TrainConfig()
+    precision = (torch.autocast(x.device.type, dtype=torch.bfloat16)
+                 if cfg.autocast == "bf16" else nullcontext())
+    with precision:
+        (xe, ze), (xd, zd), recons = gen(x, cycle=cfg.cycle_weight > 0)
     b = x.shape[0]
-    x_all = torch.cat([xe, xd])
+    x_all = torch.cat([xe, xd]).float()
     if noise_std > 0:
         x_all = x_all + noise_std * torch.randn_like(x_all)
-    z_all = [torch.cat([a, c]) for a, c in zip(ze, zd, strict=True)]
+    z_all = [torch.cat([a, c]).float() for a, c in zip(ze, zd, strict=True)]
 
     opt_d.zero_grad(set_to_none=True)
-    logits = disc(x_all.detach(), [z.detach() for z in z_all])
-    loss_d, _ = discriminator_losses(logits, b)
+    with precision:
+        logits = disc(x_all.detach(), [z.detach() for z in z_all])
+    loss_d, _ = discriminator_losses(logits.float(), b, cfg.label_smoothing)
+    if cfg.r1_weight > 0:
+        loss_d = loss_d + cfg.r1_weight / 2 * r1_penalty(disc, x_all[:b], [z[:b] for z in z_all])
     loss_d.backward()
     opt_d.step()
 
@@ -151,18 +191,19 @@ def adversarial_step(gen: torch.nn.Module, disc: torch.nn.Module, opt_g: torch.o
     d.requires_grad_(False)
     try:
         opt_g.zero_grad(set_to_none=True)
-        logits_g = d(x_all, z_all)
-        _, loss_g = discriminator_losses(logits_g, b)
-        cycle = sum(((r - x) ** 2).flatten(1).sum(1).mean() for r in recons) / max(1, len(recons))
-        (loss_g + cycle_weight * cycle).backward()
+        with precision:
+            logits_g = d(x_all, z_all)
+        _, loss_g = discriminator_losses(logits_g.float(), b)
+        cycle = (cycle_loss([r.float() for r in recons], x, cfg.cycle_reduction) if recons
+                 else torch.zeros((), device=x.device))
+        (loss_g + cfg.cycle_weight * cycle).backward()
         opt_g.step()
     finally:
         d.requires_grad_(True)
     with torch.no_grad():
         acc_q = (logits[:b] > 0).float().mean()
         acc_p = (logits[b:] < 0).float().mean()
-    return {"loss_d": loss_d.item(), "loss_g": loss_g.item(),
-            "cycle": cycle.item() if torch.is_tensor(cycle) else 0.0,
+    return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "cycle": cycle.item(),
             "d_acc_encoder": float(acc_q), "d_acc_decoder": float(acc_p)}
 
 
@@ -270,7 +311,7 @@ class Trainer:
         idx = self.sampler.indices(step)
         x = as_float_images(self.data.images[idx]).to(self.dist.device, non_blocking=True)
         return adversarial_step(self.gen, self.disc, self.opt_g, self.opt_d, x,
-                                self.config.noise_std(step), self.config.cycle_weight)
+                                self.config.noise_std(step), self.config)
 
     def checkpoint(self, step: int) -> Path:
         folder = self.run_dir / f"step-{step:08d}"

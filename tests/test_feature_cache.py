@@ -86,3 +86,27 @@ def test_streaming_a_mapped_split_does_not_keep_it_resident(tmp_path):
     total = sum(int(b[:, 0].sum()) for b in iter_batches(mapped, 256))
     assert total == int(np.arange(8, 4096, dtype=np.uint8).astype(np.int64).sum())
     assert resident_file_kb() - before < 16 * 1024  # far below the 64 MiB streamed
+
+
+def test_a_rerun_reuses_the_probe_outcome_and_no_cache_recomputes(tiny_mnist_root, tmp_path,
+                                                                  monkeypatch):
+    from test_harness import tiny_benchmarks
+
+    from halibench import benchmark
+    from halibench.protocols import load_protocol
+
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+    protocol = load_protocol("mnist-semisup")
+    calls = []
+    real = benchmark.evaluate
+    monkeypatch.setattr(benchmark, "evaluate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    run = lambda **kw: benchmark.run(protocol, ["raw-pixels"], None, ["l2svm"],  # noqa: E731
+                                     root=tiny_mnist_root, draws=2, **kw)
+    (first,), (again,) = run(), run()
+    assert len(calls) == 1 and again["reused_outcome"] and "reused_outcome" not in first
+    assert again["mean"] == first["mean"] and again["draws"] == first["draws"]
+    (fresh,) = run(use_cache=False)
+    assert len(calls) == 2 and "reused_outcome" not in fresh
+    (other,) = benchmark.run(protocol, ["raw-pixels"], None, ["l2svm"], root=tiny_mnist_root,
+                             draws=3)
+    assert len(calls) == 3 and len(other["draws"]) == 3

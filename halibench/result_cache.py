@@ -1,0 +1,57 @@
+"""Cache of probe outcomes, keyed by everything an outcome is a pure function of.
+
+The key holds the content keys of the feature files (each already keyed by the source's
+identity and the data's checksums), the protocol's sha256, the probe, label setting, draws,
+backend and device type, and the sha256 of the evaluation code itself (probes, tasks,
+metrics), so a changed solver never serves an old outcome. A hit is recorded as reused, with
+the key; ``--no-cache`` recomputes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from halibench.data.root import cache_root
+from halibench.io import sweep_stale_temps, write_json_atomic
+
+CODE = ("probes", "classification.py", "attributes.py", "metrics.py", "protocols.py")
+
+
+@cache
+def code_sha256() -> str:
+    """sha256 over the source files that compute an outcome from features."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for name in CODE:
+        for path in sorted((root / name).rglob("*.py")) if (root / name).is_dir() else [
+                root / name]:
+            h.update(path.name.encode() + path.read_bytes())
+    return h.hexdigest()
+
+
+def outcome_key(parts: dict[str, Any]) -> str:
+    text = json.dumps({**parts, "code": code_sha256()}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def outcome_path(key: str) -> Path:
+    return cache_root() / "outcomes" / f"{key[:32]}.json"
+
+
+def cached_outcome(key: str) -> dict[str, Any] | None:
+    path = outcome_path(key)
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:  # a damaged entry is recomputed and replaced
+        return None
+
+
+def store_outcome(key: str, outcome: dict[str, Any]) -> None:
+    sweep_stale_temps(outcome_path(key).parent)
+    write_json_atomic(outcome_path(key), outcome)
