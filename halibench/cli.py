@@ -484,6 +484,46 @@ def compare(models: tuple[str, ...], benchmark_name: str, levels: tuple[str, ...
 
 
 @cli.command()
+@click.argument("models", nargs=-1, required=True)
+@click.option("--benchmark", "benchmark_name", default="mnist-semisup", show_default=True,
+              help="Protocol whose pool trains the reference classifier (validation picks "
+              "its C) and whose test images are reconstructed.")
+@data_root_option
+@results_option
+def semantics(models: tuple[str, ...], benchmark_name: str, data_root: Path | None,
+              results_dir: Path) -> None:
+    """Per level, the share of test digits whose reconstruction keeps its class under a
+    fixed raw-pixel L2-SVM; one JSON record per model in RESULTS/semantics/."""
+    from halibench.benchmark import BenchmarkData, model_sources
+    from halibench.environment import environment
+    from halibench.protocols import load_protocol
+    from halibench.results import write_semantics_record
+    from halibench.semantics import PixelClassifier, class_consistency
+
+    protocol = load_protocol(benchmark_name)
+    data = BenchmarkData(protocol, data_root)
+    sources = [model_sources(m, None, data.image_shape(), protocol.dataset, echo_err)[0]
+               for m in models]
+    not_models = [s.model for s in sources if getattr(s, "network", None) is None]
+    if not_models:
+        raise HalibenchError(f"{not_models}: no decoder to reconstruct with; semantics needs "
+                             "ALI, BiGAN or HALI models")
+    pool, val, test = (data.split(r) for r in ("pool", "validation", "test"))
+    classifier = PixelClassifier(pool.images, pool.labels, val.images, val.labels)
+    click.echo("| model | originals | " + " | ".join(
+        f"z{i}" for i in range(1, max(s.network.levels for s in sources) + 1)) + " |")
+    for source in sources:
+        shares = class_consistency(source.network, classifier, test.images, test.labels)
+        levels = " | ".join(f"{shares[f'z{i}']:.2f}" for i in range(1, source.network.levels + 1))
+        click.echo(f"| {source.model} | {shares['originals']:.2f} | {levels} |")
+        write_semantics_record(results_dir, {
+            "benchmark": protocol.name, "protocol_version": protocol.version,
+            "model": source.model, "checkpoint_sha256": source.checkpoint_sha256,
+            "classifier": "one-vs-rest L2-SVM on raw pixels, all pool labels, C on validation",
+            "class_consistency": shares, "environment": environment()})
+
+
+@cli.command()
 @results_option
 def leaderboard(results_dir: Path) -> None:
     """Regenerate leaderboard.md, leaderboard.csv and the per-attribute charts of attribute

@@ -33,6 +33,16 @@ def write_record(results_dir: Path, record: dict[str, Any]) -> Path:
     return path
 
 
+def write_semantics_record(results_dir: Path, record: dict[str, Any]) -> Path:
+    """A class-consistency record (``halibench semantics``), never rewritten."""
+    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    record = {"schema": "halibench-semantics/1", "created": created, **record}
+    path = (results_dir / "semantics" / f"{created[:19].replace(':', '').replace('-', '')}_"
+            f"{record['model']}_{uuid.uuid4().hex[:8]}.json")
+    write_json_atomic(path, record)
+    return path
+
+
 def read_records(results_dir: Path) -> list[dict[str, Any]]:
     records = []
     for path in sorted((results_dir / "runs").glob("*.json")):

@@ -232,3 +232,18 @@ def test_celeba_attributes_without_images_is_one_line_exit_2(tmp_path):
     assert result.output.count("\n") == 1
     assert "2 of the 6 images of split 'train' are missing (first: 000005.jpg)" in result.output
     assert not (tmp_path / "results" / "runs").exists()
+
+
+def test_semantics_measures_class_consistency_per_level(tiny_mnist_root, tmp_path, monkeypatch):
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+    results = tmp_path / "results"
+    out = CliRunner().invoke(cli, ["semantics", "untrained-hali", "--data-root",
+                                   str(tiny_mnist_root), "--results", str(results)])
+    assert out.exit_code == 0, out.output
+    (path,) = (results / "semantics").glob("*.json")
+    shares = json.loads(path.read_text())["class_consistency"]
+    assert shares["originals"] > 80  # the tiny digits are easy for the pixel classifier
+    assert 0 <= shares["z1"] <= 100 and 0 <= shares["z2"] <= 100 and shares["images"] == 100
+    bad = CliRunner().invoke(cli, ["semantics", "hog", "--data-root", str(tiny_mnist_root),
+                                   "--results", str(results)])
+    assert bad.exit_code == 2 and "no decoder" in bad.output
