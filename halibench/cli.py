@@ -119,6 +119,9 @@ def cli() -> None:
 @click.option("--health-every", type=click.IntRange(min=0), default=500, show_default=True)
 @click.option("--init-std", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Initialise weights N(0, STD) as ALI did (0.01); default: PyTorch's init.")
+@click.option("--decoder-head", type=click.Choice(["conv1x1", "upsample"]), default="conv1x1",
+              show_default=True, help="How p(x|z1) writes pixels: a 1x1 conv after the last "
+              "block (ALI's layout), or the last transposed conv itself (DCGAN's).")
 @click.option("--spectral-norm", is_flag=True,
               help="Stabiliser: spectral normalisation on the discriminator (no batch norm).")
 @click.option("--instance-noise", type=click.FloatRange(min=0), default=0.0,
@@ -147,7 +150,8 @@ def train(kind: str, dataset: str, data_root: Path | None, out: Path | None, ste
           prior: str | None, width: float, lr: float, lr_d: float | None, beta1: float,
           seed: int, split_name: str,
           train_range: str, health_range: str, checkpoint_every: int, health_every: int,
-          init_std: float | None, spectral_norm: bool, instance_noise: float,
+          init_std: float | None, decoder_head: str, spectral_norm: bool,
+          instance_noise: float,
           instance_noise_steps: int, cycle_reduction: str, label_smoothing: float,
           r1_weight: float, autocast: str, cycle_weight: float, device: str,
           threads: int | None,
@@ -181,7 +185,8 @@ def train(kind: str, dataset: str, data_root: Path | None, out: Path | None, ste
         raise HalibenchError(f"{dataset}: {size}x{size} images fit no architecture family "
                              f"(sizes {sorted(FAMILY_BY_SIZE)})")
     overrides: dict = {"discriminator": discriminator, "width": width,
-                       "spectral_norm": spectral_norm, "init_std": init_std}
+                       "spectral_norm": spectral_norm, "init_std": init_std,
+                       "decoder_head": decoder_head}
     if prior:
         overrides["prior"] = prior
     if z_dims:

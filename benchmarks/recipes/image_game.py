@@ -49,32 +49,14 @@ def textbook_discriminator() -> nn.Module:
 
 
 class PackageGenerator(nn.Module):
-    """The 28 px XDecoder, fed z directly."""
+    """The 28 px XDecoder (its ``decoder_head`` layout), fed z directly."""
 
-    def __init__(self, z_dim: int) -> None:
+    def __init__(self, z_dim: int, head: str = "conv1x1") -> None:
         super().__init__()
-        self.net = XDecoder(preset("ali", "28px", z_dims=(z_dim,)))
+        self.net = XDecoder(preset("ali", "28px", z_dims=(z_dim,), decoder_head=head))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)
-
-
-class PackageGeneratorUpsamplingHead(nn.Module):
-    """The 28 px XDecoder's trunk without its last block and 1x1 head: the last upsampling
-    transposed convolution writes the pixels itself (as DCGAN's generator does)."""
-
-    def __init__(self, z_dim: int) -> None:
-        super().__init__()
-        trunk = XDecoder(preset("ali", "28px", z_dims=(z_dim,))).trunk
-        self.blocks = trunk.blocks[:-1]
-        channels = trunk.shapes[-2][0]
-        self.head = nn.ConvTranspose2d(channels, 1, 4, 2, 1)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = z[:, :, None, None]
-        for block in self.blocks:
-            h = block(h)
-        return torch.sigmoid(self.head(h))
 
 
 class PackageDiscriminator(nn.Module):
@@ -90,8 +72,9 @@ class PackageDiscriminator(nn.Module):
         return self.head(self.branch(x)[0].flatten(1))
 
 
-GENERATORS = {"package": PackageGenerator, "package-upsampling-head":
-              PackageGeneratorUpsamplingHead, "textbook": textbook_generator}
+GENERATORS = {"package": PackageGenerator,
+              "package-upsampling-head": lambda z: PackageGenerator(z, "upsample"),
+              "textbook": textbook_generator}
 DISCRIMINATORS = {"package": PackageDiscriminator,
                   "package-no-bn": lambda: PackageDiscriminator(spectral_norm=True),
                   "textbook": textbook_discriminator}

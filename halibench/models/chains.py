@@ -85,18 +85,24 @@ class LevelDecoder(nn.Module):
 
 
 class XDecoder(nn.Module):
-    """p(x | z1): transposed convolutions from a 1x1 map, a 1x1 conv and a sigmoid."""
+    """p(x | z1): transposed convolutions from a 1x1 map, then (``conv1x1``) a 1x1 conv or
+    (``upsample``) the last transposed convolution itself to the pixels; a sigmoid."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         fam = FAMILIES[config.family]
         c, h, _ = config.image_shape
-        self.trunk = ConvStack(fam.decoder, config.z_dims[0], 1, slope=fam.slope,
+        specs = fam.decoder if config.decoder_head == "conv1x1" else fam.decoder[:-1]
+        self.trunk = ConvStack(specs, config.z_dims[0], 1, slope=fam.slope,
                                width=config.width)
         out_c, out_h, _ = self.trunk.out_shape
+        if config.decoder_head == "upsample":
+            self.head = fam.decoder[-1].build(out_c, c)
+            out_h = fam.decoder[-1].out_size(out_h)
+        else:
+            self.head = nn.Conv2d(out_c, c, 1)
         if out_h != h:
             raise ValueError(f"{config.family} decoder makes {out_h}x{out_h}, expected {h}x{h}")
-        self.head = nn.Conv2d(out_c, c, 1)
 
     def forward(self, z1: torch.Tensor) -> torch.Tensor:
         h, _ = self.trunk(z1[:, :, None, None])

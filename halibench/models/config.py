@@ -30,7 +30,10 @@ class ModelConfig(JsonConfig):
     ``init_std``: None keeps PyTorch's default initialisation; ALI's appendix used N(0, 0.01),
     which on our CPU budget leaves the generators stuck while the discriminator wins (see
     the README). ``spectral_norm`` is a stabiliser: spectral normalisation on every
-    discriminator layer (which then has no batch norm).
+    discriminator layer (which then has no batch norm). ``decoder_head``: ``conv1x1`` ends
+    p(x|z1) with the family's last block and a 1x1 convolution (the ALI appendix's layout);
+    ``upsample`` replaces both by one transposed convolution of the last block's shape
+    that writes the pixels (DCGAN's layout).
     """
 
     kind: Kind = "hali"
@@ -44,6 +47,7 @@ class ModelConfig(JsonConfig):
     hidden_dim: int = 512
     init_std: float | None = None
     spectral_norm: bool = False
+    decoder_head: str = "conv1x1"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -56,6 +60,9 @@ class ModelConfig(JsonConfig):
         if self.discriminator not in ("joint", "pairs"):
             raise ValueError(
                 f"discriminator must be 'joint' or 'pairs', got {self.discriminator!r}")
+        if self.decoder_head not in ("conv1x1", "upsample"):
+            raise ValueError(f"decoder_head must be 'conv1x1' or 'upsample', got "
+                             f"{self.decoder_head!r}")
         if self.prior not in ("gaussian", "uniform"):
             raise ValueError(f"prior must be 'gaussian' or 'uniform', got {self.prior!r}")
         object.__setattr__(self, "z_dims", tuple(int(d) for d in self.z_dims))

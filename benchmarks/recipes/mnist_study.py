@@ -1,0 +1,114 @@
+"""The MNIST recipe study: train each configuration at one fixed budget, score it on
+validation rows only, and write the table (``benchmarks/recipes/mnist.md``).
+
+Each configuration is a list of ``halibench train`` options. Every run trains HALI (or the
+kind given) on train[0:50000] for ``--steps`` steps of batch 100 with both cores; its
+score is the L2-SVM error at 100 labels of the protocol in
+``mnist-recipe-validation.toml`` (C chosen on train[50000:55000], error on
+train[55000:60000]) for each level, plus the last health row (1-NN per level on
+train[50000:52000], discriminator accuracy on each side in eval mode). MNIST's test split
+is never read. Runs go to ``--runs``; results append to ``--jsonl`` (one line per run) and
+the Markdown table is rebuilt from all lines there.
+
+    HALIBENCH_DATA=../shared/data python benchmarks/recipes/mnist_study.py --steps 800 \\
+        --runs /tmp/study --jsonl benchmarks/recipes/mnist-study.jsonl [--only NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+BASE = ["--lr", "2e-4", "--lr-d", "2e-4", "--batch-size", "100", "--threads", "2"]
+CONFIGS: dict[str, list[str]] = {
+    "shipped": ["--lr", "5e-4", "--lr-d", "1e-4", "--cycle-weight", "0.1"],
+    "plain-ali": [],
+    "upsampling-head": ["--decoder-head", "upsample"],
+    "upsampling-head+cycle-mean": ["--decoder-head", "upsample", "--cycle-weight", "1",
+                                   "--cycle-reduction", "mean"],
+    "upsampling-head+smoothing": ["--decoder-head", "upsample", "--label-smoothing", "0.1"],
+    "upsampling-head+r1": ["--decoder-head", "upsample", "--r1-weight", "1"],
+    "upsampling-head+noise": ["--decoder-head", "upsample", "--instance-noise", "0.1",
+                              "--instance-noise-steps", "800"],
+    "upsampling-head+spectral-norm": ["--decoder-head", "upsample", "--spectral-norm"],
+    "upsampling-head+ttur": ["--decoder-head", "upsample", "--lr-d", "4e-4"],
+    "upsampling-head+bf16": ["--decoder-head", "upsample", "--autocast", "bf16"],
+}
+
+
+def train_command(name: str, kind: str, steps: int, runs: Path) -> list[str]:
+    options = BASE + CONFIGS[name]
+    merged: dict[str, list[str]] = {}
+    i = 0
+    while i < len(options):  # later options override earlier ones (e.g. --lr-d)
+        flag = options[i]
+        takes_value = i + 1 < len(options) and not options[i + 1].startswith("--")
+        merged[flag] = options[i + 1:i + 2] if takes_value else []
+        i += 2 if takes_value else 1
+    words = ["halibench", "train", kind, "--steps", str(steps), "--checkpoint-every",
+             str(steps), "--health-every", str(steps), "--health-range", "50000:52000",
+             "--out", str(runs / name), "--seed", "0"]
+    for flag, value in merged.items():
+        words += [flag, *value]
+    return words
+
+
+def score(run: Path) -> dict:
+    from halibench import benchmark
+    from halibench.protocols import load_protocol
+
+    protocol = load_protocol(str(HERE / "mnist-recipe-validation.toml"))
+    records = benchmark.run(protocol, [str(run)], None, ["l2svm"])
+    health = pd.read_csv(run / "health.csv").iloc[-1].to_dict()
+    return {"validation_error": {r["level"]: round(r["mean"], 2) for r in records},
+            "health": {k: round(float(v), 4) for k, v in health.items()}}
+
+
+def table(lines: list[dict]) -> str:
+    rows = ["| configuration | kind | steps | wall s | val. error z1 | z2 | concat | 1-NN z1 | "
+            "D acc. encoder | D acc. decoder | command |", "|---|---|---|---|---|---|---|---|---|"
+            "---|---|"]
+    for r in lines:
+        v, h = r["validation_error"], r["health"]
+        rows.append(f"| {r['name']} | {r['kind']} | {r['steps']} | {r['seconds']:.0f} | "
+                    f"{v.get('z1', '—')} | {v.get('z2', '—')} | {v.get('concat', '—')} | "
+                    f"{h.get('knn_z1', float('nan')):.3f} | {h.get('d_acc_encoder', 0):.2f} | "
+                    f"{h.get('d_acc_decoder', 0):.2f} | `{r['command']}` |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=800)
+    parser.add_argument("--kind", default="hali")
+    parser.add_argument("--runs", type=Path, required=True)
+    parser.add_argument("--jsonl", type=Path, default=HERE / "mnist-study.jsonl")
+    parser.add_argument("--only", nargs="*", default=None)
+    args = parser.parse_args()
+    for name in args.only or CONFIGS:
+        command = train_command(name, args.kind, args.steps, args.runs)
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "halibench", *command[1:]], check=True,
+                       stdout=subprocess.DEVNULL)
+        seconds = time.perf_counter() - t0
+        line = {"name": name, "kind": args.kind, "steps": args.steps, "seconds": seconds,
+                "command": shlex.join(command), **score(args.runs / name)}
+        with args.jsonl.open("a") as f:
+            f.write(json.dumps(line) + "\n")
+        print(json.dumps(line), flush=True)
+    lines = [json.loads(x) for x in args.jsonl.read_text().splitlines() if x.strip()]
+    (HERE / "mnist.md").write_text("# MNIST recipe study\n\nMade by `benchmarks/recipes/"
+                                   "mnist_study.py` (see its docstring); validation rows "
+                                   "only.\n\n" + table(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
