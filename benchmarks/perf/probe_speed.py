@@ -103,9 +103,10 @@ def cached_rerun(models: list[str]) -> dict:
     def demo() -> list[dict]:
         return benchmark.run(protocol, models, None, ["l2svm", "knn"])
 
-    os.environ["HALIBENCH_CACHE"] = tempfile.mkdtemp()
-    _, t_cold = timed(demo)
-    _, t_warm = timed(demo)
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["HALIBENCH_CACHE"] = cache
+        _, t_cold = timed(demo)
+        _, t_warm = timed(demo)
     return {"setting": f"make demo's benchmark ({', '.join(models)}; l2svm, knn; 100 labels)",
             "cold_s": round(t_cold, 1), "cached_s": round(t_warm, 1),
             "ratio": round(t_cold / t_warm, 1)}

@@ -170,14 +170,16 @@ def conjugate_gradient(problems: Problems, curv: torch.Tensor, gw: torch.Tensor,
 def newton(problems: Problems, c: float, w: torch.Tensor, b: torch.Tensor, tol: float,
            max_iter: int, cg_max_iter: int
            ) -> tuple[torch.Tensor, torch.Tensor, Convergence]:
-    """Newton-CG with Armijo backtracking from (w, b) until |g| <= tol |g(0)| per problem."""
+    """Newton-CG with Armijo backtracking from (w, b) until |g| <= tol |g(0)| per problem.
+    A problem whose line search finds no descent (the float32 noise floor) stops there."""
     gw0, gb0, _ = problems.gradient(torch.zeros_like(w), torch.zeros_like(b), c)
     scale = norms(gw0, gb0).clamp(min=1e-30)
+    stalled = torch.zeros_like(scale, dtype=torch.bool)
     it = 0
     for it in range(max_iter + 1):  # noqa: B007 (the count is reported)
         gw, gb, curv = problems.gradient(w, b, c)
         relative = norms(gw, gb) / scale
-        active = relative > tol
+        active = (relative > tol) & ~stalled
         if it == max_iter or not active.any():
             break
         forcing = relative.sqrt().clamp(max=0.5) * 0.5
@@ -197,11 +199,12 @@ def newton(problems: Problems, c: float, w: torch.Tensor, b: torch.Tensor, tol: 
             if not pending.any():
                 break
             t *= 0.5
+        stalled |= pending
         s = step.to(w.dtype)[:, None, :]
         w, b = w + s * pw, b + s * pb
-        if not (step > 0).any():  # no problem can descend further in this precision
-            break
-    return w, b, Convergence(it, float(relative.max()), int(active.sum()), active.numel())
+    unfinished = relative > tol
+    return w, b, Convergence(it, float(relative.max()), int(unfinished.sum()),
+                             unfinished.numel())
 
 
 def solve_path(x: torch.Tensor, targets: torch.Tensor, cs: list[float] | torch.Tensor,
