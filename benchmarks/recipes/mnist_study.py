@@ -10,7 +10,7 @@ train[50000:52000], discriminator accuracy on each side in eval mode). MNIST's t
 is never read. Runs go to ``--runs``; results append to ``--jsonl`` (one line per run) and
 the Markdown table is rebuilt from all lines there.
 
-    HALIBENCH_DATA=../shared/data python benchmarks/recipes/mnist_study.py --steps 800 \\
+    HALIBENCH_DATA=../shared/data python benchmarks/recipes/mnist_study.py --steps 500 \\
         --runs /tmp/study --jsonl benchmarks/recipes/mnist-study.jsonl [--only NAME ...]
 """
 
@@ -28,19 +28,17 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 BASE = ["--lr", "2e-4", "--lr-d", "2e-4", "--batch-size", "100", "--threads", "2"]
+SHIPPED = ["--lr", "5e-4", "--lr-d", "1e-4", "--cycle-weight", "0.1"]
+UP = ["--decoder-head", "upsample"]
 CONFIGS: dict[str, list[str]] = {
-    "shipped": ["--lr", "5e-4", "--lr-d", "1e-4", "--cycle-weight", "0.1"],
+    "shipped": SHIPPED,
     "plain-ali": [],
-    "upsampling-head": ["--decoder-head", "upsample"],
-    "upsampling-head+cycle-mean": ["--decoder-head", "upsample", "--cycle-weight", "1",
-                                   "--cycle-reduction", "mean"],
-    "upsampling-head+smoothing": ["--decoder-head", "upsample", "--label-smoothing", "0.1"],
-    "upsampling-head+r1": ["--decoder-head", "upsample", "--r1-weight", "1"],
-    "upsampling-head+noise": ["--decoder-head", "upsample", "--instance-noise", "0.1",
-                              "--instance-noise-steps", "800"],
-    "upsampling-head+spectral-norm": ["--decoder-head", "upsample", "--spectral-norm"],
-    "upsampling-head+ttur": ["--decoder-head", "upsample", "--lr-d", "4e-4"],
-    "upsampling-head+bf16": ["--decoder-head", "upsample", "--autocast", "bf16"],
+    "upsampling-head": UP,
+    "upsampling-head+shipped": UP + SHIPPED,
+    "upsampling-head+smoothing": UP + ["--label-smoothing", "0.1"],
+    "upsampling-head+r1": UP + ["--r1-weight", "1"],
+    "upsampling-head+noise": UP + ["--instance-noise", "0.1", "--instance-noise-steps", "500"],
+    "upsampling-head+bf16": UP + ["--autocast", "bf16"],
 }
 
 
@@ -87,7 +85,7 @@ def table(lines: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=800)
+    parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--kind", default="hali")
     parser.add_argument("--runs", type=Path, required=True)
     parser.add_argument("--jsonl", type=Path, default=HERE / "mnist-study.jsonl")
