@@ -34,14 +34,18 @@ class HalibenchGroup(click.Group):
             ctx.exit(130)
 
 
-def command_line(ctx: click.Context, arguments: tuple[str, ...] = ()) -> str:
-    """The command with every option spelled out (defaults too), so that it reruns exactly;
-    ``arguments`` names the positional parameters, in order."""
+def command_line(ctx: click.Context, arguments: tuple[str, ...] = (),
+                 typed_only: bool = False) -> str:
+    """The command with every option spelled out (defaults too, unless ``typed_only``), so
+    that it reruns exactly; ``arguments`` names the positional parameters, in order."""
     words = ["halibench", *ctx.command_path.split()[1:], *(str(ctx.params[a]) for a in arguments)]
     flags = {p.name: max(p.opts, key=len) for p in ctx.command.params
              if isinstance(p, click.Option)}
+    typed = given_on_command_line(ctx)
     for name, value in sorted(ctx.params.items()):
         if name in arguments or value is None or value is False:
+            continue
+        if typed_only and name not in typed:
             continue
         words += [flags[name]] if value is True else [flags[name], str(value)]
     return shlex.join(words)
@@ -208,8 +212,9 @@ def train(kind: str, dataset: str, data_root: Path | None, out: Path | None, ste
                          cycle_reduction=cycle_reduction, label_smoothing=label_smoothing,
                          r1_weight=r1_weight, autocast=autocast,
                          device=device)
+    # a resume records what was typed: the stored run's options are the ones in force
     trainer = Trainer(model_config, config, run_dir, data, resume=resume,
-                      command=command_line(ctx, ("kind",)))
+                      command=command_line(ctx, ("kind",), typed_only=resume))
     final = trainer.fit()
     if final is not None:
         click.echo(f"checkpoint: {final}")

@@ -35,7 +35,6 @@ def feature_path(source: FeatureSource, data_identity: str) -> Path:
 
 def stream_to_cache(source: FeatureSource, data_identity: str, images: np.ndarray) -> None:
     """Write the features of every level ``source`` computes in one pass into the cache."""
-    sweep_stale_temps(feature_dir())
     with ExitStack() as stack:
         written: list[np.memmap] = []
 
@@ -60,6 +59,7 @@ def cached_features(source: FeatureSource, data_identity: str,
     ``data_identity`` names the images' content (``Split.identity``); without one nothing
     is cached. ``fit_pool`` supplies unlabelled pool images for sources that must be
     fitted first. A model's sibling levels are extracted in the same pass and cached too."""
+    sweep_stale_temps(feature_dir())  # a killed writer's leftovers, on every use of the cache
     use_cache = use_cache and bool(data_identity) and source.cacheable
     path = feature_path(source, data_identity)
     if use_cache and path.is_file():

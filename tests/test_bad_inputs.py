@@ -114,6 +114,22 @@ def test_every_shipped_training_command_parses_with_the_real_cli(name):
     assert ctx.params["kind"] == config["model"]["kind"]
 
 
+def test_a_resume_through_the_cli_records_only_what_was_typed(tiny_mnist_root, tmp_path):
+    run = tmp_path / "run"
+    common = ["--data-root", str(tiny_mnist_root), "--out", str(run)]
+    first = CliRunner().invoke(cli, ["train", "ali", "--width", "0.25", "--steps", "2",
+                                     "--batch-size", "20", "--train-range", "0:200",
+                                     "--health-range", "200:300", *common])
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(cli, ["train", "ali", "--steps", "3", "--resume", *common])
+    assert again.exit_code == 0, again.output
+    config = json.loads((run / "step-00000003" / CONFIG_FILE).read_text())
+    assert " --train-range 0:200 " in config["command"]
+    (resumed,) = config["resumes"]
+    assert resumed.startswith("halibench train ali ") and "--train-range" not in resumed
+    assert "--steps 3" in resumed and "--resume" in resumed
+
+
 def test_recorded_command_uses_the_options_real_names():
     train = cli.commands["train"]
     parent = cli.make_context("halibench", ["train"])
@@ -284,10 +300,12 @@ def test_a_killed_writers_temp_file_is_swept_by_the_next_run(tiny_mnist_root, tm
     live = feature_dir() / f".raw-pixels-pixels-y.npy.pid{os.getpid()}.abc.tmp"
     stale.write_bytes(b"x" * 1000)
     live.write_bytes(b"x")
-    result = CliRunner().invoke(cli, run_args(tiny_mnist_root, tmp_path / "results",
-                                              "--model", "raw-pixels"))
-    assert result.exit_code == 0, result.output
+    args = run_args(tiny_mnist_root, tmp_path / "results", "--model", "raw-pixels")
+    assert CliRunner().invoke(cli, args).exit_code == 0
     assert not stale.exists() and live.exists()
+    stale.write_bytes(b"x")  # a rerun that finds its features cached sweeps too
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    assert not stale.exists()
 
 
 def test_ctrl_c_exits_130(tiny_mnist_root, tmp_path, monkeypatch):
