@@ -123,9 +123,12 @@ def cli() -> None:
 @click.option("--health-every", type=click.IntRange(min=0), default=500, show_default=True)
 @click.option("--init-std", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Initialise weights N(0, STD) as ALI did (0.01); default: PyTorch's init.")
-@click.option("--decoder-head", type=click.Choice(["conv1x1", "upsample"]), default="conv1x1",
-              show_default=True, help="How p(x|z1) writes pixels: a 1x1 conv after the last "
-              "block (ALI's layout), or the last transposed conv itself (DCGAN's).")
+@click.option("--family", type=click.Choice(["28px", "28px-dcgan", "32px", "64px"]),
+              default=None, help="Architecture family (default: the one of the images' size; "
+              "28px-dcgan is the 28 px family that plays MNIST's image game).")
+@click.option("--decoder-head", type=click.Choice(["conv1x1", "upsample"]), default=None,
+              help="How p(x|z1) writes pixels: a 1x1 conv after the last block (ALI's "
+              "layout), or the last transposed conv itself (DCGAN's); default: the family's.")
 @click.option("--spectral-norm", is_flag=True,
               help="Stabiliser: spectral normalisation on the discriminator (no batch norm).")
 @click.option("--instance-noise", type=click.FloatRange(min=0), default=0.0,
@@ -154,7 +157,8 @@ def train(kind: str, dataset: str, data_root: Path | None, out: Path | None, ste
           prior: str | None, width: float, lr: float, lr_d: float | None, beta1: float,
           seed: int, split_name: str,
           train_range: str, health_range: str, checkpoint_every: int, health_every: int,
-          init_std: float | None, decoder_head: str, spectral_norm: bool,
+          init_std: float | None, family: str | None, decoder_head: str | None,
+          spectral_norm: bool,
           instance_noise: float,
           instance_noise_steps: int, cycle_reduction: str, label_smoothing: float,
           r1_weight: float, autocast: str, cycle_weight: float, device: str,
@@ -188,9 +192,14 @@ def train(kind: str, dataset: str, data_root: Path | None, out: Path | None, ste
     if size not in FAMILY_BY_SIZE:
         raise HalibenchError(f"{dataset}: {size}x{size} images fit no architecture family "
                              f"(sizes {sorted(FAMILY_BY_SIZE)})")
+    family = family or FAMILY_BY_SIZE[size]
+    if not family.startswith(f"{size}px"):
+        raise click.BadParameter(f"{family} is for other image sizes; {dataset} has "
+                                 f"{size}x{size} images", param_hint="--family")
     overrides: dict = {"discriminator": discriminator, "width": width,
-                       "spectral_norm": spectral_norm, "init_std": init_std,
-                       "decoder_head": decoder_head}
+                       "spectral_norm": spectral_norm, "init_std": init_std}
+    if decoder_head:
+        overrides["decoder_head"] = decoder_head
     if prior:
         overrides["prior"] = prior
     if z_dims:
@@ -200,7 +209,7 @@ def train(kind: str, dataset: str, data_root: Path | None, out: Path | None, ste
             raise click.BadParameter(f"{z_dims!r} is not a comma-separated list of sizes",
                                      param_hint="--z-dims") from None
     try:
-        model_config = preset(kind, FAMILY_BY_SIZE[size], levels, **overrides)
+        model_config = preset(kind, family, levels, **overrides)
     except ValueError as e:
         raise click.UsageError(str(e)) from None
     config = TrainConfig(dataset=dataset, train_range=t_range, health_range=h_range,

@@ -30,7 +30,7 @@ def stored_values(stored: dict[str, Any]) -> dict[str, Any]:
         "levels": len(model.get("z_dims", [])), "z_dims": list(model.get("z_dims", [])),
         "discriminator": model.get("discriminator"), "prior": model.get("prior"),
         "width": model.get("width"), "spectral_norm": model.get("spectral_norm"),
-        "init_std": model.get("init_std"),
+        "init_std": model.get("init_std"), "family": model.get("family"),
         "decoder_head": model.get("decoder_head", "conv1x1"), "lr": training.get("lr"),
         "lr_d": training.get("lr_d"), "beta1": (training.get("betas") or [None])[0],
         "seed": training.get("seed"), "batch_size": training.get("batch_size"),

@@ -30,6 +30,7 @@ HERE = Path(__file__).resolve().parent
 BASE = ["--lr", "2e-4", "--lr-d", "2e-4", "--batch-size", "100", "--threads", "2"]
 SHIPPED = ["--lr", "5e-4", "--lr-d", "1e-4", "--cycle-weight", "0.1"]
 UP = ["--decoder-head", "upsample"]
+DCGAN = ["--family", "28px-dcgan"]
 CONFIGS: dict[str, list[str]] = {
     "shipped": SHIPPED,
     "plain-ali": [],
@@ -39,6 +40,12 @@ CONFIGS: dict[str, list[str]] = {
     "upsampling-head+r1": UP + ["--r1-weight", "1"],
     "upsampling-head+noise": UP + ["--instance-noise", "0.1", "--instance-noise-steps", "500"],
     "upsampling-head+bf16": UP + ["--autocast", "bf16"],
+    "dcgan-family": DCGAN,
+    "dcgan-family+shipped": DCGAN + SHIPPED,
+    "dcgan-family+cycle-mean": DCGAN + ["--cycle-weight", "1", "--cycle-reduction", "mean"],
+    "dcgan-family+smoothing": DCGAN + ["--label-smoothing", "0.1"],
+    "dcgan-family+ttur": DCGAN + ["--lr-d", "1e-4", "--lr", "4e-4"],
+    "dcgan-family+bf16": DCGAN + ["--autocast", "bf16"],
 }
 
 

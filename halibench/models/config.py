@@ -8,17 +8,20 @@ from typing import Any, Literal
 from halibench.jsonable import JsonConfig
 
 Kind = Literal["hali", "ali", "bigan"]
-Family = Literal["28px", "32px", "64px"]
+Family = Literal["28px", "28px-dcgan", "32px", "64px"]
 Prior = Literal["gaussian", "uniform"]
 DiscriminatorMode = Literal["joint", "pairs"]
 
 FAMILY_SHAPES: dict[str, tuple[int, int, int]] = {
     "28px": (1, 28, 28),
+    "28px-dcgan": (1, 28, 28),
     "32px": (3, 32, 32),
     "64px": (3, 64, 64),
 }
 # |z| of the first level per family: the ALI appendix for 32 px and 64 px, our choice for 28 px.
-DEFAULT_Z1 = {"28px": 64, "32px": 256, "64px": 256}
+DEFAULT_Z1 = {"28px": 64, "28px-dcgan": 64, "32px": 256, "64px": 256}
+# How p(x|z1) writes pixels unless asked otherwise: the DCGAN family's last block has 1 map.
+DEFAULT_DECODER_HEAD = {"28px-dcgan": "upsample"}
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ def preset(kind: Kind, family: Family = "28px", levels: int | None = None, **ove
     are single-level. BiGAN has a deterministic encoder (uniform prior via ``prior=``).
     """
     z1 = DEFAULT_Z1[family]
+    overrides.setdefault("decoder_head", DEFAULT_DECODER_HEAD.get(family, "conv1x1"))
     if kind == "hali":
         n = 2 if levels is None else levels
         z_dims = tuple(max(8, z1 // (2**i)) for i in range(n))

@@ -1,8 +1,11 @@
 """Architecture families: 28x28x1, 32x32x3 (ALI SVHN appendix), 64x64x3 (ALI CelebA appendix).
 
 Notation follows the ALI appendix: ``C(k, s, c)`` is a k x k convolution of stride s with c
-maps, ``T`` the transposed version. The 28 px family is ours (the ALI paper has none): a
-DCGAN-style network sized to train on a CPU.
+maps, ``T`` the transposed version. The 28 px families are ours (the ALI paper has none):
+``28px`` is the first, sized to train on a CPU, whose decoder loses MNIST's image game to its
+own discriminator (``benchmarks/recipes/image_game.py``); ``28px-dcgan`` follows the DCGAN
+MNIST pair (generator 128x7x7 -> 64x14x14 -> pixels; discriminator image branch 64 -> 128
+strided convolutions, read by the joint layers at 7x7), the pair that plays that game.
 """
 
 from __future__ import annotations
@@ -37,6 +40,14 @@ FAMILIES: dict[str, FamilySpec] = {
         encoder=(C(4, 2, 32, 1), C(4, 2, 64, 1), C(7, 1, 256), C(1, 1, 256)),
         decoder=(T(1, 1, 256), T(7, 1, 64), T(4, 2, 32, 1), T(4, 2, 16, 1)),
         disc_x=(C(4, 2, 32, 1), C(4, 2, 64, 1), C(7, 1, 256)),
+        disc_z=(256, 256),
+        disc_joint=(512, 512),
+        slope=0.2,
+    ),
+    "28px-dcgan": FamilySpec(
+        encoder=(C(4, 2, 64, 1), C(4, 2, 128, 1), C(7, 1, 512)),
+        decoder=(T(7, 1, 128), T(4, 2, 64, 1), T(4, 2, 1, 1)),
+        disc_x=(C(4, 2, 64, 1), C(4, 2, 128, 1)),
         disc_z=(256, 256),
         disc_joint=(512, 512),
         slope=0.2,
