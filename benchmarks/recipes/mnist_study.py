@@ -43,9 +43,9 @@ CONFIGS: dict[str, list[str]] = {
     "dcgan-family": DCGAN,
     "dcgan-family+shipped": DCGAN + SHIPPED,
     "dcgan-family+cycle-mean": DCGAN + ["--cycle-weight", "1", "--cycle-reduction", "mean"],
-    "dcgan-family+smoothing": DCGAN + ["--label-smoothing", "0.1"],
     "dcgan-family+ttur": DCGAN + ["--lr-d", "1e-4", "--lr", "4e-4"],
-    "dcgan-family+bf16": DCGAN + ["--autocast", "bf16"],
+    "dcgan-family+shipped+bf16": DCGAN + SHIPPED + ["--autocast", "bf16"],
+    "dcgan-family+shipped+smoothing": DCGAN + SHIPPED + ["--label-smoothing", "0.1"],
 }
 
 
