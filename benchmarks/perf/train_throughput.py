@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from halibench.models import preset
-from halibench.train import TrainConfig, Trainer, TrainingData
+from halibench.training.trainer import TrainConfig, Trainer, TrainingData
 
 BATCH = {"28px": 100, "32px": 64, "64px": 32}
 

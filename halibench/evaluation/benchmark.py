@@ -9,22 +9,22 @@ from typing import Any
 
 import numpy as np
 
-from halibench.attributes import evaluate_attributes
-from halibench.checkpoints import MODEL_FILE, load_checkpoint, locate, read_index
-from halibench.classification import Features, evaluate
 from halibench.data import Split
 from halibench.data import load as load_split
 from halibench.environment import environment
 from halibench.errors import CheckpointError, HalibenchError
-from halibench.feature_cache import cached_features, feature_path
-from halibench.feature_sources import BASELINES, FeatureSource, ModelSource, baseline_sources
-from halibench.features import level_names
+from halibench.evaluation.attributes import evaluate_attributes
+from halibench.evaluation.classification import Features, evaluate
+from halibench.evaluation.protocols import Protocol
+from halibench.evaluation.result_cache import cached_outcome, outcome_key, store_outcome
+from halibench.features.cache import cached_features, feature_path
+from halibench.features.levels import checked_levels
+from halibench.features.sources import BASELINES, FeatureSource, ModelSource, baseline_sources
+from halibench.features.user import Encoder, import_object, user_sources, weights_sha256
 from halibench.models import HierarchicalALI
+from halibench.models.checkpoints import MODEL_FILE, load_checkpoint, locate, read_index
 from halibench.probes.registry import PROBES
-from halibench.protocols import Protocol
-from halibench.result_cache import cached_outcome, outcome_key, store_outcome
-from halibench.results import write_record
-from halibench.user_sources import Encoder, import_object, user_sources, weights_sha256
+from halibench.report.results import write_record
 
 
 def shipped_for(dataset: str) -> list[str]:
@@ -50,12 +50,10 @@ def shipped_family(kind: str, dataset: str | None, say=None) -> str:
 def network_sources(network: HierarchicalALI, name: str, sha: str, levels: list[str] | None,
                     image_shape: tuple[int, ...]) -> list[FeatureSource]:
     """A hierarchical model's sources per level (default: latents and concat)."""
-    valid = level_names(network)
+    valid = network.feature_levels
     single = network.levels == 1  # concat would repeat z1
-    chosen = levels or [lv for lv in valid if lv != "hidden" and not (single and lv == "concat")]
-    bad = [lv for lv in chosen if lv not in valid]
-    if bad:
-        raise HalibenchError(f"unknown level(s) {bad} for {name}; valid levels: {valid}")
+    chosen = checked_levels(levels, valid, name, default=[
+        lv for lv in valid if lv != "hidden" and not (single and lv == "concat")])
     if tuple(network.config.image_shape) != tuple(image_shape):
         raise HalibenchError(f"{name} takes images of shape {network.config.image_shape}, "
                              f"this benchmark has {tuple(image_shape)}")
@@ -74,10 +72,7 @@ def model_sources(spec: str | Encoder, levels: list[str] | None, image_shape: tu
                                    image_shape)
         return user_sources(spec.obj, spec.name, levels, image_shape)
     if spec in BASELINES:
-        try:
-            return baseline_sources(spec, tuple(levels) if levels else None, image_shape[-1])
-        except ValueError as e:
-            raise HalibenchError(f"{spec}: {e}") from None
+        return baseline_sources(spec, tuple(levels) if levels else None, image_shape[-1])
     if spec in FAMILIES:
         spec = shipped_family(spec, dataset, say)
     if ":" in spec and not Path(spec).exists():
