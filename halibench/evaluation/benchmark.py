@@ -13,10 +13,10 @@ from halibench.data import Split
 from halibench.data import load as load_split
 from halibench.environment import environment
 from halibench.errors import CheckpointError, HalibenchError
-from halibench.evaluation.attributes import evaluate_attributes
-from halibench.evaluation.classification import Features, evaluate
+from halibench.evaluation.classification import Features
 from halibench.evaluation.protocols import Protocol
 from halibench.evaluation.result_cache import cached_outcome, outcome_key, store_outcome
+from halibench.evaluation.tasks import TASK_IMPLEMENTATIONS, Setting
 from halibench.features.cache import cached_features, feature_path
 from halibench.features.levels import checked_levels
 from halibench.features.sources import BASELINES, FeatureSource, ModelSource, baseline_sources
@@ -141,6 +141,8 @@ def run(protocol: Protocol, models: list[str | Encoder], levels: list[str] | Non
     shape = data.image_shape()
     n_draws = draws or protocol.n_draws(full)
     test_labels = np.asarray(data.split("test").labels)
+    label_names = tuple(data.split("test").label_names)
+    task = TASK_IMPLEMENTATIONS[protocol.task]
     # Every name and level is resolved before the first evaluation writes anything.
     sources = [s for spec in models
                for s in model_sources(spec, levels, shape, protocol.dataset, progress)]
@@ -160,13 +162,10 @@ def run(protocol: Protocol, models: list[str | Encoder], levels: list[str] | Non
             res = cached_outcome(key) if reusable else None
             if res is not None:
                 res = {**res, "reused_outcome": key}
-            elif protocol.task == "attributes":
-                res = evaluate_attributes(protocol, feats, test_labels, probe,
-                                          data.split("test").label_names, backend,
-                                          device=device)
             else:
-                res = evaluate(protocol, feats, test_labels, probe, lpc, n_draws,
-                               backend=backend, variants=source.variants, device=device)
+                res = task.evaluate(Setting(
+                    protocol, feats, test_labels, label_names, probe, lpc, n_draws,
+                    backend=backend, device=device, variants=source.variants))
             if reusable and "reused_outcome" not in res:
                 store_outcome(key, res)
             record = {

@@ -19,7 +19,7 @@ from halibench.data.root import cache_root
 from halibench.io import sweep_stale_temps, write_json_atomic
 
 CODE = ("probes", "evaluation/classification.py", "evaluation/attributes.py",
-        "evaluation/metrics.py", "evaluation/protocols.py")
+        "evaluation/tasks.py", "evaluation/metrics.py", "evaluation/protocols.py")
 
 
 @cache
