@@ -72,7 +72,10 @@ class FeatureSource:
         """Learn from unlabelled pool images (PCA); most sources learn nothing."""
 
     def transform(self, images: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """Features of a chunk of uint8 images: what a source that does not override
+        ``transform_into`` must define."""
+        raise NotImplementedError(f"{type(self).__name__} defines neither transform nor "
+                                  "transform_into")
 
 
 @dataclass
