@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from halibench.io import write_text_atomic
 from halibench.report.tables import markdown_table
 
 HERE = Path(__file__).resolve().parent
@@ -111,9 +112,9 @@ def main() -> None:
             f.write(json.dumps(line) + "\n")
         print(json.dumps(line), flush=True)
     lines = [json.loads(x) for x in args.jsonl.read_text().splitlines() if x.strip()]
-    (HERE / "mnist.md").write_text("# MNIST recipe study\n\nMade by `benchmarks/recipes/"
-                                   "mnist_study.py` (see its docstring); validation rows "
-                                   "only.\n\n" + table(lines) + "\n")
+    write_text_atomic(HERE / "mnist.md", "# MNIST recipe study\n\nMade by `benchmarks/recipes/"
+                      "mnist_study.py` (see its docstring); validation rows only.\n\n"
+                      + table(lines) + "\n")
 
 
 if __name__ == "__main__":
