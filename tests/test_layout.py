@@ -45,3 +45,16 @@ def test_train_offers_every_option_field_with_its_default():
 def test_train_option_bounds_come_from_the_field():
     result = CliRunner().invoke(cli, ["train", "ali", "--label-smoothing", "0.7"])
     assert result.exit_code == 2 and "--label-smoothing" in result.output
+
+
+def test_rows_of_an_earlier_shipped_checkpoint_are_marked():
+    import pandas as pd
+
+    from halibench.report.results import mark_superseded, model_cell
+
+    table = pd.DataFrame({"model": ["hali-mnist", "hali-mnist", "raw-pixels", "mine"],
+                          "checkpoint_sha256": ["old", "new", "", "x"], "subset": [""] * 4})
+    marked = mark_superseded(table, {"hali-mnist": "new"})
+    assert marked["superseded"].tolist() == [True, False, False, False]
+    cells = [model_cell(r) for r in marked.itertuples()]
+    assert cells[0] == "hali-mnist (earlier checkpoint)" and cells[1] == "hali-mnist"

@@ -13,6 +13,7 @@ import pandas as pd
 from halibench.errors import HalibenchError
 from halibench.evaluation.protocols import benchmarks_dir
 from halibench.io import write_json_atomic, write_text_atomic
+from halibench.models.hub import read_index
 from halibench.report.tables import markdown_table
 
 SCHEMA = "halibench-result/1"
@@ -101,7 +102,16 @@ def fmt(mean: float, std: float, n: int) -> str:
 
 
 def model_cell(row: Any) -> str:
-    return f"{row.model} [subset]" if row.subset else str(row.model)
+    cell = f"{row.model} [subset]" if row.subset else str(row.model)
+    return f"{cell} (earlier checkpoint)" if getattr(row, "superseded", False) else cell
+
+
+def mark_superseded(table: pd.DataFrame, shipped: dict[str, str]) -> pd.DataFrame:
+    """``superseded``: the row is of a shipped name but not of the checkpoint shipped now
+    (``shipped``: name -> sha256 of its weights)."""
+    superseded = [bool(sha) and model in shipped and sha != shipped[model]
+                  for model, sha in zip(table["model"], table["checkpoint_sha256"], strict=True)]
+    return table.assign(superseded=superseded)
 
 
 def sha_cell(row: Any) -> str:
@@ -160,11 +170,12 @@ def render_markdown(ours: pd.DataFrame, published: pd.DataFrame) -> str:
 
 def write_leaderboard(results_dir: Path) -> tuple[Path, Path]:
     """Regenerate leaderboard.md and leaderboard.csv from the records (deterministic)."""
-    ours = latest_table(read_records(results_dir))
+    shipped = {name: entry["sha256"] for name, entry in read_index().items()}
+    ours = mark_superseded(latest_table(read_records(results_dir)), shipped)
     published = published_table()
     md = results_dir / "leaderboard.md"
     write_text_atomic(md, render_markdown(ours, published) + "\n")
-    mine = ours.drop(columns=["created"]).assign(source="halibench")
+    mine = ours.drop(columns=["created", "superseded"]).assign(source="halibench")
     mine = mine[[c for c in mine.columns if not c.startswith("bal_acc:")]
                 + sorted(c for c in mine.columns if c.startswith("bal_acc:"))]
     pub = published.rename(columns={"value": "mean", "paper": "source_paper"})
