@@ -161,13 +161,16 @@ class HOGSource(FeatureSource):
 
 def untrained_sources(kind: str, levels: tuple[str, ...], image_size: int, seed: int = 0
                       ) -> list[ModelSource]:
-    """One encoder of the standard architecture with its initial weights (seeded), read at
-    each of ``levels`` (all extracted in one pass)."""
+    """One encoder of the standard architecture of the image size with its initial weights
+    (seeded), read at each of ``levels`` (all extracted in one pass); its identity names the
+    family and the seed."""
     torch.manual_seed(seed)
-    network = build_model(preset(kind, FAMILY_BY_SIZE[image_size])).eval()
+    family = FAMILY_BY_SIZE[image_size]
+    network = build_model(preset(kind, family)).eval()
     levels = tuple(checked_levels(levels, network.feature_levels, f"untrained-{kind}"))
-    first = ModelSource(f"untrained-{kind}", levels[0], checkpoint_sha256=f"init-seed{seed}",
-                        network=network, sibling_levels=levels)
+    first = ModelSource(f"untrained-{kind}", levels[0],
+                        checkpoint_sha256=f"init-{family}-seed{seed}", network=network,
+                        sibling_levels=levels)
     return [first.for_level(lv) for lv in levels]
 
 
