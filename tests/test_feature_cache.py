@@ -92,14 +92,14 @@ def test_a_rerun_reuses_the_probe_outcome_and_no_cache_recomputes(tiny_mnist_roo
                                                                   monkeypatch):
     from test_harness import tiny_benchmarks
 
-    from halibench.evaluation import benchmark
+    from halibench.evaluation import benchmark, tasks
     from halibench.evaluation.protocols import load_protocol
 
     tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
     protocol = load_protocol("mnist-semisup")
     calls = []
-    real = benchmark.evaluate
-    monkeypatch.setattr(benchmark, "evaluate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = tasks.evaluate
+    monkeypatch.setattr(tasks, "evaluate", lambda *a, **k: calls.append(1) or real(*a, **k))
     run = lambda **kw: benchmark.run(protocol, ["raw-pixels"], None, ["l2svm"],  # noqa: E731
                                      root=tiny_mnist_root, draws=2, **kw)
     (first,), (again,) = run(), run()
