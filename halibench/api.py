@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from halibench.user_sources import Encoder
+from halibench.features.user import Encoder
 
 RECORD_COLUMNS = ["benchmark", "protocol_version", "model", "level", "probe", "labels",
                   "metric", "mean", "std", "checkpoint_sha256", "path"]
@@ -40,8 +40,8 @@ def evaluate(source: Any, benchmark: str, *, probes: list[str] | None = None,
     labels an object's records (default: its class name).
     """
     from halibench import benchmark as runner
-    from halibench.protocols import load_protocol, restrict
-    from halibench.results import write_leaderboard
+    from halibench.evaluation.protocols import load_protocol, restrict
+    from halibench.report.results import write_leaderboard
 
     protocol = restrict(load_protocol(benchmark), labels_per_class or [])
     spec = source if isinstance(source, str | Path) else Encoder(
@@ -58,10 +58,10 @@ def evaluate(source: Any, benchmark: str, *, probes: list[str] | None = None,
 def extract_features(model: Any, images: torch.Tensor | np.ndarray,
                      levels: list[str] | None = None, **kwargs: Any) -> dict[str, np.ndarray]:
     """Features per level of ``images`` (N, C, H, W; uint8, or float in [0, 1]) from a
-    shipped name, checkpoint folder or loaded model (``halibench.features.extract_features``
+    shipped name, checkpoint folder or loaded model (``halibench.features.extract.extract_features``
     documents the options)."""
-    from halibench.checkpoints import load
-    from halibench.features import extract_features as extract
+    from halibench.features.extract import extract_features as extract
+    from halibench.models.checkpoints import load
 
     network = load(model) if isinstance(model, str | Path) else model
     return extract(network, images, levels or ["z1"], **kwargs)
@@ -69,9 +69,9 @@ def extract_features(model: Any, images: torch.Tensor | np.ndarray,
 
 def list_models() -> dict[str, list[str]]:
     """Shipped checkpoints, model families and baselines, by kind."""
-    from halibench.benchmark import FAMILIES
-    from halibench.checkpoints import read_index
-    from halibench.feature_sources import BASELINES
+    from halibench.evaluation.benchmark import FAMILIES
+    from halibench.features.sources import BASELINES
+    from halibench.models.checkpoints import read_index
 
     return {"checkpoints": sorted(read_index()), "families": list(FAMILIES),
             "baselines": list(BASELINES)}
@@ -79,6 +79,6 @@ def list_models() -> dict[str, list[str]]:
 
 def list_benchmarks() -> list[str]:
     """The shipped benchmark protocols."""
-    from halibench.protocols import list_protocols
+    from halibench.evaluation.protocols import list_protocols
 
     return list_protocols()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import Field, asdict, field, fields
 from typing import Any, Self
 
 
@@ -22,3 +22,16 @@ class JsonConfig:
             raise ValueError(f"unknown {cls.__name__} keys {sorted(unknown)}; "
                              f"valid: {sorted(known)}")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+def option(default: Any, help: str, *, minimum: float | None = None,
+           maximum: float | None = None, choices: tuple[str, ...] | None = None) -> Any:
+    """A config field that is also a command-line option (``--field-name``): its help text,
+    bounds or choices ride in the field's metadata."""
+    meta = {"help": help, "minimum": minimum, "maximum": maximum, "choices": choices}
+    return field(default=default, metadata={"option": meta})
+
+
+def option_fields(cls: type) -> list[Field]:
+    """The fields of config dataclass ``cls`` declared with ``option``."""
+    return [f for f in fields(cls) if "option" in f.metadata]  # type: ignore[arg-type]

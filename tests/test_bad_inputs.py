@@ -20,15 +20,16 @@ from data_fixtures import write_celeba
 from test_harness import tiny_benchmarks
 from test_train import tiny_config, tiny_data
 
-from halibench.checkpoints import CONFIG_FILE, MODEL_FILE, read_index, save_checkpoint
-from halibench.cli import cli, command_line
+from halibench.cli import cli
+from halibench.cli.common import command_line
 from halibench.data import get_dataset, load
 from halibench.data.cache import prepared_dir
 from halibench.errors import DatasetError
-from halibench.feature_cache import feature_dir
+from halibench.features.cache import feature_dir
 from halibench.models import build_model, preset
-from halibench.results import write_leaderboard, write_record
-from halibench.train import Trainer
+from halibench.models.checkpoints import CONFIG_FILE, MODEL_FILE, read_index, save_checkpoint
+from halibench.report.results import write_leaderboard, write_record
+from halibench.training.trainer import Trainer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -312,7 +313,7 @@ def test_ctrl_c_exits_130(tiny_mnist_root, tmp_path, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("halibench.benchmark.run", interrupted)
+    monkeypatch.setattr("halibench.evaluation.benchmark.run", interrupted)
     result = CliRunner().invoke(cli, run_args(tiny_mnist_root, tmp_path / "results",
                                               "--model", "raw-pixels"))
     assert result.exit_code == 130 and "interrupted" in result.output

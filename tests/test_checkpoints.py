@@ -6,11 +6,11 @@ from click.testing import CliRunner
 from safetensors.torch import load_file, save_file
 
 import halibench
-from halibench.checkpoints import MODEL_FILE, load_checkpoint, save_checkpoint
 from halibench.cli import cli
 from halibench.errors import CheckpointError
 from halibench.io import sha256_file
 from halibench.models import build_model, preset
+from halibench.models.checkpoints import MODEL_FILE, load_checkpoint, save_checkpoint
 
 
 @pytest.fixture

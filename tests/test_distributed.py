@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from halibench.checkpoints import load_checkpoint
+from halibench.models.checkpoints import load_checkpoint
 
 
 @pytest.mark.slow

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from halibench.feature_cache import cached_features, feature_path
-from halibench.feature_sources import ModelSource, RawPixels
+from halibench.features.cache import cached_features, feature_path
+from halibench.features.sources import ModelSource, RawPixels
 from halibench.models import build_model, preset
 
 DATA = "toy:train:abc[0:10]"
@@ -74,7 +74,7 @@ def resident_file_kb() -> int:
 
 @pytest.mark.skipif(not hasattr(__import__("mmap"), "MADV_DONTNEED"), reason="no madvise")
 def test_streaming_a_mapped_split_does_not_keep_it_resident(tmp_path):
-    from halibench.features import iter_batches
+    from halibench.features.extract import iter_batches
 
     rows = np.lib.format.open_memmap(tmp_path / "x.npy", mode="w+", dtype=np.uint8,
                                      shape=(4096, 16384))  # 64 MiB
@@ -92,14 +92,14 @@ def test_a_rerun_reuses_the_probe_outcome_and_no_cache_recomputes(tiny_mnist_roo
                                                                   monkeypatch):
     from test_harness import tiny_benchmarks
 
-    from halibench import benchmark
-    from halibench.protocols import load_protocol
+    from halibench.evaluation import benchmark, tasks
+    from halibench.evaluation.protocols import load_protocol
 
     tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
     protocol = load_protocol("mnist-semisup")
     calls = []
-    real = benchmark.evaluate
-    monkeypatch.setattr(benchmark, "evaluate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = tasks.evaluate
+    monkeypatch.setattr(tasks, "evaluate", lambda *a, **k: calls.append(1) or real(*a, **k))
     run = lambda **kw: benchmark.run(protocol, ["raw-pixels"], None, ["l2svm"],  # noqa: E731
                                      root=tiny_mnist_root, draws=2, **kw)
     (first,), (again,) = run(), run()

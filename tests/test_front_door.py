@@ -14,8 +14,8 @@ from test_harness import tiny_benchmarks
 import halibench
 from halibench.cli import cli
 from halibench.errors import HalibenchError
-from halibench.feature_cache import feature_path
-from halibench.user_sources import UserSource, user_sources, weights_sha256
+from halibench.features.cache import feature_path
+from halibench.features.user import UserSource, user_sources, weights_sha256
 
 ENCODER_MODULE = """
 import torch
@@ -68,7 +68,8 @@ def test_named_levels_of_a_callable_and_level_checks(user_module):
     sources = user_sources(fn, "fn", None, (1, 28, 28))
     assert [s.level for s in sources] == ["mean", "pixels"]
     assert not sources[0].cacheable  # a callable without weights has no version
-    with pytest.raises(HalibenchError, match=r"unknown level\(s\) \['z1'\] .* \['mean', "):
+    with pytest.raises(HalibenchError,
+                       match=r"fn: unknown level\(s\) \['z1'\]; valid levels: \['mean', "):
         user_sources(fn, "fn", ["z1"], (1, 28, 28))
 
 

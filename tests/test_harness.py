@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from halibench.classification import Features, evaluate
 from halibench.cli import cli
-from halibench.protocols import balanced_draws, load_protocol
-from halibench.results import write_leaderboard
+from halibench.evaluation.classification import Features, evaluate
+from halibench.evaluation.protocols import balanced_draws, load_protocol
+from halibench.report.results import write_leaderboard
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "halibench" / "shipped" / "benchmarks"
@@ -206,7 +206,7 @@ def test_cli_attribute_run_marks_the_subset_and_draws_the_chart(tiny_celeba_subs
 
 
 def test_attribute_protocol_on_celeba_fixture(tiny_celeba_subset):
-    from halibench import benchmark
+    from halibench.evaluation import benchmark
 
     protocol = load_protocol("celeba-attributes-subset")
     (rec,) = benchmark.run(protocol, ["pca"], None, ["linear"], root=tiny_celeba_subset)

@@ -8,7 +8,7 @@ import pytest
 
 import halibench
 from halibench.errors import CheckpointError
-from halibench.hub import checkout_folder, read_index, shipped_folder
+from halibench.models.hub import checkout_folder, read_index, shipped_folder
 
 NAME = "ali-mnist"
 
@@ -16,7 +16,7 @@ NAME = "ali-mnist"
 @pytest.fixture
 def elsewhere(tmp_path, monkeypatch):
     """As an installed package sees it: no checkout, an empty user cache."""
-    monkeypatch.setattr("halibench.hub.checkout_folder", lambda: tmp_path / "no-checkout")
+    monkeypatch.setattr("halibench.models.hub.checkout_folder", lambda: tmp_path / "no-checkout")
     monkeypatch.setenv("HALIBENCH_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("HALIBENCH_CHECKPOINTS", raising=False)
     return tmp_path

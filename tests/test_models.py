@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from halibench.features import extract_features, feature_info, level_names
+from halibench.features.extract import extract_features
 from halibench.models import FAMILY_SHAPES, build_model, preset
 
 KINDS = ["hali", "ali", "bigan"]
@@ -20,8 +20,8 @@ def test_level_shapes_and_feature_info(models, kind, family):
     x = torch.rand(3, *FAMILY_SHAPES[family])
     latents = model.encode(x)
     assert [z.shape for z in latents] == [(3, d) for d in model.config.z_dims]
-    feats = extract_features(model, x, level_names(model))
-    info = {d["name"]: d for d in feature_info(model)}
+    feats = extract_features(model, x, model.feature_levels)
+    info = {d["name"]: d for d in model.feature_info}
     assert set(info) == set(feats)
     for name, f in feats.items():
         assert f.shape == (3, info[name]["dim"])
@@ -31,7 +31,7 @@ def test_level_shapes_and_feature_info(models, kind, family):
 
 
 def test_hidden_level_is_alis_5376_dims_for_32px(models):
-    info = {d["name"]: d["dim"] for d in feature_info(models[("ali", "32px")])}
+    info = {d["name"]: d["dim"] for d in models[("ali", "32px")].feature_info}
     assert info["hidden"] == 256 + 4 * 4 * 256 + 512 + 512 == 5376
 
 

@@ -130,7 +130,7 @@ def test_estimators_agree_across_backends_on_multiclass():
 
 
 def test_validation_sweep_accuracy_matches_torchmetrics():
-    from halibench.metrics import accuracies, accuracy
+    from halibench.evaluation.metrics import accuracies, accuracy
 
     rng = np.random.default_rng(0)
     preds = torch.from_numpy(rng.integers(0, 4, size=(50, 3)))

@@ -63,7 +63,7 @@ def test_shipped_celeba_models_reconstruct_held_out_faces(shared_data, name):
     """On the subset's test ids (never trained on), every level reconstructs its own face
     better than a random other face does: the shipped weights are trained, not initial."""
     import halibench
-    from halibench.features import as_float_images
+    from halibench.features.extract import as_float_images
 
     model = halibench.load(name).eval()
     faces = load("celeba", "present", shared_data).take(3600, 3664).images

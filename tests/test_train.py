@@ -2,9 +2,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from halibench.checkpoints import MODEL_FILE
 from halibench.models import preset
-from halibench.train import ShardedEpochSampler, TrainConfig, Trainer, TrainingData
+from halibench.models.checkpoints import MODEL_FILE
+from halibench.training.trainer import ShardedEpochSampler, TrainConfig, Trainer, TrainingData
 
 
 def tiny_data(n=120, seed=0):

@@ -61,9 +61,9 @@ def child(model: str, level: str, fixture: Path) -> dict:
     """The measured run (in a fresh process)."""
     import numpy as np
 
-    from halibench.attributes import evaluate_attributes
-    from halibench.benchmark import BenchmarkData, features_for, model_sources
-    from halibench.protocols import load_protocol
+    from halibench.evaluation.attributes import evaluate_attributes
+    from halibench.evaluation.benchmark import BenchmarkData, features_for, model_sources
+    from halibench.evaluation.protocols import load_protocol
 
     sampler = PeakSampler()
     sampler.start()

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import torch
 
-from halibench import benchmark
-from halibench.protocols import load_protocol
+from halibench.evaluation import benchmark
+from halibench.evaluation.protocols import load_protocol
 
 
 def main() -> None:

@@ -29,11 +29,11 @@ import numpy as np
 import torch
 from sklearn.svm import LinearSVC
 
-from halibench import benchmark
-from halibench.attributes import evaluate_attributes
-from halibench.classification import evaluate
+from halibench.evaluation import benchmark
+from halibench.evaluation.attributes import evaluate_attributes
+from halibench.evaluation.classification import evaluate
+from halibench.evaluation.protocols import balanced_draws, load_protocol
 from halibench.probes.registry import get_probe
-from halibench.protocols import balanced_draws, load_protocol
 
 
 def timed(fn):

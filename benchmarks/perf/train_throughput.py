@@ -1,9 +1,11 @@
-"""Training throughput per architecture family: harness step vs a bare loop.
+"""Training throughput per architecture family: harness step vs a bare loop, and bf16.
 
 The harness step is ``Trainer.step`` (seeded per step, sharded sampler, uint8 -> float,
 discriminator update, generator update). The bare loop runs the same networks on a float
-batch that is already in memory, with plain PyTorch and no harness. Both are timed in the
-same process, alternating, after warm-up; the ratio is harness images/s / bare images/s.
+batch that is already in memory, with plain PyTorch and no harness. A third trainer runs the
+harness step under ``--autocast bf16``. All three are timed in the same process, alternating,
+after warm-up; ``ratio`` is harness images/s / bare images/s, ``bf16_ratio`` the bf16 harness
+step's images/s / the float32 harness step's.
 
     python benchmarks/perf/train_throughput.py [--steps 6] [--kind hali] [--json out.json]
 """
@@ -11,18 +13,20 @@ same process, alternating, after warm-up; the ratio is harness images/s / bare i
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import tempfile
 import time
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
 
+from halibench.io import write_json_atomic
 from halibench.models import preset
-from halibench.train import TrainConfig, Trainer, TrainingData
+from halibench.report.tables import markdown_table
+from halibench.training.trainer import TrainConfig, Trainer, TrainingData
 
-BATCH = {"28px": 100, "32px": 64, "64px": 32}
+BATCH = {"28px": 100, "28px-dcgan": 100, "32px": 64, "64px": 32}
 
 
 def bare_step(model, opt_g, opt_d, x):
@@ -56,6 +60,8 @@ def measure(family: str, kind: str, steps: int) -> dict:
     cfg = TrainConfig(steps=10**6, batch_size=batch, health_every=0, train_range=(0, len(images)))
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(model_config, cfg, tmp, data)
+    with tempfile.TemporaryDirectory() as tmp:
+        bf16 = Trainer(model_config, replace(cfg, autocast="bf16"), tmp, data)
     trainer.model.train()
     bare_model = trainer.model
     opt_g = torch.optim.Adam(bare_model.generators.parameters(), 1e-4, betas=(0.5, 0.999))
@@ -64,20 +70,24 @@ def measure(family: str, kind: str, steps: int) -> dict:
     for i in range(2):
         trainer.step(i)
         bare_step(bare_model, opt_g, opt_d, x)
-    t_harness = t_bare = 0.0
+        bf16.step(i)
+    t_harness = t_bare = t_bf16 = 0.0
     for i in range(steps):
         t0 = time.perf_counter()
         trainer.step(2 + i)
         t1 = time.perf_counter()
         bare_step(bare_model, opt_g, opt_d, x)
         t2 = time.perf_counter()
+        bf16.step(2 + i)
+        t3 = time.perf_counter()
         t_harness += t1 - t0
         t_bare += t2 - t1
-    harness = batch * steps / t_harness
-    bare = batch * steps / t_bare
+        t_bf16 += t3 - t2
+    harness, bare, fast = (batch * steps / t for t in (t_harness, t_bare, t_bf16))
     return {"family": family, "kind": kind, "batch": batch, "steps": steps,
             "harness_img_s": round(harness, 1), "bare_img_s": round(bare, 1),
-            "ratio": round(harness / bare, 3)}
+            "ratio": round(harness / bare, 3), "bf16_img_s": round(fast, 1),
+            "bf16_ratio": round(fast / harness, 3)}
 
 
 def main() -> None:
@@ -90,14 +100,16 @@ def main() -> None:
     rows = [measure(f, args.kind, args.steps) for f in args.families.split(",")]
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{platform.processor() or platform.machine()}")
-    print("| family | kind | batch | harness img/s | bare img/s | ratio |")
-    print("|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['family']} | {r['kind']} | {r['batch']} | {r['harness_img_s']} | "
-              f"{r['bare_img_s']} | {r['ratio']} |")
+    print("\n".join(markdown_table(
+        ("family", "kind", "batch", "harness img/s", "bare img/s", "ratio", "bf16 img/s",
+         "bf16 / float32"),
+        [(r["family"], r["kind"], r["batch"], r["harness_img_s"], r["bare_img_s"], r["ratio"],
+          r["bf16_img_s"], r["bf16_ratio"]) for r in rows])))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=2)
+        write_json_atomic(args.json, {"torch": torch.__version__,
+                                      "threads": torch.get_num_threads(),
+                                      "cpu": platform.processor() or platform.machine(),
+                                      "rows": rows})
 
 
 if __name__ == "__main__":

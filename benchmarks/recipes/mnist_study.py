@@ -26,6 +26,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from halibench.io import write_text_atomic
+from halibench.report.tables import markdown_table
+
 HERE = Path(__file__).resolve().parent
 BASE = ["--lr", "2e-4", "--lr-d", "2e-4", "--batch-size", "100", "--threads", "2"]
 SHIPPED = ["--lr", "5e-4", "--lr-d", "1e-4", "--cycle-weight", "0.1"]
@@ -67,8 +70,8 @@ def train_command(name: str, kind: str, steps: int, runs: Path) -> list[str]:
 
 
 def score(run: Path) -> dict:
-    from halibench import benchmark
-    from halibench.protocols import load_protocol
+    from halibench.evaluation import benchmark
+    from halibench.evaluation.protocols import load_protocol
 
     protocol = load_protocol(str(HERE / "mnist-recipe-validation.toml"))
     records = benchmark.run(protocol, [str(run)], None, ["l2svm"])
@@ -78,16 +81,15 @@ def score(run: Path) -> dict:
 
 
 def table(lines: list[dict]) -> str:
-    rows = ["| configuration | kind | steps | wall s | val. error z1 | z2 | concat | 1-NN z1 | "
-            "D acc. encoder | D acc. decoder | command |", "|---|---|---|---|---|---|---|---|---|"
-            "---|---|"]
-    for r in lines:
-        v, h = r["validation_error"], r["health"]
-        rows.append(f"| {r['name']} | {r['kind']} | {r['steps']} | {r['seconds']:.0f} | "
-                    f"{v.get('z1', '—')} | {v.get('z2', '—')} | {v.get('concat', '—')} | "
-                    f"{h.get('knn_z1', float('nan')):.3f} | {h.get('d_acc_encoder', 0):.2f} | "
-                    f"{h.get('d_acc_decoder', 0):.2f} | `{r['command']}` |")
-    return "\n".join(rows)
+    rows = [(r["name"], r["kind"], r["steps"], f"{r['seconds']:.0f}",
+             r["validation_error"].get("z1", "—"), r["validation_error"].get("z2", "—"),
+             r["validation_error"].get("concat", "—"),
+             f"{r['health'].get('knn_z1', float('nan')):.3f}",
+             f"{r['health'].get('d_acc_encoder', 0):.2f}",
+             f"{r['health'].get('d_acc_decoder', 0):.2f}", f"`{r['command']}`") for r in lines]
+    return "\n".join(markdown_table(
+        ("configuration", "kind", "steps", "wall s", "val. error z1", "z2", "concat", "1-NN z1",
+         "D acc. encoder", "D acc. decoder", "command"), rows))
 
 
 def main() -> None:
@@ -110,9 +112,9 @@ def main() -> None:
             f.write(json.dumps(line) + "\n")
         print(json.dumps(line), flush=True)
     lines = [json.loads(x) for x in args.jsonl.read_text().splitlines() if x.strip()]
-    (HERE / "mnist.md").write_text("# MNIST recipe study\n\nMade by `benchmarks/recipes/"
-                                   "mnist_study.py` (see its docstring); validation rows "
-                                   "only.\n\n" + table(lines) + "\n")
+    write_text_atomic(HERE / "mnist.md", "# MNIST recipe study\n\nMade by `benchmarks/recipes/"
+                      "mnist_study.py` (see its docstring); validation rows only.\n\n"
+                      + table(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
+from halibench.data.mapped import release
 from halibench.errors import DatasetError
-from halibench.mapped import release
 
 Transform = Callable[[Image.Image], Image.Image]
 CHUNK = 256

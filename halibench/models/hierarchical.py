@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -9,6 +11,8 @@ from halibench.models.chains import DecoderChain, EncoderChain
 from halibench.models.config import ModelConfig
 from halibench.models.discriminator import TupleDiscriminator
 from halibench.models.layers import init_weights
+
+HIDDEN_LAYERS = 3  # x-encoder layers read by the ``hidden`` feature level
 
 
 class Generators(nn.Module):
@@ -101,8 +105,22 @@ class HierarchicalALI(nn.Module):
         return self.decoder(top, self.levels, sample=sample_intermediate)[0]
 
     @property
-    def feature_info(self) -> list[dict]:
-        """Name, dimension and shape of every feature level (see ``halibench.features``)."""
-        from halibench.features import feature_info
+    def feature_levels(self) -> list[str]:
+        """Every feature level, in canonical order: z1..zL, concat, hidden."""
+        return [*self.level_names, "concat", "hidden"]
 
-        return feature_info(self)
+    @property
+    def feature_info(self) -> list[dict]:
+        """Per feature level: ``name``, ``dim`` and ``shape`` (the shape of each part).
+
+        ``zl`` is the latent at level l (the chain of means unless sampled), ``concat`` all
+        levels side by side, ``hidden`` ALI's SVM features: the mean of z1 and the
+        post-activation outputs of the last ``HIDDEN_LAYERS`` x-encoder layers.
+        """
+        dims = self.config.z_dims
+        info = [{"name": f"z{i + 1}", "dim": d, "shape": [(d,)]} for i, d in enumerate(dims)]
+        info.append({"name": "concat", "dim": sum(dims), "shape": [(d,) for d in dims]})
+        hidden_shapes = [(dims[0],), *self.encoder.x_encoder.trunk.shapes[-HIDDEN_LAYERS:]]
+        info.append({"name": "hidden", "dim": sum(math.prod(s) for s in hidden_shapes),
+                     "shape": hidden_shapes})
+        return info

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
+
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -14,14 +16,15 @@ from halibench.probes.targets import one_vs_rest
 BACKENDS = ("torch", "sklearn")
 
 
-class LinearOneVsRest(ClassifierMixin, BaseEstimator):
+class LinearOneVsRest(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     """One-vs-rest linear classifier with L2 penalty 1/(2C). Subclasses name the batched
     ``loss`` and the scikit-learn reference estimator of one binary output."""
 
     loss = ""
 
-    def reference(self):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def reference(self) -> BaseEstimator:
+        """The scikit-learn estimator of one binary output (the ``sklearn`` backend)."""
 
     def fit(self, X, y):
         X, y = validate_data(self, X, y, dtype=np.float64)

@@ -25,8 +25,9 @@ import torch
 from tqdm.auto import tqdm
 
 from halibench.errors import HalibenchError
-from halibench.feature_sources import FeatureSource
-from halibench.features import Allocate, as_float_images, empty_features, iter_batches
+from halibench.features.extract import Allocate, as_float_images, empty_features, iter_batches
+from halibench.features.levels import checked_levels
+from halibench.features.sources import FeatureSource
 
 DEFAULT_LEVEL = "features"
 
@@ -158,10 +159,7 @@ def user_sources(encoder: Any, name: str, levels: list[str] | None,
         shape = (2, *image_shape)
         raise HalibenchError(f"{name}: calling the encoder on a float32 batch of shape "
                              f"{shape} failed ({type(e).__name__}: {e})") from None
-    chosen = list(levels or valid)
-    bad = [lv for lv in chosen if lv not in valid]
-    if bad:
-        raise HalibenchError(f"unknown level(s) {bad} for {name}; valid levels: {valid}")
+    chosen = checked_levels(levels, valid, name)
     sha = weights_sha256(encoder)
     return [UserSource(name, lv, checkpoint_sha256=sha, representation="user",
                        encoder=encoder, sibling_levels=tuple(chosen)) for lv in chosen]

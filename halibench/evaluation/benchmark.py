@@ -9,22 +9,22 @@ from typing import Any
 
 import numpy as np
 
-from halibench.attributes import evaluate_attributes
-from halibench.checkpoints import MODEL_FILE, load_checkpoint, locate, read_index
-from halibench.classification import Features, evaluate
 from halibench.data import Split
 from halibench.data import load as load_split
 from halibench.environment import environment
 from halibench.errors import CheckpointError, HalibenchError
-from halibench.feature_cache import cached_features, feature_path
-from halibench.feature_sources import BASELINES, FeatureSource, ModelSource, baseline_sources
-from halibench.features import level_names
+from halibench.evaluation.classification import Features
+from halibench.evaluation.protocols import Protocol
+from halibench.evaluation.result_cache import cached_outcome, outcome_key, store_outcome
+from halibench.evaluation.tasks import TASK_IMPLEMENTATIONS, Setting
+from halibench.features.cache import cached_features, feature_path
+from halibench.features.levels import checked_levels
+from halibench.features.sources import BASELINES, FeatureSource, ModelSource, baseline_sources
+from halibench.features.user import Encoder, import_object, user_sources, weights_sha256
 from halibench.models import HierarchicalALI
+from halibench.models.checkpoints import MODEL_FILE, load_checkpoint, locate, read_index
 from halibench.probes.registry import PROBES
-from halibench.protocols import Protocol
-from halibench.result_cache import cached_outcome, outcome_key, store_outcome
-from halibench.results import write_record
-from halibench.user_sources import Encoder, import_object, user_sources, weights_sha256
+from halibench.report.results import write_record
 
 
 def shipped_for(dataset: str) -> list[str]:
@@ -50,12 +50,10 @@ def shipped_family(kind: str, dataset: str | None, say=None) -> str:
 def network_sources(network: HierarchicalALI, name: str, sha: str, levels: list[str] | None,
                     image_shape: tuple[int, ...]) -> list[FeatureSource]:
     """A hierarchical model's sources per level (default: latents and concat)."""
-    valid = level_names(network)
+    valid = network.feature_levels
     single = network.levels == 1  # concat would repeat z1
-    chosen = levels or [lv for lv in valid if lv != "hidden" and not (single and lv == "concat")]
-    bad = [lv for lv in chosen if lv not in valid]
-    if bad:
-        raise HalibenchError(f"unknown level(s) {bad} for {name}; valid levels: {valid}")
+    chosen = checked_levels(levels, valid, name, default=[
+        lv for lv in valid if lv != "hidden" and not (single and lv == "concat")])
     if tuple(network.config.image_shape) != tuple(image_shape):
         raise HalibenchError(f"{name} takes images of shape {network.config.image_shape}, "
                              f"this benchmark has {tuple(image_shape)}")
@@ -74,10 +72,7 @@ def model_sources(spec: str | Encoder, levels: list[str] | None, image_shape: tu
                                    image_shape)
         return user_sources(spec.obj, spec.name, levels, image_shape)
     if spec in BASELINES:
-        try:
-            return baseline_sources(spec, tuple(levels) if levels else None, image_shape[-1])
-        except ValueError as e:
-            raise HalibenchError(f"{spec}: {e}") from None
+        return baseline_sources(spec, tuple(levels) if levels else None, image_shape[-1])
     if spec in FAMILIES:
         spec = shipped_family(spec, dataset, say)
     if ":" in spec and not Path(spec).exists():
@@ -146,6 +141,8 @@ def run(protocol: Protocol, models: list[str | Encoder], levels: list[str] | Non
     shape = data.image_shape()
     n_draws = draws or protocol.n_draws(full)
     test_labels = np.asarray(data.split("test").labels)
+    label_names = tuple(data.split("test").label_names)
+    task = TASK_IMPLEMENTATIONS[protocol.task]
     # Every name and level is resolved before the first evaluation writes anything.
     sources = [s for spec in models
                for s in model_sources(spec, levels, shape, protocol.dataset, progress)]
@@ -165,13 +162,10 @@ def run(protocol: Protocol, models: list[str | Encoder], levels: list[str] | Non
             res = cached_outcome(key) if reusable else None
             if res is not None:
                 res = {**res, "reused_outcome": key}
-            elif protocol.task == "attributes":
-                res = evaluate_attributes(protocol, feats, test_labels, probe,
-                                          data.split("test").label_names, backend,
-                                          device=device)
             else:
-                res = evaluate(protocol, feats, test_labels, probe, lpc, n_draws,
-                               backend=backend, variants=source.variants, device=device)
+                res = task.evaluate(Setting(
+                    protocol, feats, test_labels, label_names, probe, lpc, n_draws,
+                    backend=backend, device=device, variants=source.variants))
             if reusable and "reused_outcome" not in res:
                 store_outcome(key, res)
             record = {

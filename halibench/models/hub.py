@@ -53,7 +53,7 @@ def read_index(path: Path | None = None) -> dict[str, dict[str, Any]]:
 
 def checkout_folder() -> Path:
     """``checkpoints/`` of the source checkout this package runs from (may not exist)."""
-    return Path(__file__).resolve().parent.parent / "checkpoints"
+    return Path(__file__).resolve().parents[2] / "checkpoints"
 
 
 def writable_folder() -> Path:

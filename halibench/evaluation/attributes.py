@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from halibench.classification import Features, as_tensor
-from halibench.metrics import balanced_accuracies, binary_accuracies
+from halibench.evaluation.classification import Features, as_tensor
+from halibench.evaluation.metrics import balanced_accuracies, binary_accuracies
+from halibench.evaluation.protocols import Protocol
 from halibench.probes.paths import fit_path
 from halibench.probes.registry import PROBES, get_probe
 from halibench.probes.targets import signed
-from halibench.protocols import Protocol
 
 
 def scarcest_class(*columns: np.ndarray) -> int:

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from halibench.report.tables import markdown_table
+
 
 def comparison_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per (labels, probe, model, level) with mean, std, and against the first model's
@@ -41,23 +43,21 @@ def comparison_table(records: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def format_table(table: pd.DataFrame) -> str:
-    lines = ["| labels | probe | model | level | value | Δ vs | Δ | paired p |",
-             "|---|---|---|---|---|---|---|---|"]
+    rows = []
     for r in table.itertuples():
         value = f"{r.mean:.2f} ± {r.std:.2f}" if r.n_draws > 1 else f"{r.mean:.2f}"
         delta = "" if np.isnan(r.delta) else f"{r.delta:+.2f}"
         p = "" if np.isnan(r.p_value) else f"{r.p_value:.3g}"
-        vs = r.vs if delta else ""
-        lines.append(f"| {r.labels} | {r.probe} | {r.model} | {r.level} | {value} | {vs} | "
-                     f"{delta} | {p} |")
-    return "\n".join(lines)
+        rows.append((r.labels, r.probe, r.model, r.level, value, r.vs if delta else "", delta, p))
+    return "\n".join(markdown_table(
+        ("labels", "probe", "model", "level", "value", "Δ vs", "Δ", "paired p"), rows))
 
 
 def bar_chart(table: pd.DataFrame, path: Path, title: str) -> Path:
     """Grouped bars (one group per labels/probe setting) with std error bars."""
     from matplotlib.figure import Figure
 
-    from halibench.plots import save
+    from halibench.report.plots import save
 
 
     settings = list(dict.fromkeys(zip(table["labels"], table["probe"], strict=True)))

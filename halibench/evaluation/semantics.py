@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from halibench.classification import as_tensor
-from halibench.features import as_float_images, iter_batches
-from halibench.metrics import accuracies
+from halibench.evaluation.classification import as_tensor
+from halibench.evaluation.metrics import accuracies
+from halibench.features.extract import as_float_images, iter_batches
 from halibench.models import HierarchicalALI
 from halibench.probes.newton import LinearPath, solve_path
 from halibench.probes.targets import one_vs_rest

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from halibench.features import as_float_images, extract_features
+from halibench.features.extract import as_float_images, extract_features
 from halibench.models import HierarchicalALI
 
 

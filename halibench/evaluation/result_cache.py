@@ -18,13 +18,14 @@ from typing import Any
 from halibench.data.root import cache_root
 from halibench.io import sweep_stale_temps, write_json_atomic
 
-CODE = ("probes", "classification.py", "attributes.py", "metrics.py", "protocols.py")
+CODE = ("probes", "evaluation/classification.py", "evaluation/attributes.py",
+        "evaluation/tasks.py", "evaluation/metrics.py", "evaluation/protocols.py")
 
 
 @cache
 def code_sha256() -> str:
     """sha256 over the source files that compute an outcome from features."""
-    root = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parents[1]
     h = hashlib.sha256()
     for name in CODE:
         for path in sorted((root / name).rglob("*.py")) if (root / name).is_dir() else [

@@ -1,4 +1,4 @@
-"""The per-level feature contract.
+"""Feature extraction per level (the contract itself lives on the model).
 
 Levels of a model with L latent levels:
 
@@ -14,49 +14,17 @@ result does not depend on the batch size.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from halibench.mapped import release
-from halibench.models.hierarchical import HierarchicalALI
+from halibench.data.mapped import release
+from halibench.features.levels import checked_levels
+from halibench.models.hierarchical import HIDDEN_LAYERS, HierarchicalALI
 
-HIDDEN_LAYERS = 3
 Allocate = Callable[[str, tuple[int, int]], np.ndarray]
-
-
-def level_names(model: HierarchicalALI) -> list[str]:
-    """Every valid feature level name, in canonical order."""
-    return [*model.level_names, "concat", "hidden"]
-
-
-def feature_info(model: HierarchicalALI) -> list[dict]:
-    """One dict per level: ``name``, ``dim`` and ``shape`` (the shape of each part)."""
-    dims = model.config.z_dims
-    info = [{"name": f"z{i + 1}", "dim": d, "shape": [(d,)]} for i, d in enumerate(dims)]
-    info.append({"name": "concat", "dim": sum(dims), "shape": [(d,) for d in dims]})
-    hidden_shapes = [(dims[0],), *model.encoder.x_encoder.trunk.shapes[-HIDDEN_LAYERS:]]
-    info.append({"name": "hidden", "dim": sum(math.prod(s) for s in hidden_shapes),
-                 "shape": hidden_shapes})
-    return info
-
-
-def validate_levels(model: HierarchicalALI, levels: Sequence[str]) -> list[str]:
-    """``levels`` as a list, or ValueError naming the valid levels on an unknown or repeated one."""
-    valid = level_names(model)
-    levels = list(levels)
-    unknown = [lv for lv in levels if lv not in valid]
-    if unknown:
-        raise ValueError(f"unknown feature level(s) {unknown}; valid levels: {valid}")
-    repeated = sorted({lv for lv in levels if levels.count(lv) > 1})
-    if repeated:
-        raise ValueError(f"feature level(s) {repeated} requested twice; valid levels: {valid}")
-    if not levels:
-        raise ValueError(f"no feature level requested; valid levels: {valid}")
-    return levels
 
 
 def as_float_images(batch: torch.Tensor) -> torch.Tensor:
@@ -112,8 +80,8 @@ def extract_features(model: HierarchicalALI, images: torch.Tensor | np.ndarray,
     stochastic chain with ``seed``; the mean is the default. ``desc`` shows a progress bar.
     The model's train/eval mode is restored afterwards.
     """
-    levels = validate_levels(model, levels)
-    dims = {d["name"]: d["dim"] for d in feature_info(model)}
+    levels = checked_levels(levels, model.feature_levels, "model", default=())
+    dims = {d["name"]: d["dim"] for d in model.feature_info}
     out = {lv: allocate(lv, (len(images), dims[lv])) for lv in levels}
     was_training = model.training
     model.eval()

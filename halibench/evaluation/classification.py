@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from halibench.metrics import accuracies, accuracy
+from halibench.evaluation.metrics import accuracies, accuracy
+from halibench.evaluation.protocols import Protocol, balanced_draws
 from halibench.probes import KNNProbe
 from halibench.probes.newton import Convergence
 from halibench.probes.paths import fit_path
 from halibench.probes.registry import get_probe
 from halibench.probes.targets import one_vs_rest
-from halibench.protocols import Protocol, balanced_draws
 
 Predict = Callable[[np.ndarray], torch.Tensor]
 

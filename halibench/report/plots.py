@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from halibench.features import as_float_images
+from halibench.features.extract import as_float_images
 from halibench.io import atomic_path
 from halibench.models import HierarchicalALI
 

@@ -31,6 +31,7 @@ def stored_values(stored: dict[str, Any]) -> dict[str, Any]:
         "discriminator": model.get("discriminator"), "prior": model.get("prior"),
         "width": model.get("width"), "spectral_norm": model.get("spectral_norm"),
         "init_std": model.get("init_std"), "family": model.get("family"),
+        "dropout": model.get("dropout"), "hidden_dim": model.get("hidden_dim"),
         "decoder_head": model.get("decoder_head", "conv1x1"), "lr": training.get("lr"),
         "lr_d": training.get("lr_d"), "beta1": (training.get("betas") or [None])[0],
         "seed": training.get("seed"), "batch_size": training.get("batch_size"),

@@ -10,7 +10,7 @@ Layout of a checkpoint folder::
 
 A training run folder holds ``step-NNNNNNNN/`` checkpoints and a ``latest`` file naming the
 newest; ``load`` accepts a checkpoint folder, a run folder, or a name in
-the index (``halibench.hub``), whose sha256 of the weights is verified.
+the index (``halibench.models.hub``), whose sha256 of the weights is verified.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from safetensors.torch import load_file, save_file
 
 from halibench.environment import environment
 from halibench.errors import CheckpointError
-from halibench.hub import read_index, shipped_folder
 from halibench.io import atomic_dir, sha256_file, write_text_atomic
 from halibench.models import HierarchicalALI, ModelConfig, build_model
+from halibench.models.hub import read_index, shipped_folder
 
 FORMAT = "halibench-checkpoint/1"
 MODEL_FILE = "model.safetensors"

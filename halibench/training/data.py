@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from halibench.data import data_root, load
-from halibench.train import TrainingData
+from halibench.training.trainer import TrainingData
 
 
 def training_data(dataset: str, root: str | Path | None, train_range: tuple[int, int],

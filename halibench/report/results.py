@@ -11,8 +11,10 @@ from typing import Any
 import pandas as pd
 
 from halibench.errors import HalibenchError
+from halibench.evaluation.protocols import benchmarks_dir
 from halibench.io import write_json_atomic, write_text_atomic
-from halibench.protocols import benchmarks_dir
+from halibench.models.hub import read_index
+from halibench.report.tables import markdown_table
 
 SCHEMA = "halibench-result/1"
 # One leaderboard row per configuration: different weights (checkpoint sha256) are
@@ -100,7 +102,16 @@ def fmt(mean: float, std: float, n: int) -> str:
 
 
 def model_cell(row: Any) -> str:
-    return f"{row.model} [subset]" if row.subset else str(row.model)
+    cell = f"{row.model} [subset]" if row.subset else str(row.model)
+    return f"{cell} (earlier checkpoint)" if getattr(row, "superseded", False) else cell
+
+
+def mark_superseded(table: pd.DataFrame, shipped: dict[str, str]) -> pd.DataFrame:
+    """``superseded``: the row is of a shipped name but not of the checkpoint shipped now
+    (``shipped``: name -> sha256 of its weights)."""
+    superseded = [bool(sha) and model in shipped and sha != shipped[model]
+                  for model, sha in zip(table["model"], table["checkpoint_sha256"], strict=True)]
+    return table.assign(superseded=superseded)
 
 
 def sha_cell(row: Any) -> str:
@@ -109,13 +120,13 @@ def sha_cell(row: Any) -> str:
 
 def attribute_rows(mine: pd.DataFrame) -> list[str]:
     """Means over the evaluated attributes; per-attribute columns are in the CSV."""
-    lines = ["| model | level | probe | mean balanced accuracy | mean accuracy | attributes | "
-             "checkpoint | protocol |", "|---|---|---|---|---|---|---|---|"]
     ordered = mine.sort_values(["probe", "mean"], ascending=[True, False], kind="stable")
-    for r in ordered.itertuples():
-        lines.append(f"| {model_cell(r)} | {r.level} | {r.probe} | {r.mean:.2f} | "
-                     f"{r.mean_accuracy:.2f} | {int(r.attributes_evaluated)} | {sha_cell(r)} | "
-                     f"v{r.protocol_version} |")
+    lines = markdown_table(
+        ("model", "level", "probe", "mean balanced accuracy", "mean accuracy", "attributes",
+         "checkpoint", "protocol"),
+        [(model_cell(r), r.level, r.probe, f"{r.mean:.2f}", f"{r.mean_accuracy:.2f}",
+          int(r.attributes_evaluated), sha_cell(r), f"v{r.protocol_version}")
+         for r in ordered.itertuples()])
     return [*lines, "", "Per-attribute balanced accuracy: the `bal_acc:<attribute>` columns of "
             "`leaderboard.csv`.", ""]
 
@@ -137,35 +148,34 @@ def render_markdown(ours: pd.DataFrame, published: pd.DataFrame) -> str:
         if len(mine) and mine["mean_accuracy"].notna().any():
             lines += attribute_rows(mine)
         elif len(mine):
-            lines += ["| model | level | probe | labels | metric | value | draws | checkpoint "
-                      "| protocol |", "|---|---|---|---|---|---|---|---|---|"]
-            for r in mine.itertuples():
-                lines.append(f"| {model_cell(r)} | {r.level} | {r.probe} | {r.labels} | "
-                             f"{r.metric} | {fmt(r.mean, r.std, r.n_draws)} | {r.n_draws} | "
-                             f"{sha_cell(r)} | v{r.protocol_version} |")
+            lines += markdown_table(
+                ("model", "level", "probe", "labels", "metric", "value", "draws", "checkpoint",
+                 "protocol"),
+                [(model_cell(r), r.level, r.probe, r.labels, r.metric,
+                  fmt(r.mean, r.std, r.n_draws), r.n_draws, sha_cell(r),
+                  f"v{r.protocol_version}") for r in mine.itertuples()])
             lines.append("")
         pub = published[published["benchmark"] == bench]
         if len(pub):
-            lines += ["Published:", "", "| paper | model | labels | probe | metric | value | "
-                      "source |", "|---|---|---|---|---|---|---|"]
+            rows = []
             for r in pub.itertuples():
-                value = r.value or "not available"
-                if r.std:
-                    value += f" ± {r.std}"
+                value = (r.value or "not available") + (f" ± {r.std}" if r.std else "")
                 note = f" ({r.note})" if r.note else ""
-                lines.append(f"| {r.paper} | {r.model} | {r.labels or '—'} | "
-                             f"{r.probe or '—'} | {r.metric} | {value}{note} | {r.source} |")
-            lines.append("")
+                rows.append((r.paper, r.model, r.labels or "—", r.probe or "—", r.metric,
+                             value + note, r.source))
+            lines += ["Published:", "", *markdown_table(
+                ("paper", "model", "labels", "probe", "metric", "value", "source"), rows), ""]
     return "\n".join(lines)
 
 
 def write_leaderboard(results_dir: Path) -> tuple[Path, Path]:
     """Regenerate leaderboard.md and leaderboard.csv from the records (deterministic)."""
-    ours = latest_table(read_records(results_dir))
+    shipped = {name: entry["sha256"] for name, entry in read_index().items()}
+    ours = mark_superseded(latest_table(read_records(results_dir)), shipped)
     published = published_table()
     md = results_dir / "leaderboard.md"
     write_text_atomic(md, render_markdown(ours, published) + "\n")
-    mine = ours.drop(columns=["created"]).assign(source="halibench")
+    mine = ours.drop(columns=["created", "superseded"]).assign(source="halibench")
     mine = mine[[c for c in mine.columns if not c.startswith("bal_acc:")]
                 + sorted(c for c in mine.columns if c.startswith("bal_acc:"))]
     pub = published.rename(columns={"value": "mean", "paper": "source_paper"})

@@ -29,7 +29,11 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from halibench.checkpoints import (
+from halibench.errors import CheckpointError, HalibenchError
+from halibench.features.extract import as_float_images
+from halibench.io import atomic_path
+from halibench.models import HierarchicalALI, ModelConfig, build_model
+from halibench.models.checkpoints import (
     CONFIG_FILE,
     MODEL_FILE,
     load_training_state,
@@ -40,58 +44,11 @@ from halibench.checkpoints import (
     save_checkpoint,
     verified_config,
 )
-from halibench.distributed import DistInfo, barrier, init_distributed
-from halibench.errors import CheckpointError, HalibenchError
-from halibench.features import as_float_images
-from halibench.health import health_probes
-from halibench.io import atomic_path
-from halibench.jsonable import JsonConfig
-from halibench.models import HierarchicalALI, ModelConfig, build_model
+from halibench.training.config import TrainConfig
+from halibench.training.distributed import DistInfo, barrier, init_distributed
+from halibench.training.health import health_probes
 
 StepCallback = Callable[[int, dict[str, float]], None]
-
-
-@dataclass(frozen=True)
-class TrainConfig(JsonConfig):
-    """Every training hyper-parameter; saved in each checkpoint's config.json."""
-
-    dataset: str = "mnist"
-    train_range: tuple[int, int] = (0, 50000)
-    health_range: tuple[int, int] = (50000, 52000)
-    steps: int = 10000
-    batch_size: int = 100
-    lr: float = 1e-4
-    lr_d: float | None = None
-    betas: tuple[float, float] = (0.5, 0.999)
-    seed: int = 0
-    checkpoint_every: int = 1000
-    health_every: int = 500
-    log_every: int = 10
-    keep_checkpoints: int = 2
-    instance_noise: float = 0.0
-    instance_noise_steps: int = 0
-    cycle_weight: float = 0.0
-    cycle_reduction: str = "sum"  # per image: "sum" of squared errors, or their "mean"
-    label_smoothing: float = 0.0  # one-sided: encoder tuples' target 1 - this
-    r1_weight: float = 0.0  # zero-centred gradient penalty on encoder tuples
-    autocast: str = "none"  # "bf16": forward passes in bfloat16 (CPU with AMX, or GPU)
-    device: str = "cpu"
-
-    def __post_init__(self) -> None:
-        if self.cycle_reduction not in ("sum", "mean"):
-            raise ValueError(f"cycle_reduction must be 'sum' or 'mean', got "
-                             f"{self.cycle_reduction!r}")
-        if self.autocast not in ("none", "bf16"):
-            raise ValueError(f"autocast must be 'none' or 'bf16', got {self.autocast!r}")
-
-    def noise_std(self, step: int) -> float:
-        """Instance noise: ``instance_noise`` annealed linearly to 0 over ``instance_noise_steps``
-        (constant when that is 0)."""
-        if self.instance_noise <= 0:
-            return 0.0
-        if self.instance_noise_steps <= 0:
-            return self.instance_noise
-        return self.instance_noise * max(0.0, 1.0 - step / self.instance_noise_steps)
 
 
 @dataclass

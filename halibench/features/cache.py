@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from halibench.data.mapped import release
 from halibench.data.root import cache_root
-from halibench.feature_sources import FeatureSource
+from halibench.features.sources import FeatureSource
 from halibench.io import atomic_path, sweep_stale_temps
-from halibench.mapped import release
 
 
 def feature_dir() -> Path:

@@ -16,9 +16,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from halibench.features import Allocate, empty_features, extract_features, feature_info
-from halibench.mapped import release
+from halibench.data.mapped import release
+from halibench.features.extract import Allocate, empty_features, extract_features
+from halibench.features.levels import checked_levels
 from halibench.models import HierarchicalALI, build_model, preset
+from halibench.models.config import FAMILY_BY_SIZE
 
 BASELINES = ("raw-pixels", "pca", "hog", "untrained-hali", "untrained-ali", "untrained-bigan")
 PCA_COMPONENTS = (10, 20, 50, 100, 200)
@@ -70,7 +72,10 @@ class FeatureSource:
         """Learn from unlabelled pool images (PCA); most sources learn nothing."""
 
     def transform(self, images: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """Features of a chunk of uint8 images: what a source that does not override
+        ``transform_into`` must define."""
+        raise NotImplementedError(f"{type(self).__name__} defines neither transform nor "
+                                  "transform_into")
 
 
 @dataclass
@@ -154,21 +159,18 @@ class HOGSource(FeatureSource):
         return np.asarray(out, dtype=np.float32)
 
 
-FAMILY_BY_SIZE = {28: "28px", 32: "32px", 64: "64px"}
-
-
 def untrained_sources(kind: str, levels: tuple[str, ...], image_size: int, seed: int = 0
                       ) -> list[ModelSource]:
-    """One encoder of the standard architecture with its initial weights (seeded), read at
-    each of ``levels`` (all extracted in one pass)."""
+    """One encoder of the standard architecture of the image size with its initial weights
+    (seeded), read at each of ``levels`` (all extracted in one pass); its identity names the
+    family and the seed."""
     torch.manual_seed(seed)
-    network = build_model(preset(kind, FAMILY_BY_SIZE[image_size])).eval()
-    valid = [d["name"] for d in feature_info(network)]
-    bad = [lv for lv in levels if lv not in valid]
-    if bad:
-        raise ValueError(f"unknown feature level(s) {bad}; valid levels: {valid}")
-    first = ModelSource(f"untrained-{kind}", levels[0], checkpoint_sha256=f"init-seed{seed}",
-                        network=network, sibling_levels=levels)
+    family = FAMILY_BY_SIZE[image_size]
+    network = build_model(preset(kind, family)).eval()
+    levels = tuple(checked_levels(levels, network.feature_levels, f"untrained-{kind}"))
+    first = ModelSource(f"untrained-{kind}", levels[0],
+                        checkpoint_sha256=f"init-{family}-seed{seed}", network=network,
+                        sibling_levels=levels)
     return [first.for_level(lv) for lv in levels]
 
 
@@ -180,9 +182,8 @@ def baseline_sources(name: str, levels: tuple[str, ...] | None, image_size: int
     """A baseline's feature sources at ``levels`` (default: its only level, or z1 of an
     untrained encoder); a level the baseline does not have raises."""
     fixed = BASELINE_LEVEL.get(name)
-    if fixed and levels and set(levels) != {fixed}:
-        raise ValueError(f"unknown level(s) {sorted(set(levels) - {fixed})}; valid levels: "
-                         f"['{fixed}']")
+    if fixed:
+        checked_levels(levels, [fixed], name)
     levels = levels or ("z1",)
     if name == "raw-pixels":
         return [RawPixels(name, BASELINE_LEVEL[name])]

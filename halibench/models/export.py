@@ -9,15 +9,16 @@ from typing import Any
 
 import pandas as pd
 
-from halibench.checkpoints import (
+from halibench.io import atomic_dir, sha256_file, write_json_atomic, write_text_atomic
+from halibench.models.checkpoints import (
     CONFIG_FILE,
     MODEL_FILE,
     resolve_folder,
     verified_config,
 )
-from halibench.hub import read_index, writable_folder, writable_index_path
-from halibench.io import atomic_dir, sha256_file, write_json_atomic, write_text_atomic
-from halibench.results import fmt, latest_table, read_records
+from halibench.models.hub import read_index, writable_folder, writable_index_path
+from halibench.report.results import fmt, latest_table, read_records
+from halibench.report.tables import markdown_table
 
 LOGS = ("losses.csv", "health.csv")
 
@@ -80,18 +81,15 @@ def card_text(name: str, config: dict[str, Any], health: pd.DataFrame | None,
         lines += ["## Notes", "", notes.strip(), ""]
     if health is not None and len(health):
         last = health.iloc[-1]
-        lines += ["## Final health probes (held-out slice)", "",
-                  "| metric | value |", "|---|---|"]
-        lines += [f"| {k} | {v:.4f} |" for k, v in last.items() if k != "step"]
-        lines.append("")
+        lines += ["## Final health probes (held-out slice)", "", *markdown_table(
+            ("metric", "value"), [(k, f"{v:.4f}") for k, v in last.items() if k != "step"]), ""]
     lines += ["## Benchmark results", ""]
     if len(results):
-        lines += ["| benchmark | level | probe | labels | metric | value | draws |",
-                  "|---|---|---|---|---|---|---|"]
-        for r in results.itertuples():
-            bench = f"{r.benchmark} [subset]" if r.subset else r.benchmark
-            lines.append(f"| {bench} | {r.level} | {r.probe} | {r.labels} | {r.metric} "
-                         f"| {fmt(r.mean, r.std, r.n_draws)} | {r.n_draws} |")
+        lines += markdown_table(
+            ("benchmark", "level", "probe", "labels", "metric", "value", "draws"),
+            [(f"{r.benchmark} [subset]" if r.subset else r.benchmark, r.level, r.probe,
+              r.labels, r.metric, fmt(r.mean, r.std, r.n_draws), r.n_draws)
+             for r in results.itertuples()])
     else:
         lines.append("None recorded yet: run `halibench run BENCHMARK --model "
                      f"{name}` and regenerate this card with `halibench card {name}`.")

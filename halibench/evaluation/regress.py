@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from halibench import benchmark
 from halibench.errors import HalibenchError
-from halibench.protocols import load_protocol
+from halibench.evaluation import benchmark
+from halibench.evaluation.protocols import load_protocol
 
 COLUMNS = ["benchmark", "model", "level", "probe", "labels_per_class", "draws", "expected",
            "tolerance"]

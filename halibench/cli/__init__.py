@@ -1,0 +1,35 @@
+"""The ``halibench`` command line (click): one thin module per group of commands.
+
+Bad input: one line on stderr, exit code 2; Ctrl-C: exit code 130.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from halibench.cli.checkpoints import card, export, figures
+from halibench.cli.common import HalibenchGroup
+from halibench.cli.data import data
+from halibench.cli.evaluate import compare, leaderboard, list_cmd, regress, run, semantics
+from halibench.cli.train import train
+
+
+@click.group(cls=HalibenchGroup)
+@click.version_option(package_name="halibench")
+def cli() -> None:
+    """Train, load and fairly compare ALI, BiGAN and HALI representations."""
+
+
+for command in (train, export, figures, card, data, run, compare, semantics, leaderboard,
+                list_cmd, regress):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli(prog_name="halibench")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

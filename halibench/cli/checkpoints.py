@@ -1,0 +1,60 @@
+"""``halibench export``, ``figures`` and ``card``: ship a run, draw it, describe it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from halibench.cli.common import data_root_option, parse_range, results_option
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--name", required=True, help="Checkpoint name, e.g. hali-mnist.")
+@click.option("--dataset", required=True, help="Dataset it was trained on.")
+@click.option("--note", default="", help="Free text for the card's Notes section.")
+@results_option
+def export(run_dir: Path, name: str, dataset: str, note: str, results_dir: Path) -> None:
+    """Ship RUN_DIR's newest checkpoint (or RUN_DIR itself, a step folder) as
+    checkpoints/NAME, with index entry, sha256 and model card."""
+    from halibench.models.export import export_run, write_card
+
+    dest = export_run(run_dir, name, dataset, note)
+    click.echo(f"exported {dest}; card {write_card(name, results_dir)}")
+
+
+@click.command()
+@click.argument("model_name", metavar="MODEL")
+@click.option("--split", "split_name", default="test", show_default=True,
+              help="Split whose images are reconstructed and interpolated.")
+@click.option("--rows", default=None, help="START:STOP rows of that split (default: all), "
+              "e.g. 3600:4283 for the CelebA subset's test ids.")
+@data_root_option
+@results_option
+def figures(model_name: str, split_name: str, rows: str | None, data_root: Path | None,
+            results_dir: Path) -> None:
+    """Reconstructions per level, samples, interpolations and training curves of MODEL."""
+    from halibench.data import load as load_data
+    from halibench.models.checkpoints import load_checkpoint, locate
+    from halibench.report.plots import model_figures
+
+    folder, expected, name = locate(model_name)
+    model, config = load_checkpoint(folder, expected)
+    dataset = config.get("data", {}).get("dataset") or "mnist"
+    split = load_data(dataset, split_name, data_root)
+    if rows:
+        split = split.take(*parse_range(rows, "--rows"))
+    log_folder = folder if (folder / "losses.csv").is_file() else folder.parent
+    for path in model_figures(model, name, split.images, log_folder, results_dir / "figures"):
+        click.echo(f"wrote {path}")
+
+
+@click.command()
+@click.argument("name")
+@results_option
+def card(name: str, results_dir: Path) -> None:
+    """Regenerate the model card of shipped checkpoint NAME from its records."""
+    from halibench.models.export import write_card
+
+    click.echo(f"wrote {write_card(name, results_dir)}")

@@ -1,0 +1,274 @@
+"""``halibench run``, ``compare``, ``semantics``, ``regress``, ``leaderboard`` and ``list``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from halibench.cli.common import data_root_option, echo_err, resolve_device, results_option
+from halibench.errors import HalibenchError
+from halibench.report.tables import markdown_table
+
+DEFAULT_BASELINES = ["raw-pixels", "pca", "hog", "untrained-hali"]
+
+
+def warn_unconverged(records: list[dict]) -> None:
+    """One line, when any probe solve stopped short of its tolerance (at the iteration cap,
+    or where float32 allowed no further descent)."""
+    capped = [r for r in records if (r.get("convergence") or {}).get("not_converged")]
+    if capped:
+        n = sum(r["convergence"]["not_converged"] for r in capped)
+        total = sum(r["convergence"]["solves"] for r in capped)
+        echo_err(f"warning: {n} of {total} probe solves in {len(capped)} record(s) did not reach "
+                 "the solver's tolerance (see each record's 'convergence')")
+
+
+def summary_table(records: list[dict]) -> str:
+    if records and "attributes" in records[0]:
+        return attribute_summary(records)
+    rows = []
+    for r in records:
+        value = f"{r['mean']:.2f} ± {r['std']:.2f}" if len(r["draws"]) > 1 else f"{r['mean']:.2f}"
+        rows.append((r["model"], r["level"], r["probe"], r["labels"], f"{r['metric']} {value}",
+                     len(r["draws"]), r["backend"]))
+    return "\n".join(markdown_table(
+        ("model", "level", "probe", "labels", "value", "draws", "backend"), rows))
+
+
+def attribute_summary(records: list[dict]) -> str:
+    """Means over evaluated attributes, and which attributes were left out."""
+    lines = markdown_table(
+        ("model", "level", "probe", "mean balanced acc.", "mean acc.", "attributes", "backend"),
+        [(r["model"], r["level"], r["probe"], f"{r['mean']:.2f}", f"{r['mean_accuracy']:.2f}",
+          r["attributes_evaluated"], r["backend"]) for r in records])
+    excluded = records[0]["attributes_excluded"]
+    if excluded:
+        lines.append(f"left out of the means (too few positives or negatives): "
+                     f"{', '.join(excluded)}")
+    return "\n".join(lines)
+
+
+def selected_protocol(name: str, labels_per_class: tuple[str, ...]):
+    """The protocol, restricted to the given label settings (all when none given)."""
+    from halibench.evaluation.protocols import load_protocol, restrict
+
+    return restrict(load_protocol(name), labels_per_class)
+
+
+def evaluation_options(f):
+    for option in reversed([
+        click.option("--level", "levels", multiple=True, help="Feature level(s); default all "
+                     "of the model's latent levels and concat."),
+        click.option("--probe", "probes", multiple=True, help="Probe(s): l2svm, linear, knn."),
+        click.option("--full", is_flag=True, help="The protocol's full number of draws."),
+        click.option("--labels-per-class", "labels_per_class", multiple=True,
+                     help="Only these label settings of the protocol (e.g. 10)."),
+        click.option("--draws", type=click.IntRange(min=1), default=None,
+                     help="Override the number of draws (quick looks; recorded)."),
+        click.option("--backend", type=click.Choice(["torch", "sklearn"]), default="torch",
+                     show_default=True, help="Linear probes' solver: batched Newton-CG "
+                     "(torch) or scikit-learn's reference estimators, one fit each."),
+        click.option("--device", default="auto", show_default=True,
+                     help="Where the probes solve (cpu, cuda, ...; auto: cuda when available)."),
+        click.option("--no-cache", is_flag=True, help="Recompute features."),
+        data_root_option, results_option,
+    ]):
+        f = option(f)
+    return f
+
+
+@click.command()
+@click.argument("benchmark_name", metavar="BENCHMARK")
+@click.option("--model", "models", multiple=True, help="Shipped checkpoint name, model family "
+              "(hali, ali, bigan: the shipped one for the dataset), checkpoint folder, baseline "
+              "or package.module:attribute (your encoder); default: shipped checkpoints for "
+              "the dataset and baselines.")
+@evaluation_options
+@click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")
+def run(benchmark_name: str, models: tuple[str, ...], levels: tuple[str, ...],
+        probes: tuple[str, ...], full: bool, labels_per_class: tuple[str, ...],
+        draws: int | None, backend: str, device: str, no_cache: bool,
+        data_root: Path | None, results_dir: Path, as_json: bool) -> None:
+    """Evaluate models on BENCHMARK; print a table, write records, refresh the leaderboard."""
+    from halibench.evaluation import benchmark
+    from halibench.report.results import write_leaderboard
+
+    protocol = selected_protocol(benchmark_name, labels_per_class)
+    names = list(models) or benchmark.shipped_for(protocol.dataset) + DEFAULT_BASELINES
+    records = benchmark.run(protocol, names, list(levels) or None, list(probes) or None,
+                            full=full, root=data_root, use_cache=not no_cache,
+                            backend=backend, draws=draws, results_dir=results_dir,
+                            progress=lambda m: echo_err(f"[{protocol.name}] {m}"),
+                            device=resolve_device(device))
+    write_leaderboard(results_dir)
+    warn_unconverged(records)
+    if as_json:
+        click.echo(json.dumps(records, indent=2))
+    else:
+        click.echo(f"{protocol.name} v{protocol.version} ({protocol.metric}, %)")
+        if protocol.subset:
+            click.echo(f"SUBSET, not comparable to published numbers: {protocol.subset}")
+        click.echo(summary_table(records))
+    if protocol.task == "attributes" and records:
+        from halibench.report.results import read_records
+
+        echo_err(f"chart: {attribute_figure(protocol, read_records(results_dir), results_dir)}")
+
+
+def attribute_figure(protocol, all_records: list[dict], results_dir: Path) -> Path:
+    """Per-attribute bars of every learned model recorded on ``protocol`` (this version),
+    and of HOG when recorded."""
+    from halibench.features.sources import BASELINES
+    from halibench.report.plots import attribute_chart, save
+    from halibench.report.results import latest_records
+
+    records = [r for r in latest_records(all_records)
+               if r["benchmark"] == protocol.name and r["protocol_version"] == protocol.version]
+    models = list(dict.fromkeys(r["model"] for r in records if r["model"] not in BASELINES))
+    models += ["hog"] if any(r["model"] == "hog" for r in records) else []
+    models = models or list(dict.fromkeys(r["model"] for r in records))
+    return save(attribute_chart(records, models, f"{protocol.name}: per-attribute test "
+                                                 "balanced accuracy"),
+                results_dir / "figures" / f"{protocol.name}-attributes.png")
+
+
+@click.command()
+@click.argument("models", nargs=-1, required=True)
+@click.option("--benchmark", "benchmark_name", default="mnist-semisup", show_default=True)
+@evaluation_options
+@click.option("--chart", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="PNG bar chart (default: RESULTS/figures/compare-BENCHMARK-MODELS.png).")
+def compare(models: tuple[str, ...], benchmark_name: str, levels: tuple[str, ...],
+            probes: tuple[str, ...], full: bool, labels_per_class: tuple[str, ...],
+            draws: int | None, backend: str, device: str, no_cache: bool,
+            data_root: Path | None, results_dir: Path, chart: Path | None) -> None:
+    """Compare MODELS side by side on the same draws: deltas, paired t-tests, a chart."""
+    from halibench.evaluation import benchmark
+    from halibench.report.compare import bar_chart, comparison_table, format_table
+    from halibench.report.results import write_leaderboard
+
+    protocol = selected_protocol(benchmark_name, labels_per_class)
+    records = benchmark.run(protocol, list(models), list(levels) or None,
+                            list(probes) or None, full=full, root=data_root,
+                            use_cache=not no_cache, backend=backend, draws=draws,
+                            results_dir=results_dir,
+                            progress=lambda m: echo_err(f"[{protocol.name}] {m}"),
+                            device=resolve_device(device))
+    write_leaderboard(results_dir)
+    warn_unconverged(records)
+    table = comparison_table(records)
+    click.echo(f"{protocol.name} v{protocol.version}: test {protocol.metric} (%)")
+    click.echo(format_table(table))
+    path = chart or results_dir / "figures" / f"compare-{protocol.name}-{'-'.join(models)}.png"
+    bar_chart(table, path, f"{protocol.name}: {' vs '.join(models)}")
+    click.echo(f"chart: {path}")
+
+
+@click.command()
+@click.argument("models", nargs=-1, required=True)
+@click.option("--benchmark", "benchmark_name", default="mnist-semisup", show_default=True,
+              help="Protocol whose pool trains the reference classifier (validation picks "
+              "its C) and whose test images are reconstructed.")
+@data_root_option
+@results_option
+def semantics(models: tuple[str, ...], benchmark_name: str, data_root: Path | None,
+              results_dir: Path) -> None:
+    """Per level, the share of test digits whose reconstruction keeps its class under a
+    fixed raw-pixel L2-SVM; one JSON record per model in RESULTS/semantics/."""
+    from halibench.environment import environment
+    from halibench.evaluation.benchmark import BenchmarkData, model_sources
+    from halibench.evaluation.protocols import load_protocol
+    from halibench.evaluation.semantics import PixelClassifier, class_consistency
+    from halibench.report.results import write_semantics_record
+
+    protocol = load_protocol(benchmark_name)
+    data = BenchmarkData(protocol, data_root)
+    sources = [model_sources(m, None, data.image_shape(), protocol.dataset, echo_err)[0]
+               for m in models]
+    not_models = [s.model for s in sources if getattr(s, "network", None) is None]
+    if not_models:
+        raise HalibenchError(f"{not_models}: no decoder to reconstruct with; semantics needs "
+                             "ALI, BiGAN or HALI models")
+    pool, val, test = (data.split(r) for r in ("pool", "validation", "test"))
+    classifier = PixelClassifier(pool.images, pool.labels, val.images, val.labels)
+    top = max(s.network.levels for s in sources)
+    rows = []
+    for source in sources:
+        shares = class_consistency(source.network, classifier, test.images, test.labels)
+        rows.append((source.model, f"{shares['originals']:.2f}",
+                     *(f"{shares[f'z{i}']:.2f}" if f"z{i}" in shares else "—"
+                       for i in range(1, top + 1))))
+        write_semantics_record(results_dir, {
+            "benchmark": protocol.name, "protocol_version": protocol.version,
+            "model": source.model, "checkpoint_sha256": source.checkpoint_sha256,
+            "classifier": "one-vs-rest L2-SVM on raw pixels, all pool labels, C on validation",
+            "class_consistency": shares, "environment": environment()})
+    click.echo("\n".join(markdown_table(
+        ("model", "originals", *(f"z{i}" for i in range(1, top + 1))), rows)))
+
+
+@click.command()
+@results_option
+def leaderboard(results_dir: Path) -> None:
+    """Regenerate leaderboard.md, leaderboard.csv and the per-attribute charts of attribute
+    protocols from the result records."""
+    from halibench.evaluation.protocols import load_protocol
+    from halibench.report.results import read_records, write_leaderboard
+
+    for path in write_leaderboard(results_dir):
+        click.echo(f"wrote {path}")
+    records = read_records(results_dir)
+    for name in sorted({r["benchmark"] for r in records if "attributes" in r}):
+        click.echo(f"wrote {attribute_figure(load_protocol(name), records, results_dir)}")
+
+
+@click.command("list")
+def list_cmd() -> None:
+    """Models, shipped checkpoints, levels, benchmarks and probes."""
+    from halibench.evaluation.protocols import list_protocols
+    from halibench.features.sources import BASELINES
+    from halibench.models.checkpoints import read_index
+    from halibench.probes.registry import PROBES
+
+    index = read_index()
+    click.echo("models: hali, ali, bigan (train with `halibench train`)")
+    click.echo("checkpoints: " + (", ".join(f"{n} ({e.get('dataset', '?')})"
+                                            for n, e in sorted(index.items())) or "none yet"))
+    click.echo("levels: z1..zL, concat, hidden (per model; see feature_info)")
+    click.echo("baselines: " + ", ".join(BASELINES))
+    click.echo("benchmarks: " + ", ".join(list_protocols()))
+    click.echo("probes: " + ", ".join(PROBES))
+
+
+@click.command()
+@click.option("--expected", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("results/expected.csv"), show_default=True)
+@data_root_option
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Also write the comparison to this CSV file.")
+@click.option("--no-cache", is_flag=True, help="Recompute features.")
+def regress(expected: Path, data_root: Path | None, csv_out: Path | None,
+            no_cache: bool) -> None:
+    """Re-evaluate the expected rows; exit 1 if any drifts beyond its tolerance."""
+    from halibench.evaluation.regress import read_expected
+    from halibench.evaluation.regress import regress as run_regress
+    from halibench.io import write_text_atomic
+
+    table = run_regress(read_expected(expected), data_root, use_cache=not no_cache)
+    color = {True: "green", False: "red"}
+    click.echo("\n".join(markdown_table(
+        ("benchmark", "model", "level", "probe", "labels", "draws", "expected", "measured",
+         "drift", "tol", "status"),
+        [(r.benchmark, r.model, r.level, r.probe, r.labels, r.draws, r.expected, r.measured,
+          f"{r.drift:+.3f}", r.tolerance,
+          click.style("ok" if r.ok else "DRIFT", fg=color[bool(r.ok)]))
+         for r in table.itertuples()])))
+    if csv_out:
+        write_text_atomic(csv_out, table.to_csv(index=False, lineterminator="\n"))
+    if not table["ok"].all():
+        click.echo(f"{(~table['ok']).sum()} of {len(table)} rows drifted", err=True)
+        sys.exit(1)
+    click.echo(f"all {len(table)} rows within tolerance")

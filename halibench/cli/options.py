@@ -1,0 +1,55 @@
+"""Click options made from config dataclass fields declared with ``jsonable.option``."""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import Field
+from typing import Any
+
+import click
+
+from halibench.jsonable import option_fields
+
+
+def value_type(f: Field, owner: type) -> type:
+    """The field's Python type (``X | None`` gives X)."""
+    hint = typing.get_type_hints(owner)[f.name]
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    return str if typing.get_origin(hint) is typing.Literal else hint
+
+
+def click_option(f: Field, owner: type) -> Callable:
+    """One ``--field-name`` option: type, bounds, choices, default and help from the field."""
+    meta = f.metadata["option"]
+    flag = "--" + f.name.replace("_", "-")
+    kind = value_type(f, owner)
+    if kind is bool:
+        return click.option(flag, is_flag=True, default=f.default, help=meta["help"])
+    if meta["choices"]:
+        ptype: Any = click.Choice(list(meta["choices"]))
+    elif kind in (int, float) and (meta["minimum"] is not None or meta["maximum"] is not None):
+        rng = click.IntRange if kind is int else click.FloatRange
+        ptype = rng(min=meta["minimum"], max=meta["maximum"])
+    else:
+        ptype = kind
+    return click.option(flag, type=ptype, default=f.default, help=meta["help"],
+                        show_default=f.default is not None)
+
+
+def config_options(*owners: type) -> Callable:
+    """Decorator adding an option for every ``option`` field of each config dataclass."""
+    def decorate(command: Callable) -> Callable:
+        for owner in reversed(owners):
+            for f in reversed(option_fields(owner)):
+                command = click_option(f, owner)(command)
+        return command
+    return decorate
+
+
+def split_options(options: dict[str, Any], owner: type) -> dict[str, Any]:
+    """The entries of ``options`` that are ``option`` fields of ``owner``."""
+    names = {f.name for f in option_fields(owner)}
+    return {k: v for k, v in options.items() if k in names}

@@ -1,0 +1,110 @@
+"""``halibench train``: train ALI, BiGAN or HALI without labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from halibench.cli.common import (
+    command_line,
+    data_root_option,
+    given_on_command_line,
+    parse_range,
+    resolve_device,
+)
+from halibench.cli.options import config_options, split_options
+from halibench.errors import HalibenchError
+from halibench.models.config import FAMILY_SHAPES, ModelConfig
+from halibench.training.config import TrainConfig
+
+
+@click.command()
+@click.argument("kind", type=click.Choice(["hali", "ali", "bigan"]))
+@data_root_option
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Run folder (default: runs/KIND-DATASET).")
+@click.option("--levels", type=click.IntRange(min=1), default=None,
+              help="HALI levels (default 2; ALI and BiGAN have 1).")
+@click.option("--z-dims", default=None, help="Comma-separated |z| per level, e.g. 64,32.")
+@click.option("--family", type=click.Choice(list(FAMILY_SHAPES)), default=None,
+              help="Architecture family (default: the one of the images' size; 28px-dcgan is "
+              "the 28 px family that plays MNIST's image game).")
+@click.option("--decoder-head", type=click.Choice(["conv1x1", "upsample"]), default=None,
+              help="How p(x|z1) writes pixels: a 1x1 conv after the last block (ALI's "
+              "layout), or the last transposed conv itself (DCGAN's); default: the family's.")
+@click.option("--beta1", type=float, default=0.5, show_default=True, help="Adam's beta1.")
+@click.option("--split", "split_name", default="train", show_default=True,
+              help="Dataset split to learn from, e.g. 'present' for a partial CelebA copy.")
+@click.option("--train-range", default="0:50000", show_default=True,
+              help="START:STOP rows of the train split to learn from.")
+@click.option("--health-range", default="50000:52000", show_default=True,
+              help="START:STOP held-out rows of the train split for health probes.")
+@config_options(TrainConfig, ModelConfig)
+@click.option("--device", default="auto", show_default=True,
+              help="cpu, cuda, cuda:1, ...; auto: cuda when available, else cpu.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads for torch.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last "
+              "checkpoint (its stored config wins, except --steps).")
+def train(kind: str, data_root: Path | None, out: Path | None, levels: int | None,
+          z_dims: str | None, family: str | None, decoder_head: str | None, beta1: float,
+          split_name: str, train_range: str, health_range: str, device: str,
+          threads: int | None, resume: bool, **options: Any) -> None:
+    """Train KIND (hali, ali or bigan) on DATASET without labels."""
+    import torch
+
+    from halibench.models import preset
+    from halibench.models.config import FAMILY_BY_SIZE
+    from halibench.training.data import training_data
+    from halibench.training.trainer import Trainer
+
+    if threads:
+        torch.set_num_threads(threads)
+    device = resolve_device(device)
+    ctx = click.get_current_context()
+    dataset = options["dataset"]
+    run_dir = out or Path("runs") / f"{kind}-{dataset}"
+    t_range = parse_range(train_range, "--train-range")
+    h_range = parse_range(health_range, "--health-range")
+    if resume:  # the stored run's data, never the defaults of this invocation
+        from halibench.training.resume import check_resume
+        from halibench.training.trainer import stored_run
+
+        stored = stored_run(run_dir)
+        check_resume(given_on_command_line(ctx) | {"kind": kind}, stored, str(run_dir))
+        dataset, split_name = stored["training"]["dataset"], stored["data"].get("split", "train")
+        t_range = tuple(stored["training"]["train_range"])
+        h_range = tuple(stored["training"]["health_range"])
+    data = training_data(dataset, data_root, t_range, h_range, split_name)
+    size = data.images.shape[-1]
+    if size not in FAMILY_BY_SIZE:
+        raise HalibenchError(f"{dataset}: {size}x{size} images fit no architecture family "
+                             f"(sizes {sorted(FAMILY_BY_SIZE)})")
+    family = family or FAMILY_BY_SIZE[size]
+    if not family.startswith(f"{size}px"):
+        raise click.BadParameter(f"{family} is for other image sizes; {dataset} has "
+                                 f"{size}x{size} images", param_hint="--family")
+    overrides = split_options(options, ModelConfig)
+    if decoder_head:
+        overrides["decoder_head"] = decoder_head
+    if z_dims:
+        try:
+            overrides["z_dims"] = tuple(int(v) for v in z_dims.split(","))
+        except ValueError:
+            raise click.BadParameter(f"{z_dims!r} is not a comma-separated list of sizes",
+                                     param_hint="--z-dims") from None
+    try:
+        model_config = preset(kind, family, levels, **overrides)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    config = TrainConfig(**split_options(options, TrainConfig) | {
+        "dataset": dataset, "train_range": t_range, "health_range": h_range,
+        "betas": (beta1, 0.999), "device": device})
+    # a resume records what was typed: the stored run's options are the ones in force
+    trainer = Trainer(model_config, config, run_dir, data, resume=resume,
+                      command=command_line(ctx, ("kind",), typed_only=resume))
+    final = trainer.fit()
+    if final is not None:
+        click.echo(f"checkpoint: {final}")

@@ -1,0 +1,1 @@
+"""Reporting: result records, the leaderboard, comparisons and figures."""

@@ -1,0 +1,59 @@
+"""Training hyper-parameters (no torch here: the command line reads these fields to make
+``halibench train``'s options)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from halibench.jsonable import JsonConfig, option
+
+
+@dataclass(frozen=True)
+class TrainConfig(JsonConfig):
+    """Every training hyper-parameter; saved in each checkpoint's config.json."""
+
+    dataset: str = option("mnist", "Dataset name.")
+    train_range: tuple[int, int] = (0, 50000)
+    health_range: tuple[int, int] = (50000, 52000)
+    steps: int = option(10000, "Training steps (one batch each).", minimum=1)
+    batch_size: int = option(100, "Images per step.", minimum=2)
+    lr: float = option(1e-4, "Adam learning rate (generators, and D unless --lr-d).")
+    lr_d: float | None = option(None, "Discriminator learning rate.")
+    betas: tuple[float, float] = (0.5, 0.999)
+    seed: int = option(0, "Seed of initialisation, data order and sampling.")
+    checkpoint_every: int = option(1000, "Steps between checkpoints.", minimum=1)
+    health_every: int = option(500, "Steps between health probes (0: never).", minimum=0)
+    log_every: int = 10
+    keep_checkpoints: int = 2
+    instance_noise: float = option(0.0, "Std of Gaussian noise on D's image inputs.", minimum=0)
+    instance_noise_steps: int = option(
+        0, "Anneal the instance noise to 0 over this many steps (0: constant).", minimum=0)
+    cycle_weight: float = option(
+        0.0, "Stabiliser: ALICE-style reconstruction cycle term through each level.",
+        minimum=0)
+    cycle_reduction: str = option("sum", "Cycle term per image: sum or mean of squared errors.",
+                                  choices=("sum", "mean"))
+    label_smoothing: float = option(
+        0.0, "Stabiliser: one-sided, D's target for encoder tuples is 1 - this.", minimum=0,
+        maximum=0.5)
+    r1_weight: float = option(
+        0.0, "Stabiliser: zero-centred gradient penalty on encoder tuples (R1).", minimum=0)
+    autocast: str = option("none", "Mixed precision: forward passes in bfloat16.",
+                           choices=("none", "bf16"))
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.cycle_reduction not in ("sum", "mean"):
+            raise ValueError(f"cycle_reduction must be 'sum' or 'mean', got "
+                             f"{self.cycle_reduction!r}")
+        if self.autocast not in ("none", "bf16"):
+            raise ValueError(f"autocast must be 'none' or 'bf16', got {self.autocast!r}")
+
+    def noise_std(self, step: int) -> float:
+        """Instance noise: ``instance_noise`` annealed linearly to 0 over ``instance_noise_steps``
+        (constant when that is 0)."""
+        if self.instance_noise <= 0:
+            return 0.0
+        if self.instance_noise_steps <= 0:
+            return self.instance_noise
+        return self.instance_noise * max(0.0, 1.0 - step / self.instance_noise_steps)

@@ -1,0 +1,60 @@
+"""The pipeline's seams: tasks, level checks, the table renderer and option generation."""
+
+import pytest
+from click.testing import CliRunner
+
+from halibench.cli import cli
+from halibench.evaluation.protocols import TASKS
+from halibench.evaluation.tasks import TASK_IMPLEMENTATIONS
+from halibench.features.levels import LevelError, checked_levels
+from halibench.jsonable import option_fields
+from halibench.models.config import ModelConfig
+from halibench.report.tables import markdown_table
+from halibench.training.config import TrainConfig
+
+
+def test_every_protocol_task_has_one_implementation():
+    assert set(TASK_IMPLEMENTATIONS) == set(TASKS)
+
+
+def test_checked_levels_default_unknown_repeated_and_empty():
+    assert checked_levels(None, ["z1", "z2"], "m") == ["z1", "z2"]
+    assert checked_levels(None, ["z1", "z2"], "m", default=["z2"]) == ["z2"]
+    with pytest.raises(LevelError, match=r"^m: unknown level\(s\) \['z9'\]; valid levels"):
+        checked_levels(["z9"], ["z1"], "m")
+    with pytest.raises(LevelError, match="requested twice"):
+        checked_levels(["z1", "z1"], ["z1"], "m")
+    with pytest.raises(LevelError, match="no feature level"):
+        checked_levels(None, ["z1"], "m", default=[])
+
+
+def test_markdown_table_rows_and_cell_count():
+    assert markdown_table(("a", "b"), [(1, "x")]) == ["| a | b |", "|---|---|", "| 1 | x |"]
+    with pytest.raises(ValueError, match="2 cells"):
+        markdown_table(("a",), [(1, 2)])
+
+
+def test_train_offers_every_option_field_with_its_default():
+    params = {p.name: p for p in cli.commands["train"].params}
+    for owner, instance in ((TrainConfig, TrainConfig()), (ModelConfig, ModelConfig())):
+        for f in option_fields(owner):
+            assert f.name in params, f.name
+            assert params[f.name].default == getattr(instance, f.name), f.name
+
+
+def test_train_option_bounds_come_from_the_field():
+    result = CliRunner().invoke(cli, ["train", "ali", "--label-smoothing", "0.7"])
+    assert result.exit_code == 2 and "--label-smoothing" in result.output
+
+
+def test_rows_of_an_earlier_shipped_checkpoint_are_marked():
+    import pandas as pd
+
+    from halibench.report.results import mark_superseded, model_cell
+
+    table = pd.DataFrame({"model": ["hali-mnist", "hali-mnist", "raw-pixels", "mine"],
+                          "checkpoint_sha256": ["old", "new", "", "x"], "subset": [""] * 4})
+    marked = mark_superseded(table, {"hali-mnist": "new"})
+    assert marked["superseded"].tolist() == [True, False, False, False]
+    cells = [model_cell(r) for r in marked.itertuples()]
+    assert cells[0] == "hali-mnist (earlier checkpoint)" and cells[1] == "hali-mnist"
