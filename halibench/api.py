@@ -39,7 +39,7 @@ def evaluate(source: Any, benchmark: str, *, probes: list[str] | None = None,
     features or to a dict of named levels; or a fitted scikit-learn transformer. ``name``
     labels an object's records (default: its class name).
     """
-    from halibench import benchmark as runner
+    from halibench.evaluation import benchmark as runner
     from halibench.evaluation.protocols import load_protocol, restrict
     from halibench.report.results import write_leaderboard
 
