@@ -16,12 +16,12 @@ from halibench.cli.common import (
 )
 from halibench.cli.options import config_options, split_options
 from halibench.errors import HalibenchError
-from halibench.models.config import FAMILY_SHAPES, ModelConfig
+from halibench.models.config import FAMILY_SHAPES, KINDS, ModelConfig
 from halibench.training.config import TrainConfig
 
 
 @click.command()
-@click.argument("kind", type=click.Choice(["hali", "ali", "bigan"]))
+@click.argument("kind", type=click.Choice(KINDS))
 @data_root_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run folder (default: runs/KIND-DATASET).")
@@ -83,7 +83,7 @@ def train(kind: str, data_root: Path | None, out: Path | None, levels: int | Non
         raise HalibenchError(f"{dataset}: {size}x{size} images fit no architecture family "
                              f"(sizes {sorted(FAMILY_BY_SIZE)})")
     family = family or FAMILY_BY_SIZE[size]
-    if not family.startswith(f"{size}px"):
+    if FAMILY_SHAPES[family][-1] != size:
         raise click.BadParameter(f"{family} is for other image sizes; {dataset} has "
                                  f"{size}x{size} images", param_hint="--family")
     overrides = split_options(options, ModelConfig)

@@ -23,6 +23,7 @@ from halibench.features.sources import BASELINES, FeatureSource, ModelSource, ba
 from halibench.features.user import Encoder, import_object, user_sources, weights_sha256
 from halibench.models import HierarchicalALI
 from halibench.models.checkpoints import MODEL_FILE, load_checkpoint, locate, read_index
+from halibench.models.config import KINDS
 from halibench.probes.registry import PROBES
 from halibench.report.results import write_record
 
@@ -31,7 +32,7 @@ def shipped_for(dataset: str) -> list[str]:
     return sorted(n for n, e in read_index().items() if e.get("dataset") == dataset)
 
 
-FAMILIES = ("hali", "ali", "bigan")
+FAMILIES = KINDS  # a model family name stands for its shipped checkpoint of the dataset
 
 
 def shipped_family(kind: str, dataset: str | None, say=None) -> str:

@@ -36,14 +36,14 @@ def as_float_images(batch: torch.Tensor) -> torch.Tensor:
 
 def _batch_features(model: HierarchicalALI, x: torch.Tensor, levels: list[str], sample: bool
                     ) -> dict[str, torch.Tensor]:
-    latents = model.encode(x, sample=sample)
+    latents, hidden = model.encoder(x, sample=sample)  # one pass feeds every level
     by_name = {f"z{i + 1}": z for i, z in enumerate(latents)}
     out = {}
     for lv in levels:
         if lv == "concat":
             out[lv] = torch.cat(latents, dim=1)
-        elif lv == "hidden":
-            mu, hidden = model.encode_hidden(x)
+        elif lv == "hidden":  # the mean of z1: the chain's first latent unless sampled
+            mu = model.encode_hidden(x)[0] if sample else latents[0]
             out[lv] = torch.cat([mu] + [h.flatten(1) for h in hidden[-HIDDEN_LAYERS:]], dim=1)
         else:
             out[lv] = by_name[lv]

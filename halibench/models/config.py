@@ -8,6 +8,7 @@ from typing import Any, Literal
 from halibench.jsonable import JsonConfig, option
 
 Kind = Literal["hali", "ali", "bigan"]
+KINDS: tuple[str, ...] = ("hali", "ali", "bigan")
 Family = Literal["28px", "28px-dcgan", "32px", "64px"]
 Prior = Literal["gaussian", "uniform"]
 DiscriminatorMode = Literal["joint", "pairs"]
@@ -63,8 +64,8 @@ class ModelConfig(JsonConfig):
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.kind not in ("hali", "ali", "bigan"):
-            raise ValueError(f"unknown kind {self.kind!r}; valid: ['ali', 'bigan', 'hali']")
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown kind {self.kind!r}; valid: {list(KINDS)}")
         if self.family not in FAMILY_SHAPES:
             raise ValueError(f"unknown family {self.family!r}; valid: {sorted(FAMILY_SHAPES)}")
         if not self.z_dims or any(d <= 0 for d in self.z_dims):
@@ -108,6 +109,6 @@ def preset(kind: Kind, family: Family = "28px", levels: int | None = None, **ove
             raise ValueError(f"{kind} has exactly one level; use 'hali' for {levels} levels")
         base = dict(kind=kind, family=family, z_dims=(z1,), stochastic_encoder=kind == "ali")
     else:
-        raise ValueError(f"unknown model kind {kind!r}; valid: ['ali', 'bigan', 'hali']")
+        raise ValueError(f"unknown model kind {kind!r}; valid: {list(KINDS)}")
     base.update(overrides)
     return ModelConfig(**base)

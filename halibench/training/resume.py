@@ -10,6 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from halibench.errors import HalibenchError
+from halibench.jsonable import option_fields
+from halibench.models.config import ModelConfig
+from halibench.training.config import TrainConfig
 
 MAY_CHANGE = {"steps", "out", "resume", "device", "threads", "data_root"}
 
@@ -19,31 +22,20 @@ def _range(value: str) -> list[int]:
 
 
 def stored_values(stored: dict[str, Any]) -> dict[str, Any]:
-    """The stored run's value of every ``halibench train`` option, as the CLI spells it."""
+    """The stored run's value of every ``halibench train`` option, as the CLI spells it:
+    the config fields that are options (a field an older run lacks reads as its default),
+    and the options that are spelled differently from their fields."""
     model, training = stored.get("model", {}), stored.get("training", {})
-    data = stored.get("data", {})
-    return {
-        "kind": model.get("kind"), "dataset": training.get("dataset"),
-        "split_name": data.get("split", "train"),
+    values = {f.name: source.get(f.name, f.default)
+              for owner, source in ((TrainConfig, training), (ModelConfig, model))
+              for f in option_fields(owner)}
+    return values | {
+        "kind": model.get("kind"), "split_name": stored.get("data", {}).get("split", "train"),
         "train_range": list(training.get("train_range", [])),
         "health_range": list(training.get("health_range", [])),
         "levels": len(model.get("z_dims", [])), "z_dims": list(model.get("z_dims", [])),
-        "discriminator": model.get("discriminator"), "prior": model.get("prior"),
-        "width": model.get("width"), "spectral_norm": model.get("spectral_norm"),
-        "init_std": model.get("init_std"), "family": model.get("family"),
-        "dropout": model.get("dropout"), "hidden_dim": model.get("hidden_dim"),
-        "decoder_head": model.get("decoder_head", "conv1x1"), "lr": training.get("lr"),
-        "lr_d": training.get("lr_d"), "beta1": (training.get("betas") or [None])[0],
-        "seed": training.get("seed"), "batch_size": training.get("batch_size"),
-        "checkpoint_every": training.get("checkpoint_every"),
-        "health_every": training.get("health_every"),
-        "instance_noise": training.get("instance_noise"),
-        "instance_noise_steps": training.get("instance_noise_steps"),
-        "cycle_weight": training.get("cycle_weight"),
-        "cycle_reduction": training.get("cycle_reduction", "sum"),
-        "label_smoothing": training.get("label_smoothing", 0.0),
-        "r1_weight": training.get("r1_weight", 0.0),
-        "autocast": training.get("autocast", "none"),
+        "family": model.get("family"), "decoder_head": model.get("decoder_head", "conv1x1"),
+        "beta1": (training.get("betas") or [None])[0],
     }
 
 
