@@ -5,6 +5,9 @@ For each (model, probe, label setting), the same protocol, draws and C grid run 
 draw, C and output) in this process; prints the mean metric of each, |difference| and the
 wall time of each, and appends one JSON line per row to ``--jsonl``.
 
+``--attribute NAME`` (repeatable) restricts an attribute protocol to those attributes, for
+feature sets whose reference fits over all 40 would take hours; the row records which.
+
     HALIBENCH_DATA=../shared/data python benchmarks/perf/probe_agreement.py \\
         --benchmark celeba-attributes-subset --model hog --model raw-pixels \\
         --model ali-celeba64 --probe l2svm --probe linear --jsonl agreement.jsonl
@@ -17,11 +20,36 @@ import json
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 
 from halibench.evaluation import benchmark
-from halibench.evaluation.protocols import load_protocol
+from halibench.evaluation.attributes import evaluate_attributes
+from halibench.evaluation.classification import Features
+from halibench.evaluation.protocols import Protocol, load_protocol
+
+
+def attribute_sample(protocol: Protocol, model: str, levels: list[str] | None, probe: str,
+                     backend: str, attributes: list[str]) -> list[dict[str, Any]]:
+    """The attribute protocol's evaluation restricted to ``attributes`` (no records written)."""
+    data = benchmark.BenchmarkData(protocol, None)
+    names = list(data.split("test").label_names)
+    unknown = [a for a in attributes if a not in names]
+    if unknown:
+        raise SystemExit(f"--attribute: unknown {unknown}; valid: {names}")
+    cols = [names.index(a) for a in attributes]
+    test_labels = np.asarray(data.split("test").labels)[:, cols]
+    out = []
+    for source in benchmark.model_sources(model, levels, data.image_shape(), protocol.dataset):
+        f = benchmark.features_for(source, data, use_cache=True)
+        sliced = Features(f.pool, f.pool_labels[:, cols], f.validation,
+                          f.validation_labels[:, cols], f.test)
+        res = evaluate_attributes(protocol, sliced, test_labels, probe, tuple(attributes),
+                                  backend)
+        out.append({**res, "level": source.level})
+    return out
 
 
 def main() -> None:
@@ -32,6 +60,7 @@ def main() -> None:
     parser.add_argument("--probe", action="append", default=None)
     parser.add_argument("--labels-per-class", action="append", default=None)
     parser.add_argument("--draws", type=int, default=None)
+    parser.add_argument("--attribute", action="append", default=None)
     parser.add_argument("--jsonl", type=Path, default=None)
     args = parser.parse_args()
     protocol = load_protocol(args.benchmark)
@@ -48,8 +77,10 @@ def main() -> None:
                 rows = {}
                 for backend in ("torch", "sklearn"):
                     t0 = time.perf_counter()
-                    recs = benchmark.run(one, [model], args.level, [probe], backend=backend,
-                                         draws=args.draws)
+                    recs = (attribute_sample(one, model, args.level, probe, backend,
+                                             args.attribute) if args.attribute else
+                            benchmark.run(one, [model], args.level, [probe], backend=backend,
+                                          draws=args.draws))
                     rows[backend] = (recs, time.perf_counter() - t0)
                 for fast, ref in zip(rows["torch"][0], rows["sklearn"][0], strict=True):
                     t_fast, t_ref = rows["torch"][1], rows["sklearn"][1]
@@ -62,7 +93,9 @@ def main() -> None:
                             f.write(json.dumps({
                                 "benchmark": protocol.name, "model": model,
                                 "level": fast["level"], "probe": probe, "labels": lpc,
-                                "draws": len(fast["draws"]), "torch_mean": fast["mean"],
+                                "draws": len(fast["draws"]),
+                                "attributes": args.attribute or "all",
+                                "torch_mean": fast["mean"],
                                 "sklearn_mean": ref["mean"], "abs_diff": diff,
                                 "torch_seconds": t_fast, "sklearn_seconds": t_ref,
                                 "torch_convergence": fast["convergence"],
