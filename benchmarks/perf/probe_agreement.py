@@ -31,9 +31,9 @@ from halibench.evaluation.classification import Features
 from halibench.evaluation.protocols import Protocol, load_protocol
 
 
-def attribute_sample(protocol: Protocol, model: str, levels: list[str] | None, probe: str,
-                     backend: str, attributes: list[str]) -> list[dict[str, Any]]:
-    """The attribute protocol's evaluation restricted to ``attributes`` (no records written)."""
+def attribute_problems(protocol: Protocol, model: str, levels: list[str] | None,
+                       attributes: list[str]) -> list[tuple[str, Features, np.ndarray]]:
+    """Each level's features with labels restricted to ``attributes``, and those test labels."""
     data = benchmark.BenchmarkData(protocol, None)
     names = list(data.split("test").label_names)
     unknown = [a for a in attributes if a not in names]
@@ -41,15 +41,21 @@ def attribute_sample(protocol: Protocol, model: str, levels: list[str] | None, p
         raise SystemExit(f"--attribute: unknown {unknown}; valid: {names}")
     cols = [names.index(a) for a in attributes]
     test_labels = np.asarray(data.split("test").labels)[:, cols]
-    out = []
+    problems = []
     for source in benchmark.model_sources(model, levels, data.image_shape(), protocol.dataset):
         f = benchmark.features_for(source, data, use_cache=True)
-        sliced = Features(f.pool, f.pool_labels[:, cols], f.validation,
-                          f.validation_labels[:, cols], f.test)
-        res = evaluate_attributes(protocol, sliced, test_labels, probe, tuple(attributes),
-                                  backend)
-        out.append({**res, "level": source.level})
-    return out
+        problems.append((source.level, Features(f.pool, f.pool_labels[:, cols], f.validation,
+                                                f.validation_labels[:, cols], f.test),
+                         test_labels))
+    return problems
+
+
+def attribute_sample(protocol: Protocol, problems: list[tuple[str, Features, np.ndarray]],
+                     probe: str, backend: str, attributes: list[str]) -> list[dict[str, Any]]:
+    """The attribute protocol's evaluation of ``problems`` (no records written)."""
+    return [{**evaluate_attributes(protocol, feats, test_labels, probe, tuple(attributes),
+                                   backend), "level": level}
+            for level, feats, test_labels in problems]
 
 
 def main() -> None:
@@ -73,12 +79,14 @@ def main() -> None:
     for lpc in settings:
         one = replace(protocol, labels_per_class=(lpc if lpc == "all" else int(lpc),))
         for model in args.model:
+            problems = (attribute_problems(one, model, args.level, args.attribute)
+                        if args.attribute else None)  # loaded once for both backends
             for probe in args.probe or list(protocol.probes):
                 rows = {}
                 for backend in ("torch", "sklearn"):
                     t0 = time.perf_counter()
-                    recs = (attribute_sample(one, model, args.level, probe, backend,
-                                             args.attribute) if args.attribute else
+                    recs = (attribute_sample(one, problems, probe, backend, args.attribute)
+                            if problems else
                             benchmark.run(one, [model], args.level, [probe], backend=backend,
                                           draws=args.draws))
                     rows[backend] = (recs, time.perf_counter() - t0)

@@ -32,9 +32,6 @@ def shipped_for(dataset: str) -> list[str]:
     return sorted(n for n, e in read_index().items() if e.get("dataset") == dataset)
 
 
-FAMILIES = KINDS  # a model family name stands for its shipped checkpoint of the dataset
-
-
 def shipped_family(kind: str, dataset: str | None, say=None) -> str:
     """The shipped checkpoint of model family ``kind`` trained on ``dataset``."""
     index = read_index()
@@ -74,7 +71,7 @@ def model_sources(spec: str | Encoder, levels: list[str] | None, image_shape: tu
         return user_sources(spec.obj, spec.name, levels, image_shape)
     if spec in BASELINES:
         return baseline_sources(spec, tuple(levels) if levels else None, image_shape[-1])
-    if spec in FAMILIES:
+    if spec in KINDS:  # a model family stands for its shipped checkpoint of the dataset
         spec = shipped_family(spec, dataset, say)
     if ":" in spec and not Path(spec).exists():
         return model_sources(Encoder(spec, import_object(spec)), levels, image_shape)
@@ -82,7 +79,7 @@ def model_sources(spec: str | Encoder, levels: list[str] | None, image_shape: tu
         folder, expected, name = locate(spec)
     except CheckpointError:
         raise HalibenchError(f"unknown model {spec!r}; valid: shipped {sorted(read_index())}, "
-                             f"families {list(FAMILIES)}, baselines {list(BASELINES)}, a "
+                             f"families {list(KINDS)}, baselines {list(BASELINES)}, a "
                              "checkpoint folder, or package.module:attribute") from None
     network, config = load_checkpoint(folder, expected)
     return network_sources(network, name, config["sha256"][MODEL_FILE], levels, image_shape)

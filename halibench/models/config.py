@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from halibench.jsonable import JsonConfig, option
 
 Kind = Literal["hali", "ali", "bigan"]
-KINDS: tuple[str, ...] = ("hali", "ali", "bigan")
+KINDS: tuple[str, ...] = get_args(Kind)
 Family = Literal["28px", "28px-dcgan", "32px", "64px"]
 Prior = Literal["gaussian", "uniform"]
 DiscriminatorMode = Literal["joint", "pairs"]
