@@ -69,11 +69,11 @@ def extract_features(model: Any, images: torch.Tensor | np.ndarray,
 
 def list_models() -> dict[str, list[str]]:
     """Shipped checkpoints, model families and baselines, by kind."""
-    from halibench.evaluation.benchmark import FAMILIES
     from halibench.features.sources import BASELINES
     from halibench.models.checkpoints import read_index
+    from halibench.models.config import KINDS
 
-    return {"checkpoints": sorted(read_index()), "families": list(FAMILIES),
+    return {"checkpoints": sorted(read_index()), "families": list(KINDS),
             "baselines": list(BASELINES)}
 
 
