@@ -247,3 +247,33 @@ def test_semantics_measures_class_consistency_per_level(tiny_mnist_root, tmp_pat
     bad = CliRunner().invoke(cli, ["semantics", "hog", "--data-root", str(tiny_mnist_root),
                                    "--results", str(results)])
     assert bad.exit_code == 2 and "no decoder" in bad.output
+
+
+def _record(model: str, draws: list[float], attributes: dict[str, float] | None = None) -> dict:
+    return {"labels": 10, "probe": "l2svm", "model": model, "level": "z1",
+            "metric": "balanced_accuracy", "mean": float(np.mean(draws)), "std": 0.0,
+            "draws": [{"draw": i, "test": v} for i, v in enumerate(draws)],
+            "attributes": [{"attribute": k, "status": "ok", "balanced_accuracy": v}
+                           for k, v in (attributes or {}).items()]}
+
+
+def test_compare_pairs_over_draws_or_over_attributes():
+    from scipy import stats
+
+    from halibench.report.compare import comparison_table, format_table
+
+    by_draws = comparison_table([_record("a", [10.0, 12.0, 11.0]),
+                                 _record("b", [11.0, 12.5, 13.0])])
+    row = by_draws.iloc[1]
+    assert row.paired_over == "draws" and row.n_paired == 3
+    assert row.p_value == pytest.approx(stats.ttest_rel([11, 12.5, 13], [10, 12, 11]).pvalue)
+    # One draw each: the 40-attribute benchmark pairs attribute by attribute, by name.
+    a = {"Smiling": 80.0, "Male": 90.0, "Bald": 55.0, "Young": 70.0}
+    b = {"Young": 71.0, "Bald": 60.0, "Male": 91.5, "Smiling": 80.5}
+    by_attr = comparison_table([_record("a", [73.75], a), _record("b", [75.75], b)])
+    row = by_attr.iloc[1]
+    keys = sorted(a)
+    expected = stats.ttest_rel([b[k] for k in keys], [a[k] for k in keys]).pvalue
+    assert row.paired_over == "attributes" and row.n_paired == 4
+    assert row.p_value == pytest.approx(expected) and row.delta == pytest.approx(2.0)
+    assert f"({4} attributes)" in format_table(by_attr)

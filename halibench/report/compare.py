@@ -12,14 +12,36 @@ from scipy import stats
 from halibench.report.tables import markdown_table
 
 
+def paired_units(record: dict[str, Any]) -> tuple[str, dict[str, float]]:
+    """The scores a paired test matches across models: the draws when there are several,
+    else the per-attribute scores of a multi-attribute benchmark (CelebA), else the one draw."""
+    draws = record["draws"]
+    attributes = [a for a in record.get("attributes", []) if a.get("status") == "ok"]
+    if len(draws) == 1 and attributes:
+        return "attributes", {a["attribute"]: a[record["metric"]] for a in attributes}
+    return "draws", {str(d["draw"]): d["test"] for d in draws}
+
+
+def paired_p_value(a: dict[str, float], b: dict[str, float]) -> tuple[float, int]:
+    """Paired t-test over the units both score dicts share; NaN when fewer than two or equal."""
+    shared = sorted(a.keys() & b.keys())
+    x, y = np.array([a[k] for k in shared]), np.array([b[k] for k in shared])
+    if len(shared) < 2 or not np.any(x != y):
+        return np.nan, len(shared)
+    return float(stats.ttest_rel(x, y).pvalue), len(shared)
+
+
 def comparison_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per (labels, probe, model, level) with mean, std, and against the first model's
-    same-level (else first) row: the difference and a paired t-test over the shared draws."""
+    same-level (else first) row: the difference and a paired t-test over the shared draws
+    (over the shared attributes when each record has one draw and per-attribute scores)."""
     rows = []
     for r in records:
+        unit, scores = paired_units(r)
         rows.append({"labels": r["labels"], "probe": r["probe"], "model": r["model"],
                      "level": r["level"], "metric": r["metric"], "mean": r["mean"],
-                     "std": r["std"], "draws": [d["test"] for d in r["draws"]]})
+                     "std": r["std"], "n_draws": len(r["draws"]), "unit": unit,
+                     "scores": scores})
     df = pd.DataFrame(rows)
     out = []
     first_model = df["model"].iloc[0]
@@ -29,16 +51,17 @@ def comparison_table(records: list[dict[str, Any]]) -> pd.DataFrame:
             ref = base[base["level"] == row.level]
             ref = ref if len(ref) else base.iloc[:1]
             delta = p_value = np.nan
+            n_paired = 0
             if len(ref) and row.model != first_model:
-                a, b = np.asarray(row.draws), np.asarray(ref["draws"].iloc[0])
-                delta = float(a.mean() - b.mean())
-                if len(a) == len(b) and len(a) > 1 and np.any(a != b):
-                    p_value = float(stats.ttest_rel(a, b).pvalue)
+                delta = float(row.mean - ref["mean"].iloc[0])
+                if row.unit == ref["unit"].iloc[0]:
+                    p_value, n_paired = paired_p_value(row.scores, ref["scores"].iloc[0])
             out.append({"labels": labels, "probe": probe, "model": row.model,
                         "level": row.level, "metric": row.metric, "mean": row.mean,
-                        "std": row.std, "n_draws": len(row.draws),
+                        "std": row.std, "n_draws": row.n_draws,
                         "vs": f"{first_model}:{ref['level'].iloc[0]}" if len(ref) else "",
-                        "delta": delta, "p_value": p_value})
+                        "delta": delta, "p_value": p_value, "paired_over": row.unit,
+                        "n_paired": n_paired})
     return pd.DataFrame(out)
 
 
@@ -47,7 +70,7 @@ def format_table(table: pd.DataFrame) -> str:
     for r in table.itertuples():
         value = f"{r.mean:.2f} ± {r.std:.2f}" if r.n_draws > 1 else f"{r.mean:.2f}"
         delta = "" if np.isnan(r.delta) else f"{r.delta:+.2f}"
-        p = "" if np.isnan(r.p_value) else f"{r.p_value:.3g}"
+        p = "" if np.isnan(r.p_value) else f"{r.p_value:.3g} ({r.n_paired} {r.paired_over})"
         rows.append((r.labels, r.probe, r.model, r.level, value, r.vs if delta else "", delta, p))
     return "\n".join(markdown_table(
         ("labels", "probe", "model", "level", "value", "Δ vs", "Δ", "paired p"), rows))
