@@ -40,17 +40,17 @@ CONFIGS: dict[str, list[str]] = {
     "shipped": OLD + SHIPPED,
     "plain-ali": OLD,
     "upsampling-head": UP,
-    "upsampling-head+shipped": UP + SHIPPED,
-    "upsampling-head+smoothing": UP + ["--label-smoothing", "0.1"],
-    "upsampling-head+r1": UP + ["--r1-weight", "1"],
-    "upsampling-head+noise": UP + ["--instance-noise", "0.1", "--instance-noise-steps", "500"],
-    "upsampling-head+bf16": UP + ["--autocast", "bf16"],
     "dcgan-family": DCGAN,
     "dcgan-family+shipped": DCGAN + SHIPPED,
     "dcgan-family+cycle-mean": DCGAN + ["--cycle-weight", "1", "--cycle-reduction", "mean"],
     "dcgan-family+ttur": DCGAN + ["--lr-d", "1e-4", "--lr", "4e-4"],
     "dcgan-family+shipped+bf16": DCGAN + SHIPPED + ["--autocast", "bf16"],
+    # Stabilisers on top of the best row so far (dcgan-family+shipped), one at a time.
     "dcgan-family+shipped+smoothing": DCGAN + SHIPPED + ["--label-smoothing", "0.1"],
+    "dcgan-family+shipped+r1": DCGAN + SHIPPED + ["--r1-weight", "1"],
+    "dcgan-family+shipped+noise": DCGAN + SHIPPED + ["--instance-noise", "0.1",
+                                                     "--instance-noise-steps", "500"],
+    "dcgan-family+shipped+spectral-norm": DCGAN + SHIPPED + ["--spectral-norm"],
 }
 
 
