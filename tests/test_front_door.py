@@ -9,7 +9,7 @@ import textwrap
 import pytest
 import torch
 from click.testing import CliRunner
-from test_harness import tiny_benchmarks
+from test_harness import REPO, tiny_benchmarks
 
 import halibench
 from halibench.cli import cli
@@ -106,13 +106,17 @@ def test_bad_import_strings_are_one_line_errors(tiny_mnist_root, tmp_path, monke
 def test_compare_resolves_model_families_to_the_datasets_shipped_checkpoints(
         tiny_mnist_root, tmp_path, monkeypatch):
     tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
-    out = CliRunner().invoke(cli, ["compare", "hali", "ali", "--probe", "knn", "--level", "z1",
-                                   "--draws", "2", "--data-root", str(tiny_mnist_root),
-                                   "--results", str(tmp_path / "results")])
+    bigan_folder = REPO / "checkpoints" / "bigan-mnist"  # a model given by its folder's path
+    out = CliRunner().invoke(cli, ["compare", "hali", "ali", str(bigan_folder), "--probe", "knn",
+                                   "--level", "z1", "--draws", "2", "--data-root",
+                                   str(tiny_mnist_root), "--results", str(tmp_path / "results")])
     assert out.exit_code == 0, out.output
     assert "hali -> hali-mnist" in out.output and "ali -> ali-mnist" in out.output
     records = [json.loads(p.read_text()) for p in (tmp_path / "results" / "runs").glob("*")]
-    assert sorted(r["model"] for r in records) == ["ali-mnist", "hali-mnist"]
+    assert sorted(r["model"] for r in records) == ["ali-mnist", "bigan-mnist", "hali-mnist"]
+    chart = (tmp_path / "results" / "figures"
+             / "compare-mnist-semisup-hali-mnist-ali-mnist-bigan-mnist.png")
+    assert chart.is_file() and f"chart: {chart}" in out.output
 
 
 def test_list_functions():

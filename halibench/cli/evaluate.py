@@ -162,8 +162,9 @@ def compare(models: tuple[str, ...], benchmark_name: str, levels: tuple[str, ...
     table = comparison_table(records)
     click.echo(f"{protocol.name} v{protocol.version}: test {protocol.metric} (%)")
     click.echo(format_table(table))
-    path = chart or results_dir / "figures" / f"compare-{protocol.name}-{'-'.join(models)}.png"
-    bar_chart(table, path, f"{protocol.name}: {' vs '.join(models)}")
+    names = list(dict.fromkeys(r["model"] for r in records))  # a run folder's name, not its path
+    path = chart or results_dir / "figures" / f"compare-{protocol.name}-{'-'.join(names)}.png"
+    bar_chart(table, path, f"{protocol.name}: {' vs '.join(names)}")
     click.echo(f"chart: {path}")
 
 
