@@ -276,4 +276,4 @@ def test_compare_pairs_over_draws_or_over_attributes():
     expected = stats.ttest_rel([b[k] for k in keys], [a[k] for k in keys]).pvalue
     assert row.paired_over == "attributes" and row.n_paired == 4
     assert row.p_value == pytest.approx(expected) and row.delta == pytest.approx(2.0)
-    assert f"({4} attributes)" in format_table(by_attr)
+    assert "(4 attributes)" in format_table(by_attr)
