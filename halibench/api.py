@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from halibench.features.user import Encoder
+from halibench.features.user import Encoder, default_name
 
 RECORD_COLUMNS = ["benchmark", "protocol_version", "model", "level", "probe", "labels",
                   "metric", "mean", "std", "checkpoint_sha256", "path"]
@@ -29,7 +29,7 @@ def evaluate(source: Any, benchmark: str, *, probes: list[str] | None = None,
              levels: list[str] | None = None, labels_per_class: list[int | str] | None = None,
              draws: int | None = None, name: str | None = None,
              results_dir: str | Path | None = "results", data_root: str | Path | None = None,
-             use_cache: bool = True, backend: str = "torch", device: str = "cpu") -> Records:
+             use_cache: bool = True, backend: str = "torch", device: str = "auto") -> Records:
     """Evaluate ``source`` on ``benchmark`` (a protocol name or a ``.toml`` path) as
     ``halibench run`` does: one record per (level, probe, label setting), written to
     ``results_dir`` (None: not written) with the leaderboard refreshed.
@@ -37,7 +37,9 @@ def evaluate(source: Any, benchmark: str, *, probes: list[str] | None = None,
     ``source``: a shipped name, model family, checkpoint folder or baseline; a loaded model;
     any ``torch.nn.Module`` or callable from images (float32 in [0, 1], (N, C, H, W)) to
     features or to a dict of named levels; or a fitted scikit-learn transformer. ``name``
-    labels an object's records (default: its class name).
+    labels an object's records (default: a function's qualified name, else the class name;
+    a lambda must be named). Everything is checked before the first feature is computed, and
+    the object is left exactly as it was.
     """
     from halibench.evaluation import benchmark as runner
     from halibench.evaluation.protocols import load_protocol, restrict
@@ -45,7 +47,7 @@ def evaluate(source: Any, benchmark: str, *, probes: list[str] | None = None,
 
     protocol = restrict(load_protocol(benchmark), labels_per_class or [])
     spec = source if isinstance(source, str | Path) else Encoder(
-        name or type(source).__name__, source)
+        name or default_name(source), source)
     results = Path(results_dir) if results_dir is not None else None
     records = runner.run(protocol, [str(spec) if isinstance(spec, Path) else spec], levels,
                          probes, root=data_root, use_cache=use_cache, backend=backend,

@@ -96,9 +96,11 @@ def test_the_committed_leaderboard_is_rebuilt_byte_identical_from_the_records(tm
 def test_different_weights_under_one_name_are_different_rows(tmp_path):
     base = {"benchmark": "b", "protocol_version": "1", "model": "hali-mnist", "level": "z1",
             "probe": "l2svm", "labels": 100, "full": False, "metric": "error", "std": 0.0,
-            "draws": [{"test": 1.0}], "representation": "mean", "backend": "torch"}
-    write_record(tmp_path, {**base, "checkpoint_sha256": "a" * 64, "mean": 29.55})
-    write_record(tmp_path, {**base, "checkpoint_sha256": "b" * 64, "mean": 32.51})
+            "representation": "mean", "backend": "torch"}
+    write_record(tmp_path, {**base, "checkpoint_sha256": "a" * 64, "mean": 29.55,
+                            "draws": [{"test": 29.55}]})
+    write_record(tmp_path, {**base, "checkpoint_sha256": "b" * 64, "mean": 32.51,
+                            "draws": [{"test": 32.51}]})
     text = write_leaderboard(tmp_path)[0].read_text()
     assert "29.55" in text and "32.51" in text
     assert "aaaaaaaaaaaa" in text and "bbbbbbbbbbbb" in text

@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from halibench.cli import cli
 from halibench.evaluation.classification import Features, evaluate
 from halibench.evaluation.protocols import balanced_draws, load_protocol
-from halibench.report.results import write_leaderboard
+from halibench.report.record_schema import record_file_name
+from halibench.report.results import official_protocols, write_leaderboard
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "halibench" / "shipped" / "benchmarks"
@@ -82,13 +83,17 @@ def test_fast_and_reference_l2svm_agree_on_toy_protocol():
 
 
 def write_fake_record(results: Path, model: str, mean: float, created: str) -> None:
-    record = {"schema": "halibench-result/1", "run_id": created, "created": created,
-              "benchmark": "mnist-semisup", "protocol_version": "1.0", "model": model,
+    """A valid record of the official mnist-semisup v1.1, three draws of std 0.5."""
+    record = {"schema": "halibench-result/1", "run_id": f"{model}{created[:10]}",
+              "created": f"{created}.000000Z", "benchmark": "mnist-semisup",
+              "protocol_version": "1.1",
+              "protocol_sha256": official_protocols()["mnist-semisup"]["1.1"], "model": model,
               "level": "z1", "probe": "l2svm", "labels": 100, "full": False,
-              "metric": "error", "mean": mean, "std": 0.5, "draws": [{"test": mean}] * 3,
+              "metric": "error", "mean": mean, "std": 0.5,
+              "draws": [{"test": mean + d} for d in (-0.5, 0.0, 0.5)],
               "checkpoint_sha256": "ab" * 32, "representation": "mean", "backend": "torch"}
     (results / "runs").mkdir(parents=True, exist_ok=True)
-    (results / "runs" / f"{created}-{model}.json").write_text(json.dumps(record))
+    (results / "runs" / record_file_name(record)).write_text(json.dumps(record))
 
 
 def test_leaderboard_regenerates_byte_identically_and_keeps_newest(tmp_path):
@@ -196,7 +201,7 @@ def test_cli_attribute_run_marks_the_subset_and_draws_the_chart(tiny_celeba_subs
     assert "SUBSET, not comparable" in out.output and "| hog | hog | l2svm |" in out.output
     assert (results / "figures" / "celeba-attributes-subset-attributes.png").stat().st_size
     board = (results / "leaderboard.md").read_text()
-    assert "| hog [subset] | hog | l2svm |" in board
+    assert "| hog [subset] (not the official protocol: sha256 " in board  # a test protocol
     header = (results / "leaderboard.csv").read_text().splitlines()[0]
     assert "bal_acc:5_o_Clock_Shadow" in header or "bal_acc:Arched_Eyebrows" in header
     chart = results / "figures" / "celeba-attributes-subset-attributes.png"

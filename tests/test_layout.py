@@ -4,7 +4,7 @@ import pytest
 from click.testing import CliRunner
 
 from halibench.cli import cli
-from halibench.evaluation.protocols import TASKS
+from halibench.evaluation.protocol_schema import TASKS
 from halibench.evaluation.tasks import TASK_IMPLEMENTATIONS
 from halibench.features.levels import LevelError, checked_levels
 from halibench.jsonable import option_fields
@@ -53,7 +53,8 @@ def test_rows_of_an_earlier_shipped_checkpoint_are_marked():
     from halibench.report.results import mark_superseded, model_cell
 
     table = pd.DataFrame({"model": ["hali-mnist", "hali-mnist", "raw-pixels", "mine"],
-                          "checkpoint_sha256": ["old", "new", "", "x"], "subset": [""] * 4})
+                          "checkpoint_sha256": ["old", "new", "", "x"], "subset": [""] * 4,
+                          "official": [True] * 4})
     marked = mark_superseded(table, {"hali-mnist": "new"})
     assert marked["superseded"].tolist() == [True, False, False, False]
     cells = [model_cell(r) for r in marked.itertuples()]

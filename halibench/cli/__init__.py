@@ -1,6 +1,7 @@
 """The ``halibench`` command line (click): one thin module per group of commands.
 
-Bad input: one line on stderr, exit code 2; Ctrl-C: exit code 130.
+Bad input: one line on stderr, exit code 2 (``--debug``: the traceback); Ctrl-C: exit code
+130.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from halibench.cli.train import train
 
 @click.group(cls=HalibenchGroup)
 @click.version_option(package_name="halibench")
-def cli() -> None:
+@click.option("--debug", is_flag=True, help="Show the full traceback of an error (bad input "
+              "and your encoder's exceptions are otherwise one line).")
+def cli(debug: bool) -> None:
     """Train, load and fairly compare ALI, BiGAN and HALI representations."""
 
 

@@ -14,13 +14,16 @@ from halibench.cli.common import data_root_option, parse_range, results_option
 @click.option("--name", required=True, help="Checkpoint name, e.g. hali-mnist.")
 @click.option("--dataset", required=True, help="Dataset it was trained on.")
 @click.option("--note", default="", help="Free text for the card's Notes section.")
+@click.option("--replace", is_flag=True, help="Replace an existing checkpoint of that name.")
 @results_option
-def export(run_dir: Path, name: str, dataset: str, note: str, results_dir: Path) -> None:
+def export(run_dir: Path, name: str, dataset: str, note: str, replace: bool,
+           results_dir: Path) -> None:
     """Ship RUN_DIR's newest checkpoint (or RUN_DIR itself, a step folder) as
-    checkpoints/NAME, with index entry, sha256 and model card."""
+    checkpoints/NAME, with index entry, sha256 and model card. An existing NAME is refused
+    unless --replace is given."""
     from halibench.models.export import export_run, write_card
 
-    dest = export_run(run_dir, name, dataset, note)
+    dest = export_run(run_dir, name, dataset, note, replace)
     click.echo(f"exported {dest}; card {write_card(name, results_dir)}")
 
 
@@ -37,9 +40,11 @@ def figures(model_name: str, split_name: str, rows: str | None, data_root: Path 
     """Reconstructions per level, samples, interpolations and training curves of MODEL."""
     from halibench.data import load as load_data
     from halibench.models.checkpoints import load_checkpoint, locate
+    from halibench.names import safe_name
     from halibench.report.plots import model_figures
 
     folder, expected, name = locate(model_name)
+    name = safe_name(name, "model name (it names the figure files)")
     model, config = load_checkpoint(folder, expected)
     dataset = config.get("data", {}).get("dataset") or "mnist"
     split = load_data(dataset, split_name, data_root)

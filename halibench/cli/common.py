@@ -13,22 +13,31 @@ from halibench.errors import HalibenchError
 
 class HalibenchGroup(click.Group):
     """A click group that turns bad input (HalibenchError, a file the system refuses) into
-    a one-line message and exit code 2, and Ctrl-C into exit code 130."""
+    a one-line message and exit code 2, and Ctrl-C into exit code 130; ``--debug`` lets the
+    traceback through instead."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except HalibenchError as e:
-            click.echo(f"error: {e}", err=True)
-            ctx.exit(2)
-        except OSError as e:
-            where = f"{e.filename}: " if e.filename else ""
-            click.echo(f"error: {where}{e.strerror or e}; check that the path exists and that "
-                       "you may read (and, for caches and results, write) it", err=True)
+        except (HalibenchError, OSError) as e:
+            if ctx.params.get("debug"):
+                raise
+            click.echo(f"error: {one_line(e)}", err=True)
             ctx.exit(2)
         except KeyboardInterrupt:
             click.echo("interrupted; nothing half-written was kept", err=True)
             ctx.exit(130)
+
+
+def one_line(e: Exception) -> str:
+    """The message of bad input, whitespace (a user exception's newlines too) folded."""
+    if isinstance(e, HalibenchError):
+        text = str(e)
+    else:
+        where = f"{getattr(e, 'filename', None)}: " if getattr(e, "filename", None) else ""
+        text = (f"{where}{getattr(e, 'strerror', None) or e}; check that the path exists and "
+                "that you may read (and, for caches and results, write) it")
+    return " ".join(text.split())
 
 
 def command_line(ctx: click.Context, arguments: tuple[str, ...] = (),
@@ -55,12 +64,11 @@ def given_on_command_line(ctx: click.Context) -> dict:
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` -> cuda when available, else cpu (torch is imported only here)."""
-    if device != "auto":
-        return device
-    import torch
+    """``auto`` -> cuda when available, else cpu; a device this machine lacks is one line
+    (``evaluation.gate.checked_device``)."""
+    from halibench.evaluation.gate import checked_device
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return checked_device(device)
 
 
 def parse_range(value: str, option: str) -> tuple[int, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import click
 
 from halibench.cli.common import data_root_option, echo_err, resolve_device, results_option
 from halibench.errors import HalibenchError
+from halibench.evaluation.protocol_schema import MAX_DRAWS
 from halibench.report.tables import markdown_table
 
 DEFAULT_BASELINES = ["raw-pixels", "pca", "hog", "untrained-hali"]
@@ -66,14 +68,15 @@ def evaluation_options(f):
         click.option("--full", is_flag=True, help="The protocol's full number of draws."),
         click.option("--labels-per-class", "labels_per_class", multiple=True,
                      help="Only these label settings of the protocol (e.g. 10)."),
-        click.option("--draws", type=click.IntRange(min=1), default=None,
+        click.option("--draws", type=click.IntRange(min=1, max=MAX_DRAWS), default=None,
                      help="Override the number of draws (quick looks; recorded)."),
         click.option("--backend", type=click.Choice(["torch", "sklearn"]), default="torch",
                      show_default=True, help="Linear probes' solver: batched Newton-CG "
                      "(torch) or scikit-learn's reference estimators, one fit each."),
         click.option("--device", default="auto", show_default=True,
                      help="Where the probes solve (cpu, cuda, ...; auto: cuda when available)."),
-        click.option("--no-cache", is_flag=True, help="Recompute features."),
+        click.option("--no-cache", is_flag=True, help="Recompute features and probe outcomes "
+                     "(the feature cache entries are replaced)."),
         data_root_option, results_option,
     ]):
         f = option(f)
@@ -96,13 +99,16 @@ def run(benchmark_name: str, models: tuple[str, ...], levels: tuple[str, ...],
     from halibench.evaluation import benchmark
     from halibench.report.results import write_leaderboard
 
+    device = resolve_device(device)
     protocol = selected_protocol(benchmark_name, labels_per_class)
     names = list(models) or benchmark.shipped_for(protocol.dataset) + DEFAULT_BASELINES
-    records = benchmark.run(protocol, names, list(levels) or None, list(probes) or None,
-                            full=full, root=data_root, use_cache=not no_cache,
-                            backend=backend, draws=draws, results_dir=results_dir,
-                            progress=lambda m: echo_err(f"[{protocol.name}] {m}"),
-                            device=resolve_device(device))
+    # With --json, stdout is the JSON alone: whatever an encoder prints goes to stderr.
+    with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+        records = benchmark.run(protocol, names, list(levels) or None, list(probes) or None,
+                                full=full, root=data_root, use_cache=not no_cache,
+                                backend=backend, draws=draws, results_dir=results_dir,
+                                progress=lambda m: echo_err(f"[{protocol.name}] {m}"),
+                                device=device)
     write_leaderboard(results_dir)
     warn_unconverged(records)
     if as_json:
@@ -150,13 +156,14 @@ def compare(models: tuple[str, ...], benchmark_name: str, levels: tuple[str, ...
     from halibench.report.compare import bar_chart, comparison_table, format_table
     from halibench.report.results import write_leaderboard
 
+    device = resolve_device(device)
     protocol = selected_protocol(benchmark_name, labels_per_class)
     records = benchmark.run(protocol, list(models), list(levels) or None,
                             list(probes) or None, full=full, root=data_root,
                             use_cache=not no_cache, backend=backend, draws=draws,
                             results_dir=results_dir,
                             progress=lambda m: echo_err(f"[{protocol.name}] {m}"),
-                            device=resolve_device(device))
+                            device=device)
     write_leaderboard(results_dir)
     warn_unconverged(records)
     table = comparison_table(records)

@@ -14,16 +14,19 @@ from halibench.data import load as load_split
 from halibench.environment import environment
 from halibench.errors import CheckpointError, HalibenchError
 from halibench.evaluation.classification import Features
+from halibench.evaluation.gate import preflight
 from halibench.evaluation.protocols import Protocol
 from halibench.evaluation.result_cache import cached_outcome, outcome_key, store_outcome
 from halibench.evaluation.tasks import TASK_IMPLEMENTATIONS, Setting
 from halibench.features.cache import cached_features, feature_path
+from halibench.features.identity import object_identity
 from halibench.features.levels import checked_levels
 from halibench.features.sources import BASELINES, FeatureSource, ModelSource, baseline_sources
-from halibench.features.user import Encoder, import_object, user_sources, weights_sha256
+from halibench.features.user import Encoder, import_object, user_sources
 from halibench.models import HierarchicalALI
 from halibench.models.checkpoints import MODEL_FILE, load_checkpoint, locate, read_index
 from halibench.models.config import KINDS
+from halibench.names import safe_name
 from halibench.probes.registry import PROBES
 from halibench.report.results import write_record
 
@@ -60,21 +63,23 @@ def network_sources(network: HierarchicalALI, name: str, sha: str, levels: list[
 
 
 def model_sources(spec: str | Encoder, levels: list[str] | None, image_shape: tuple[int, ...],
-                  dataset: str | None = None, say=None) -> list[FeatureSource]:
+                  dataset: str | None = None, say=None, rows: int = 0) -> list[FeatureSource]:
     """Feature sources per level of: a baseline, a model family (its shipped checkpoint for
     ``dataset``), a shipped checkpoint name or folder, an import string
-    ``package.module:attribute``, or an ``Encoder`` (a loaded model or a user's object)."""
+    ``package.module:attribute``, or an ``Encoder`` (a loaded model or a user's object).
+    A user's encoder is probed for the output contract, ``rows`` images' worth of it."""
     if isinstance(spec, Encoder):
         if isinstance(spec.obj, HierarchicalALI):
-            return network_sources(spec.obj, spec.name, weights_sha256(spec.obj), levels,
-                                   image_shape)
-        return user_sources(spec.obj, spec.name, levels, image_shape)
+            return network_sources(spec.obj, safe_name(spec.name, "encoder name"),
+                                   object_identity(spec.obj), levels, image_shape)
+        return user_sources(spec.obj, spec.name, levels, image_shape, rows)
     if spec in BASELINES:
         return baseline_sources(spec, tuple(levels) if levels else None, image_shape[-1])
     if spec in KINDS:  # a model family stands for its shipped checkpoint of the dataset
         spec = shipped_family(spec, dataset, say)
     if ":" in spec and not Path(spec).exists():
-        return model_sources(Encoder(spec, import_object(spec)), levels, image_shape)
+        return model_sources(Encoder(spec, import_object(spec)), levels, image_shape,
+                             rows=rows)
     try:
         folder, expected, name = locate(spec)
     except CheckpointError:
@@ -125,12 +130,22 @@ def features_for(source: FeatureSource, data: BenchmarkData, use_cache: bool) ->
                     None if val is None else np.asarray(data.split("validation").labels), test)
 
 
+def cache_note(source: FeatureSource, use_cache: bool) -> str:
+    """What the record says of the feature cache for ``source``."""
+    if not source.cacheable:
+        return "off: the source's identity cannot be established (e.g. a plain function)"
+    return "used" if use_cache else "recomputed (--no-cache)"
+
+
 def run(protocol: Protocol, models: list[str | Encoder], levels: list[str] | None,
         probes: list[str] | None, *, full: bool = False, root: str | Path | None = None,
         use_cache: bool = True, backend: str = "torch", draws: int | None = None,
         results_dir: Path | None = None, progress=None, device: str = "cpu"
         ) -> list[dict[str, Any]]:
-    """Evaluate every (model, level, probe, label count); write one record per evaluation."""
+    """Evaluate every (model, level, probe, label count); write one record per evaluation.
+    Everything is checked (``gate.preflight``, then every source) before the first feature
+    is extracted."""
+    device = preflight(results_dir, device, draws)
     probes = probes or list(protocol.probes)
     bad = [p for p in probes if p not in PROBES]
     if bad:
@@ -142,8 +157,9 @@ def run(protocol: Protocol, models: list[str | Encoder], levels: list[str] | Non
     label_names = tuple(data.split("test").label_names)
     task = TASK_IMPLEMENTATIONS[protocol.task]
     # Every name and level is resolved before the first evaluation writes anything.
+    rows = sum(r.stop - r.start for r in protocol.splits.values())
     sources = [s for spec in models
-               for s in model_sources(spec, levels, shape, protocol.dataset, progress)]
+               for s in model_sources(spec, levels, shape, protocol.dataset, progress, rows)]
     data_identity = {role: data.split(role).identity for role in protocol.splits}
     records = []
     for source in sources:
@@ -174,7 +190,8 @@ def run(protocol: Protocol, models: list[str | Encoder], levels: list[str] | Non
                 "checkpoint_sha256": source.checkpoint_sha256, "probe": probe,
                 "metric": protocol.metric, "seed": protocol.seed, "full": full,
                 "standardize": protocol.standardize, "subset": protocol.subset,
-                "data": data_identity, **res, "environment": environment()}
+                "feature_cache": cache_note(source, use_cache), "data": data_identity, **res,
+                "environment": environment()}
             if results_dir is not None:
                 record["path"] = str(write_record(results_dir, record))
             records.append(record)

@@ -19,10 +19,9 @@ from typing import Any
 import numpy as np
 
 from halibench.errors import HalibenchError
+from halibench.evaluation.protocol_schema import validated
 
 BENCHMARKS_ENV = "HALIBENCH_BENCHMARKS"
-METRICS = ("error", "accuracy", "balanced_accuracy")
-TASKS = ("classification", "attributes")
 
 
 def benchmarks_dir() -> Path:
@@ -74,33 +73,22 @@ def list_protocols() -> list[str]:
 
 
 def load_protocol(name: str) -> Protocol:
-    """A shipped protocol by name, or a user's protocol file by path (``*.toml``)."""
+    """A shipped protocol by name, or a user's protocol file by path (``*.toml``), checked
+    against the schema (``protocol_schema``) before anything runs."""
+    from halibench.probes.registry import PROBES
+
     path = Path(name) if name.endswith(".toml") else benchmarks_dir() / f"{name}.toml"
     if not path.is_file():
         raise HalibenchError(f"unknown benchmark {name!r}; valid benchmarks: {list_protocols()}"
                              ", or the path of a protocol file (*.toml)")
-    name = path.stem
     raw_bytes = path.read_bytes()
     try:
         raw = tomllib.loads(raw_bytes.decode())
-        splits = {k: SplitRange(v["split"], int(v["start"]), int(v["stop"]))
-                  for k, v in raw["splits"].items()}
-        protocol = Protocol(
-            name=raw["name"], version=str(raw["version"]), dataset=raw["dataset"],
-            description=raw.get("description", ""), seed=int(raw["seed"]),
-            metric=raw["metric"], standardize=bool(raw.get("standardize", False)),
-            labels_per_class=tuple(raw["labels_per_class"]), draws=int(raw["draws"]),
-            draws_full=int(raw.get("draws_full", raw["draws"])), probes=tuple(raw["probes"]),
-            splits=splits, probe_params=raw.get("probe", {}),
-            sha256=hashlib.sha256(raw_bytes).hexdigest(),
-            task=raw.get("task", "classification"), subset=raw.get("subset", ""),
-            min_positives=int(raw.get("min_positives", 0)))
-    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as e:
-        raise HalibenchError(f"{path}: invalid benchmark file ({type(e).__name__}: {e})") from None
-    if protocol.name != name or protocol.metric not in METRICS or protocol.task not in TASKS:
-        raise HalibenchError(f"{path}: name must be {name!r}, metric one of {METRICS}, "
-                             f"task one of {TASKS}")
-    return protocol
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise HalibenchError(f"{path}: not a TOML file ({type(e).__name__}: {e})") from None
+    fields = validated(raw, path, tuple(PROBES))
+    splits = {role: SplitRange(*spec) for role, spec in fields.pop("splits").items()}
+    return Protocol(**fields, splits=splits, sha256=hashlib.sha256(raw_bytes).hexdigest())
 
 
 def restrict(protocol: Protocol, labels_per_class: Sequence[str | int]) -> Protocol:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from halibench.data.root import cache_root
 from halibench.io import sweep_stale_temps, write_json_atomic
 
+log = logging.getLogger("halibench")
 CODE = ("probes", "evaluation/classification.py", "evaluation/attributes.py",
         "evaluation/tasks.py", "evaluation/metrics.py", "evaluation/protocols.py")
 
@@ -44,13 +46,20 @@ def outcome_path(key: str) -> Path:
 
 
 def cached_outcome(key: str) -> dict[str, Any] | None:
+    """The stored outcome, or None; a damaged entry (not JSON, not an outcome) is recomputed
+    and replaced, with one warning line."""
     path = outcome_path(key)
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError:  # a damaged entry is recomputed and replaced
-        return None
+        outcome = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        outcome = None
+    if isinstance(outcome, dict) and isinstance(outcome.get("draws"), list) and \
+            isinstance(outcome.get("mean"), int | float):
+        return outcome
+    log.warning(f"warning: damaged outcome cache entry {path}; recomputing it")
+    return None
 
 
 def store_outcome(key: str, outcome: dict[str, Any]) -> None:

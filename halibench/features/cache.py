@@ -4,13 +4,16 @@ checksums, rows). Different data or different weights never share an entry.
 
 Features are streamed: each chunk of images is transformed and written straight into a
 memory-mapped ``.npy`` under a temporary name, renamed into place when complete, and read
-back memory-mapped. Only a chunk of images and of features is ever in memory.
+back memory-mapped. Only a chunk of images and of features is ever in memory. An entry is
+verified when read (header, dtype, shape, file size); a damaged one is recomputed and
+replaced with one warning line. ``use_cache=False`` recomputes and replaces the entry too.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
@@ -21,6 +24,8 @@ from halibench.data.mapped import release
 from halibench.data.root import cache_root
 from halibench.features.sources import FeatureSource
 from halibench.io import atomic_path, sweep_stale_temps
+
+log = logging.getLogger("halibench")
 
 
 def feature_dir() -> Path:
@@ -52,23 +57,47 @@ def stream_to_cache(source: FeatureSource, data_identity: str, images: np.ndarra
         written.clear()
 
 
+def verified_entry(path: Path) -> np.ndarray | None:
+    """The cache entry at ``path`` memory-mapped, or None (with one warning line) when its
+    header, dtype, shape or size is not that of a complete float32 (N, d) array."""
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, fortran, dtype = read_header(f)
+            offset = f.tell()
+        complete = (dtype == np.float32 and len(shape) == 2 and not fortran
+                    and path.stat().st_size == offset + 4 * shape[0] * shape[1])
+        if complete:
+            return np.load(path, mmap_mode="r", allow_pickle=False)
+        trouble = f"shape {shape}, dtype {dtype}, {path.stat().st_size} bytes"
+    except (OSError, ValueError, EOFError) as e:
+        trouble = f"{type(e).__name__}: {e}"
+    log.warning(f"warning: damaged feature cache entry {path} ({trouble}); recomputing it")
+    return None
+
+
 def cached_features(source: FeatureSource, data_identity: str,
                     images: Callable[[], np.ndarray], use_cache: bool = True,
                     fit_pool: Callable[[], np.ndarray] | None = None) -> np.ndarray:
     """Features of ``images()`` from the cache (memory-mapped), or computed and stored.
     ``data_identity`` names the images' content (``Split.identity``); without one nothing
     is cached. ``fit_pool`` supplies unlabelled pool images for sources that must be
-    fitted first. A model's sibling levels are extracted in the same pass and cached too."""
+    fitted first. A model's sibling levels are extracted in the same pass and cached too.
+    ``use_cache=False`` does not read the cache but replaces the entry with what it computes."""
     sweep_stale_temps(feature_dir())  # a killed writer's leftovers, on every use of the cache
-    use_cache = use_cache and bool(data_identity) and source.cacheable
+    storable = bool(data_identity) and source.cacheable
     path = feature_path(source, data_identity)
-    if use_cache and path.is_file():
-        return np.load(path, mmap_mode="r", allow_pickle=False)
+    if use_cache and storable and path.is_file():
+        entry = verified_entry(path)
+        if entry is not None:
+            return entry
     if source.needs_fit and getattr(source, "components_", None) is None:
         if fit_pool is None:
             raise ValueError(f"{source.model} must be fitted on the pool first")
         source.fit(fit_pool())
-    if not use_cache:
+    if not storable:
         return source.transform_into(images(), desc=source.model)[source.level]
     stream_to_cache(source, data_identity, images())
     return np.load(path, mmap_mode="r", allow_pickle=False)

@@ -21,6 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from halibench.data.mapped import release
+from halibench.features.contract import OutputContractError, conformed
 from halibench.features.levels import checked_levels
 from halibench.models.hierarchical import HIDDEN_LAYERS, HierarchicalALI
 
@@ -72,13 +73,14 @@ def extract_features(model: HierarchicalALI, images: torch.Tensor | np.ndarray,
                      levels: Sequence[str] = ("z1",), *, sample: bool = False,
                      batch_size: int = 256, device: str | torch.device = "cpu",
                      seed: int = 0, allocate: Allocate = empty_features,
-                     desc: str | None = None) -> dict[str, np.ndarray]:
+                     desc: str | None = None, name: str = "model") -> dict[str, np.ndarray]:
     """Features of ``images`` (N, C, H, W; uint8 or float in [0, 1]) for each level.
 
     Returns float32 arrays of shape (N, dim), made by ``allocate(level, shape)`` (memory by
     default; a memory-mapped file streams them to disk). ``sample=True`` draws the
     stochastic chain with ``seed``; the mean is the default. ``desc`` shows a progress bar.
-    The model's train/eval mode is restored afterwards.
+    Every batch passes the output contract (``name`` labels its errors). The model's
+    train/eval mode is restored afterwards.
     """
     levels = checked_levels(levels, model.feature_levels, "model", default=())
     dims = {d["name"]: d["dim"] for d in model.feature_info}
@@ -92,13 +94,14 @@ def extract_features(model: HierarchicalALI, images: torch.Tensor | np.ndarray,
             start = 0
             for batch in iter_batches(images, batch_size):
                 x = as_float_images(batch).to(device)
-                feats = _batch_features(model, x, levels, sample)
-                for lv, f in feats.items():
-                    if f.shape[1] != dims[lv]:
-                        raise AssertionError(f"level {lv}: got {f.shape[1]} dims, "
-                                             f"feature_info says {dims[lv]}")
-                    out[lv][start:start + len(batch)] = f.cpu().numpy()
-                start += len(batch)
+                stop = start + len(batch)
+                for lv, f in _batch_features(model, x, levels, sample).items():
+                    array = conformed(f, name, lv, start, stop)
+                    if array.shape[1] != dims[lv]:
+                        raise OutputContractError(f"{name}, level {lv!r}: {array.shape[1]} "
+                                                  f"dims, feature_info says {dims[lv]}")
+                    out[lv][start:stop] = array
+                start = stop
                 bar.update(len(batch))
     finally:
         model.train(was_training)

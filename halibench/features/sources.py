@@ -17,6 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from halibench.data.mapped import release
+from halibench.features.contract import check_size, conformed
 from halibench.features.extract import Allocate, empty_features, extract_features
 from halibench.features.levels import checked_levels
 from halibench.models import HierarchicalALI, build_model, preset
@@ -60,9 +61,12 @@ class FeatureSource:
                   disable=desc is None) as bar:
             for start in range(0, len(images), self.chunk_rows):
                 chunk = images[start:start + self.chunk_rows]
-                feats = self.transform(np.array(chunk))
+                stop = start + len(chunk)
+                feats = conformed(self.transform(np.array(chunk)), self.model, self.level,
+                                  start, stop)
                 release(chunk)
                 if out is None:
+                    check_size(self.model, self.level, feats.shape[1], len(images))
                     out = allocate(self.level, (len(images), feats.shape[1]))
                 out[start:start + len(feats)] = feats
                 bar.update(len(feats))
@@ -91,7 +95,8 @@ class ModelSource(FeatureSource):
         levels = list(dict.fromkeys([self.level, *self.sibling_levels]))
         return extract_features(self.network, images, levels,
                                 sample=self.representation == "sampled",
-                                batch_size=self.batch_size, allocate=allocate, desc=desc)
+                                batch_size=self.batch_size, allocate=allocate, desc=desc,
+                                name=self.model)
 
     def transform(self, images: np.ndarray) -> np.ndarray:
         return self.transform_into(images)[self.level]

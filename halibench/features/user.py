@@ -3,20 +3,21 @@
 An encoder may be a ``torch.nn.Module`` or any callable from images to features (or to a
 dict of named levels), a fitted scikit-learn transformer, or an import string
 ``package.module:attribute`` naming one of those. Images arrive as float32 in [0, 1], shape
-(N, C, H, W), on the encoder's device; modules run in eval mode under ``inference_mode``;
-a transformer sees the flattened images (N, C*H*W).
+(N, C, H, W), on the encoder's device; a transformer sees the flattened images (N, C*H*W).
 
-The feature cache keys a module by the sha256 of its weights (and a transformer by its
-fitted arrays), so changed weights never reuse old features; a callable without weights has
-no version and is never cached.
+Modules run in eval mode under ``inference_mode`` and are left exactly as they were: every
+submodule's train/eval flag is restored and no parameter or buffer changes. Every output
+passes the contract of ``features.contract``. The feature cache keys an encoder by
+``features.identity.object_identity``; an encoder without one is never cached.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,11 +26,20 @@ import torch
 from tqdm.auto import tqdm
 
 from halibench.errors import HalibenchError
+from halibench.features.contract import OutputContractError, check_size, conformed, where
 from halibench.features.extract import Allocate, as_float_images, empty_features, iter_batches
+from halibench.features.identity import object_identity
 from halibench.features.levels import checked_levels
 from halibench.features.sources import FeatureSource
+from halibench.names import safe_name
 
 DEFAULT_LEVEL = "features"
+PROBE_IMAGES = 3  # the shape probe's batch: odd, so that a transposed output shows
+PROBE_SEED = 0
+
+
+class UserCodeError(HalibenchError):
+    """The user's encoder (or its module) raised; the message names it and the exception."""
 
 
 @dataclass(frozen=True)
@@ -40,18 +50,41 @@ class Encoder:
     obj: Any
 
 
+def default_name(obj: Any) -> str:
+    """A function's qualified name, else the class name of the object; a lambda or a nested
+    function has none that tells it apart, so it must be named."""
+    if callable(obj) and hasattr(obj, "__qualname__") and not isinstance(obj, type):
+        name = obj.__qualname__
+        if "<" in name:
+            raise HalibenchError(f"{name}: an anonymous or nested function; pass name=... so "
+                                 "its records can be told apart")
+        return name
+    return type(obj).__name__
+
+
 def import_object(spec: str) -> Any:
-    """The object named by ``package.module:attribute`` (attributes may be dotted)."""
+    """The object named by ``package.module:attribute`` (attributes may be dotted). The
+    current folder is searched after the installed packages, never before them."""
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise HalibenchError(f"--model {spec!r}: an import string is 'package.module:attribute'")
-    if os.getcwd() not in sys.path:  # as ASGI servers do: modules beside the user resolve
-        sys.path.insert(0, os.getcwd())
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.append(os.getcwd())
     try:
         obj: Any = importlib.import_module(module_name)
-    except ImportError as e:
-        raise HalibenchError(f"--model {spec!r}: cannot import {module_name!r} ({e}); put its "
-                             "folder on PYTHONPATH or install it") from None
+    except ModuleNotFoundError as e:
+        if e.name and module_name.startswith(e.name) and \
+                module_name[len(e.name):len(e.name) + 1] in ("", "."):
+            raise HalibenchError(f"--model {spec!r}: no module {module_name!r}; put its folder "
+                                 "on PYTHONPATH or install it") from None
+        raise UserCodeError(f"--model {spec!r}: {module_name!r} needs module {e.name!r}, "
+                            f"which is not installed (pip install it)") from None
+    except SyntaxError as e:
+        raise UserCodeError(f"--model {spec!r}: {e.filename}:{e.lineno}: SyntaxError: "
+                            f"{e.msg}") from None
+    except Exception as e:  # the user's module ran and raised
+        raise UserCodeError(f"--model {spec!r}: importing {module_name!r} raised "
+                            f"{type(e).__name__}: {e}") from e
     for part in attribute.split("."):
         if not hasattr(obj, part):
             raise HalibenchError(f"--model {spec!r}: {module_name!r} has no attribute "
@@ -64,26 +97,6 @@ def is_transformer(obj: Any) -> bool:
     return hasattr(obj, "transform") and hasattr(obj, "fit") and not callable(obj)
 
 
-def weights_sha256(encoder: Any) -> str | None:
-    """sha256 over a module's tensors (names, dtypes, shapes, bytes) or a fitted
-    transformer's learned arrays; None when the encoder has no weights to version it."""
-    if isinstance(encoder, torch.nn.Module):
-        tensors = sorted(encoder.state_dict().items())
-    elif is_transformer(encoder):
-        tensors = sorted((k, torch.as_tensor(np.asarray(v))) for k, v in vars(encoder).items()
-                         if k.endswith("_") and isinstance(v, np.ndarray))
-    else:
-        return None
-    if not tensors:
-        return None
-    h = hashlib.sha256(type(encoder).__qualname__.encode())
-    for name, tensor in tensors:
-        t = tensor.detach().cpu().contiguous()
-        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()
-
-
 def encoder_device(encoder: Any) -> torch.device:
     if isinstance(encoder, torch.nn.Module):
         for tensor in (*encoder.parameters(), *encoder.buffers()):
@@ -91,20 +104,59 @@ def encoder_device(encoder: Any) -> torch.device:
     return torch.device("cpu")
 
 
-def run_encoder(encoder: Any, batch: torch.Tensor) -> dict[str, np.ndarray]:
-    """Named (n, d) float32 features of one uint8 batch."""
-    x = as_float_images(batch)
-    if is_transformer(encoder):
-        out: Any = encoder.transform(x.flatten(1).numpy())
-    else:
+@contextmanager
+def evaluation_mode(encoder: Any) -> Iterator[None]:
+    """Eval mode and ``inference_mode`` for the block; afterwards every submodule's flag is
+    what it was (``train(flag)`` on the root would overwrite mixed flags)."""
+    modules = list(encoder.modules()) if isinstance(encoder, torch.nn.Module) else []
+    flags = [m.training for m in modules]
+    for m in modules:
+        m.training = False
+    try:
         with torch.inference_mode():
+            yield
+    finally:
+        for m, flag in zip(modules, flags, strict=True):
+            m.training = flag
+
+
+def named_outputs(out: Any, source: str, start: int, stop: int) -> dict[str, Any]:
+    """The encoder's output as {level name: value}; level names are safe names and distinct
+    after conversion to text."""
+    if isinstance(out, list | tuple):
+        raise OutputContractError(f"{source}, rows {start}:{stop}: the encoder returned a "
+                                  f"{type(out).__name__}; return one array (N, ...) or a "
+                                  "dict of named levels")
+    if not isinstance(out, dict):
+        return {DEFAULT_LEVEL: out}
+    named: dict[str, Any] = {}
+    for key, value in out.items():
+        level = safe_name(str(key), f"{source}: level name")
+        if level in named:
+            raise OutputContractError(f"{source}: two outputs are both named {level!r} as "
+                                      "text; give the levels distinct names")
+        named[level] = value
+    if not named:
+        raise OutputContractError(f"{source}, rows {start}:{stop}: the encoder returned an "
+                                  "empty dict")
+    return named
+
+
+def call_encoder(encoder: Any, batch: torch.Tensor, source: str, start: int
+                 ) -> dict[str, Any]:
+    """The encoder's named outputs for one uint8 batch (rows ``start:``); its own exception
+    becomes one UserCodeError naming the source and the rows."""
+    x = as_float_images(batch)
+    stop = start + len(batch)
+    try:
+        if is_transformer(encoder):
+            out: Any = encoder.transform(x.flatten(1).numpy())
+        else:
             out = encoder(x.to(encoder_device(encoder)))
-    named = out if isinstance(out, dict) else {DEFAULT_LEVEL: out}
-    result = {}
-    for name, value in named.items():
-        value = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
-        result[str(name)] = np.asarray(value, dtype=np.float32).reshape(len(batch), -1)
-    return result
+    except Exception as e:  # the user's code: say whose call failed and on what
+        raise UserCodeError(f"{source}: the encoder raised on rows {start}:{stop} (a float32 "
+                            f"batch of shape {tuple(x.shape)}): {type(e).__name__}: {e}") from e
+    return named_outputs(out, source, start, stop)
 
 
 @dataclass
@@ -122,24 +174,28 @@ class UserSource(FeatureSource):
                        desc: str | None = None) -> dict[str, np.ndarray]:
         levels = list(dict.fromkeys([self.level, *self.sibling_levels]))
         out: dict[str, np.ndarray] = {}
-        was_training = getattr(self.encoder, "training", False)
-        if isinstance(self.encoder, torch.nn.Module):
-            self.encoder.eval()
         start = 0
-        try:
-            with tqdm(total=len(images), desc=desc, unit="img", leave=False,
-                      disable=desc is None) as bar:
-                for batch in iter_batches(images, self.batch_size):
-                    feats = run_encoder(self.encoder, batch)
-                    for lv in levels:
-                        if lv not in out:
-                            out[lv] = allocate(lv, (len(images), feats[lv].shape[1]))
-                        out[lv][start:start + len(batch)] = feats[lv]
-                    start += len(batch)
-                    bar.update(len(batch))
-        finally:
-            if isinstance(self.encoder, torch.nn.Module):
-                self.encoder.train(was_training)
+        with evaluation_mode(self.encoder), tqdm(
+                total=len(images), desc=desc, unit="img", leave=False,
+                disable=desc is None) as bar:
+            for batch in iter_batches(images, self.batch_size):
+                stop = start + len(batch)
+                named = call_encoder(self.encoder, batch, self.model, start)
+                for lv in levels:
+                    if lv not in named:
+                        raise OutputContractError(f"{where(self.model, lv, start, stop)}: "
+                                                  f"missing; this batch gave {list(named)}")
+                    feats = conformed(named[lv], self.model, lv, start, stop)
+                    if lv not in out:
+                        check_size(self.model, lv, feats.shape[1], len(images))
+                        out[lv] = allocate(lv, (len(images), feats.shape[1]))
+                    elif feats.shape[1] != out[lv].shape[1]:
+                        raise OutputContractError(
+                            f"{where(self.model, lv, start, stop)}: {feats.shape[1]} features "
+                            f"per image, earlier batches gave {out[lv].shape[1]}")
+                    out[lv][start:stop] = feats
+                start = stop
+                bar.update(len(batch))
         return out
 
     def transform(self, images: np.ndarray) -> np.ndarray:
@@ -147,19 +203,23 @@ class UserSource(FeatureSource):
 
 
 def user_sources(encoder: Any, name: str, levels: list[str] | None,
-                 image_shape: tuple[int, ...]) -> list[UserSource]:
+                 image_shape: tuple[int, ...], rows: int = 0) -> list[UserSource]:
     """Feature sources of a user's encoder at ``levels`` (default: every level it returns),
-    checked on two blank images of the benchmark's shape before anything is evaluated."""
+    checked on a few seeded noise images of the benchmark's shape before anything is evaluated:
+    the output contract, and that ``rows`` images' features fit the memory bound."""
+    name = safe_name(name, "encoder name")
     if not (callable(encoder) or is_transformer(encoder)):
         raise HalibenchError(f"{name}: not an encoder (a torch module, a callable from images "
                              "to features, or a fitted scikit-learn transformer)")
-    try:
-        valid = list(run_encoder(encoder, torch.zeros(2, *image_shape, dtype=torch.uint8)))
-    except Exception as e:  # the user's code: say whose call failed and on what
-        shape = (2, *image_shape)
-        raise HalibenchError(f"{name}: calling the encoder on a float32 batch of shape "
-                             f"{shape} failed ({type(e).__name__}: {e})") from None
-    chosen = checked_levels(levels, valid, name)
-    sha = weights_sha256(encoder)
-    return [UserSource(name, lv, checkpoint_sha256=sha, representation="user",
+    generator = torch.Generator().manual_seed(PROBE_SEED)
+    noise = torch.randint(0, 256, (PROBE_IMAGES, *image_shape), dtype=torch.uint8,
+                          generator=generator)
+    with evaluation_mode(encoder):
+        named = call_encoder(encoder, noise, name, 0)
+    chosen = checked_levels(levels, list(named), name)
+    for lv in chosen:
+        dims = conformed(named[lv], name, lv, 0, PROBE_IMAGES).shape[1]
+        check_size(name, lv, dims, rows)
+    identity = object_identity(encoder)
+    return [UserSource(name, lv, checkpoint_sha256=identity, representation="user",
                        encoder=encoder, sibling_levels=tuple(chosen)) for lv in chosen]

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from halibench.errors import HalibenchError
 from halibench.io import atomic_dir, sha256_file, write_json_atomic, write_text_atomic
 from halibench.models.checkpoints import (
     CONFIG_FILE,
@@ -17,19 +18,29 @@ from halibench.models.checkpoints import (
     verified_config,
 )
 from halibench.models.hub import read_index, writable_folder, writable_index_path
+from halibench.names import safe_name
 from halibench.report.results import fmt, latest_table, read_records
 from halibench.report.tables import markdown_table
 
 LOGS = ("losses.csv", "health.csv")
 
 
-def export_run(run_dir: Path, name: str, dataset: str, notes: str = "") -> Path:
+def export_run(run_dir: Path, name: str, dataset: str, notes: str = "",
+               replace: bool = False) -> Path:
     """Copy a checkpoint (a run's newest, or the given step folder) without optimizer state,
-    with the run's logs cut at that checkpoint's step."""
+    with the run's logs cut at that checkpoint's step, to ``<checkpoints>/<name>``. An
+    existing name is refused unless ``replace``; nothing but that folder and the index entry
+    is ever written, each atomically."""
+    name = safe_name(name, "--name")
     folder = resolve_folder(run_dir)
     config = verified_config(folder)
     logs_dir = folder if (folder / LOGS[0]).is_file() else folder.parent
     dest = writable_folder() / name
+    index = read_index(writable_index_path())
+    if (dest.exists() or name in index) and not replace:
+        held = index.get(name, {}).get("model", "a folder")
+        raise HalibenchError(f"--name {name!r}: {dest} already holds {held}; choose another "
+                             "name, or pass --replace to replace it")
     with atomic_dir(dest) as tmp:
         for fname in (MODEL_FILE, CONFIG_FILE):
             shutil.copy2(folder / fname, tmp / fname)
@@ -39,7 +50,6 @@ def export_run(run_dir: Path, name: str, dataset: str, notes: str = "") -> Path:
                 rows[rows["step"] <= config["step"]].to_csv(tmp / log, index=False)
         if notes:
             (tmp / NOTES_FILE).write_text(notes.strip() + "\n")
-    index = read_index(writable_index_path())
     index[name] = {"path": name, "sha256": sha256_file(dest / MODEL_FILE),
                    "model": config["model"]["kind"], "dataset": dataset,
                    "levels": len(config["model"]["z_dims"]),
@@ -99,7 +109,7 @@ def card_text(name: str, config: dict[str, Any], health: pd.DataFrame | None,
 
 def write_card(name: str, results_dir: Path) -> Path:
     """(Re)generate ``checkpoints/<name>/README.md`` from its config, logs and records."""
-    folder = writable_folder() / name
+    folder = writable_folder() / safe_name(name, "checkpoint name")
     config = json.loads((folder / CONFIG_FILE).read_text())
     health = pd.read_csv(folder / "health.csv") if (folder / "health.csv").is_file() else None
     table = latest_table(read_records(results_dir))

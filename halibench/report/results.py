@@ -4,40 +4,41 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from halibench.errors import HalibenchError
 from halibench.evaluation.protocols import benchmarks_dir
 from halibench.io import write_json_atomic, write_text_atomic
 from halibench.models.hub import read_index
+from halibench.names import safe_name
+from halibench.report.record_schema import SCHEMA, now_created, read_record, record_file_name
 from halibench.report.tables import markdown_table
 
-SCHEMA = "halibench-result/1"
-# One leaderboard row per configuration: different weights (checkpoint sha256) are
-# different rows even under the same name.
-KEY = ["benchmark", "protocol_version", "model", "checkpoint_sha256", "level", "probe",
-       "labels", "full", "n_draws"]
+# One leaderboard row per configuration: different weights (checkpoint sha256) or protocol
+# files (protocol sha256) are different rows even under the same names.
+KEY = ["benchmark", "protocol_version", "protocol_sha256", "model", "checkpoint_sha256",
+       "level", "probe", "labels", "full", "n_draws"]
 
 
 def write_record(results_dir: Path, record: dict[str, Any]) -> Path:
-    """Store ``record`` under a new unique name (concurrent runs never collide)."""
-    record = {"schema": SCHEMA, "run_id": uuid.uuid4().hex,
-              "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), **record}
-    name = (f"{record['created'][:19].replace(':', '').replace('-', '')}_{record['benchmark']}"
-            f"_{record['model']}_{record['level']}_{record['probe']}_{record['labels']}"
-            f"_{record['run_id'][:8]}.json")
-    path = results_dir / "runs" / name
+    """Store ``record`` under a new unique name made from its fields (concurrent runs never
+    collide; reading checks the name still matches)."""
+    for field in ("benchmark", "model", "level", "probe"):
+        safe_name(record[field], f"record {field}")
+    record = {"schema": SCHEMA, "run_id": uuid.uuid4().hex, "created": now_created(), **record}
+    path = results_dir / "runs" / record_file_name(record)
     write_json_atomic(path, record)
     return path
 
 
 def write_semantics_record(results_dir: Path, record: dict[str, Any]) -> Path:
     """A class-consistency record (``halibench semantics``), never rewritten."""
-    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    created = now_created()
+    safe_name(record["model"], "record model")
     record = {"schema": "halibench-semantics/1", "created": created, **record}
     path = (results_dir / "semantics" / f"{created[:19].replace(':', '').replace('-', '')}_"
             f"{record['model']}_{uuid.uuid4().hex[:8]}.json")
@@ -46,16 +47,21 @@ def write_semantics_record(results_dir: Path, record: dict[str, Any]) -> Path:
 
 
 def read_records(results_dir: Path) -> list[dict[str, Any]]:
-    records = []
-    for path in sorted((results_dir / "runs").glob("*.json")):
-        try:
-            rec = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
-            raise HalibenchError(f"{path}: not valid JSON ({e.msg}); delete or restore it") \
-                from None
-        if rec.get("schema") == SCHEMA:
-            records.append(rec)
-    return records
+    """Every record in ``results_dir/runs``, each checked (``record_schema.read_record``)."""
+    return [read_record(path) for path in sorted((results_dir / "runs").glob("*.json"))]
+
+
+@cache
+def official_protocols() -> dict[str, dict[str, str]]:
+    """name -> version -> sha256 of every official protocol file (package data)."""
+    path = resources.files("halibench") / "shipped" / "official-protocols.json"
+    return json.loads(path.read_text())["protocols"]
+
+
+def is_official(record: dict[str, Any]) -> bool:
+    """Whether the record ran the official file of its protocol name and version."""
+    shas = official_protocols().get(record.get("benchmark"), {})
+    return shas.get(record.get("protocol_version")) == record.get("protocol_sha256")
 
 
 def record_key(record: dict[str, Any]) -> tuple:
@@ -73,18 +79,18 @@ def latest_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def latest_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per configuration: its newest record."""
     cols = KEY + ["metric", "mean", "std", "mean_accuracy", "attributes_evaluated",
-                  "representation", "backend", "subset", "created"]
+                  "representation", "backend", "subset", "official", "created"]
     if not records:
         return pd.DataFrame(columns=cols)
     rows = [{**{k: r.get(k) for k in cols if k != "n_draws"}, "n_draws": len(r["draws"]),
-             "subset": r.get("subset") or "",
+             "subset": r.get("subset") or "", "official": is_official(r),
              "checkpoint_sha256": r.get("checkpoint_sha256") or "",
              **attribute_columns(r)} for r in latest_records(records)]
     df = pd.DataFrame(rows)
     extra = sorted(c for c in df.columns if c not in cols)
-    return df.sort_values(["benchmark", "labels", "probe", "model", "checkpoint_sha256",
-                           "level"]).reset_index(
-        drop=True)[cols + extra]
+    order = ["benchmark", "labels", "probe", "model", "checkpoint_sha256", "level",
+             "protocol_sha256"]
+    return df.sort_values(order, kind="stable").reset_index(drop=True)[cols + extra]
 
 
 def attribute_columns(record: dict[str, Any]) -> dict[str, float]:
@@ -103,6 +109,8 @@ def fmt(mean: float, std: float, n: int) -> str:
 
 def model_cell(row: Any) -> str:
     cell = f"{row.model} [subset]" if row.subset else str(row.model)
+    if not row.official:
+        cell += f" (not the official protocol: sha256 {(row.protocol_sha256 or '')[:12]})"
     return f"{cell} (earlier checkpoint)" if getattr(row, "superseded", False) else cell
 
 

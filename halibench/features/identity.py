@@ -1,0 +1,134 @@
+"""The identity of a user's encoder object: a sha256 of everything that determines its
+output, or None when that cannot be established (then its features are never cached).
+
+- ``torch.nn.Module``: for every submodule its class (qualified name and source code), its
+  plain settings (``vars`` scalars such as a slope or a flag), and every parameter and
+  buffer, persistent or not, 0-dim included; a module with hooks has no identity.
+- a scikit-learn estimator: its class, ``get_params()`` (nested estimators recursively) and
+  its fitted attributes (names ending in ``_``).
+- anything else (a function, a lambda, an object holding a random generator): None.
+
+Hashing reads the object only; it never changes it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import inspect
+import types
+from typing import Any
+
+import numpy as np
+import torch
+
+# Module attributes that are bookkeeping, not settings that shape the output.
+MODULE_INTERNALS = {"training", "_parameters", "_buffers", "_non_persistent_buffers_set",
+                    "_modules", "_backward_pre_hooks", "_backward_hooks", "_is_full_backward_hook",
+                    "_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called",
+                    "_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_state_dict_hooks",
+                    "_state_dict_pre_hooks", "_load_state_dict_pre_hooks",
+                    "_load_state_dict_post_hooks"}
+HOOKS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+
+
+class Unidentifiable(Exception):
+    """Raised inside hashing when a part of the object has no stable identity."""
+
+
+def update_tensor(h: Any, tensor: torch.Tensor) -> None:
+    t = tensor.detach().to("cpu").contiguous().reshape(-1)  # reshape: 0-dim tensors too
+    h.update(f"tensor:{t.dtype}:{tuple(tensor.shape)}:".encode())
+    h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+
+
+def update_class(h: Any, cls: type) -> None:
+    """The class's qualified name and its source (its code, where the source is gone)."""
+    h.update(f"class:{cls.__module__}.{cls.__qualname__}:".encode())
+    try:
+        h.update(inspect.getsource(cls).encode())
+    except (OSError, TypeError):
+        code = getattr(getattr(cls, "forward", None), "__code__", None)
+        if code is None and not cls.__module__.startswith(("torch", "sklearn")):
+            raise Unidentifiable(f"no source for {cls.__qualname__}") from None
+        if code is not None:
+            h.update(code.co_code + repr((code.co_consts, code.co_names)).encode())
+
+
+def update_module(h: Any, module: torch.nn.Module) -> None:
+    for name, sub in module.named_modules(remove_duplicate=False):
+        if any(getattr(sub, hook, None) for hook in HOOKS):
+            raise Unidentifiable(f"module {name or type(sub).__name__} has hooks")
+        h.update(f"module:{name}:".encode())
+        update_class(h, type(sub))
+        for key, value in sorted(vars(sub).items()):
+            if key not in MODULE_INTERNALS and not key.startswith("__"):
+                h.update(f"attr:{key}:".encode())
+                update_value(h, value)
+        for key, tensor in sorted({**sub._parameters, **sub._buffers}.items()):
+            h.update(f"tensor:{key}:".encode())
+            if tensor is not None:
+                update_tensor(h, tensor)
+
+
+def update_estimator(h: Any, estimator: Any) -> None:
+    update_class(h, type(estimator))
+    update_value(h, estimator.get_params(deep=False))
+    for key, value in sorted(vars(estimator).items()):
+        if key.endswith("_") and not key.startswith("_"):
+            h.update(f"fitted:{key}:".encode())
+            update_value(h, value)
+
+
+def update_value(h: Any, value: Any) -> None:
+    """Hash ``value`` by content; Unidentifiable for what has no stable content."""
+    if value is None or isinstance(value, bool | int | float | complex | str | bytes
+                                   | np.generic | torch.dtype | torch.device):
+        h.update(f"{type(value).__name__}:{value!r};".encode())
+    elif isinstance(value, np.ndarray):
+        if value.dtype.hasobject:
+            update_value(h, value.tolist())
+        else:
+            h.update(f"array:{value.dtype}:{value.shape}:".encode())
+            h.update(np.ascontiguousarray(value).tobytes())
+    elif isinstance(value, torch.Tensor):
+        update_tensor(h, value)
+    elif isinstance(value, list | tuple):
+        h.update(f"{type(value).__name__}[{len(value)}]".encode())
+        for item in value:
+            update_value(h, item)
+    elif isinstance(value, dict):
+        h.update(f"dict[{len(value)}]".encode())
+        for key in sorted(value, key=repr):
+            update_value(h, key)
+            update_value(h, value[key])
+    elif isinstance(value, set | frozenset):
+        update_value(h, sorted(value, key=repr))
+    elif isinstance(value, enum.Enum):
+        h.update(f"enum:{type(value).__qualname__}.{value.name};".encode())
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        update_class(h, type(value))
+        update_value(h, {f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
+    elif isinstance(value, types.FunctionType | types.BuiltinFunctionType) and \
+            (value.__module__ or "").startswith("torch"):
+        h.update(f"function:{value.__module__}.{value.__qualname__};".encode())
+    elif isinstance(value, torch.nn.Module):
+        update_module(h, value)
+    elif hasattr(value, "get_params") and hasattr(value, "fit"):
+        update_estimator(h, value)
+    else:
+        raise Unidentifiable(type(value).__name__)
+
+
+def object_identity(obj: Any) -> str | None:
+    """sha256 of what determines ``obj``'s output (see the module doc), or None."""
+    if not isinstance(obj, torch.nn.Module) and not (hasattr(obj, "get_params")
+                                                     and hasattr(obj, "fit")):
+        return None
+    h = hashlib.sha256(b"halibench-object-identity/2;")
+    try:
+        update_value(h, obj)
+    except Unidentifiable:
+        return None
+    return h.hexdigest()

@@ -1,0 +1,112 @@
+"""Result records checked when read: schema, the summary recomputed from the per-draw
+values, and a write order a copied or edited file cannot fake (the file's name is made from
+the record when it is written, and its date may not lie in the future). A record that fails
+is one line naming its file; the command stops before any computation."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from halibench.errors import HalibenchError
+
+SCHEMA = "halibench-result/1"
+CREATED_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+CLOCK_SKEW = timedelta(minutes=10)  # how far in the future a record's date may be
+TOLERANCE = 1e-9
+FIELDS: dict[str, tuple[type, ...]] = {
+    "schema": (str,), "run_id": (str,), "created": (str,), "benchmark": (str,),
+    "protocol_version": (str,), "model": (str,), "level": (str,), "probe": (str,),
+    "labels": (int, str), "metric": (str,), "mean": (int, float), "std": (int, float),
+    "draws": (list,), "full": (bool,)}
+
+
+class RecordError(HalibenchError):
+    """A damaged, edited or misplaced result record."""
+
+
+def record_file_name(record: dict[str, Any]) -> str:
+    """The name a record is written under; reading checks that it still matches."""
+    stamp = record["created"][:19].replace(":", "").replace("-", "")
+    return (f"{stamp}_{record['benchmark']}_{record['model']}_{record['level']}_"
+            f"{record['probe']}_{record['labels']}_{record['run_id'][:8]}.json")
+
+
+def now_created() -> str:
+    return datetime.now(UTC).strftime(CREATED_FORMAT)
+
+
+def recomputed(values: list[float]) -> tuple[float, float]:
+    """The mean and std (ddof 1) a record's draws give, as the tasks compute them."""
+    mean = float(np.mean(values))
+    return mean, float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+def close(a: float, b: float) -> bool:
+    return abs(a - b) <= TOLERANCE * max(1.0, abs(a), abs(b))
+
+
+def problem(record: Any, path: Path) -> str | None:
+    """What is wrong with ``record`` read from ``path`` (None: nothing)."""
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__}, not a record"
+    if record.get("schema") != SCHEMA:
+        return f"schema {record.get('schema')!r}, not {SCHEMA!r}"
+    for key, types in FIELDS.items():
+        value = record.get(key)
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            return f"field {key!r} is {value!r}, not {' or '.join(t.__name__ for t in types)}"
+    draws = record["draws"]
+    if not draws or not all(isinstance(d, dict) and isinstance(d.get("test"), int | float)
+                            and math.isfinite(d["test"]) for d in draws):
+        return "'draws' must be a non-empty list of draws, each with a finite 'test' value"
+    mean, std = recomputed([d["test"] for d in draws])
+    if not (close(mean, record["mean"]) and close(std, record["std"])):
+        return (f"mean {record['mean']!r} / std {record['std']!r} do not match its draws "
+                f"({mean!r} / {std!r}); the record was edited")
+    if "attributes" in record and (trouble := attribute_problem(record)):
+        return trouble
+    try:
+        created = datetime.strptime(record["created"], CREATED_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return f"'created' {record['created']!r} is not a UTC time {CREATED_FORMAT}"
+    if created > datetime.now(UTC) + CLOCK_SKEW:
+        return f"'created' {record['created']} lies in the future"
+    if path.name != record_file_name(record):
+        return (f"its name does not match its fields (expected {record_file_name(record)}); "
+                "a record is never renamed or edited")
+    return None
+
+
+def attribute_problem(record: dict[str, Any]) -> str | None:
+    done = [a for a in record["attributes"] if isinstance(a, dict) and a.get("status") == "ok"]
+    try:
+        bal = float(np.mean([a["balanced_accuracy"] for a in done])) if done else math.nan
+        acc = float(np.mean([a["accuracy"] for a in done])) if done else math.nan
+    except (KeyError, TypeError):
+        return "an evaluated attribute lacks its balanced_accuracy or accuracy"
+    if done and not (close(bal, record["mean"]) and close(acc, record.get("mean_accuracy", -1))
+                     and record.get("attributes_evaluated") == len(done)):
+        return "mean, mean_accuracy or attributes_evaluated do not match its attributes"
+    return None
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    """The record at ``path``; RecordError naming the file when it is not a valid record."""
+    try:
+        record = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        trouble = "not UTF-8 text"
+    except json.JSONDecodeError as e:
+        trouble = f"not valid JSON ({e.msg} at line {e.lineno})"
+    else:
+        trouble = problem(record, path)
+    if trouble:
+        raise RecordError(f"{path}: {trouble}; restore it (e.g. from git) or move it out of "
+                          f"{path.parent}")
+    return record
