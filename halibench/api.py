@@ -47,7 +47,7 @@ def evaluate(source: Any, benchmark: str, *, probes: list[str] | None = None,
 
     protocol = restrict(load_protocol(benchmark), labels_per_class or [])
     spec = source if isinstance(source, str | Path) else Encoder(
-        name or default_name(source), source)
+        default_name(source) if name is None else name, source)
     results = Path(results_dir) if results_dir is not None else None
     records = runner.run(protocol, [str(spec) if isinstance(spec, Path) else spec], levels,
                          probes, root=data_root, use_cache=use_cache, backend=backend,

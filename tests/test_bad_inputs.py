@@ -324,3 +324,533 @@ def test_ctrl_c_exits_130(tiny_mnist_root, tmp_path, monkeypatch):
 def test_checkpoint_files_share_one_mode(checkpoint):
     modes = {p.name: p.stat().st_mode & 0o777 for p in checkpoint.iterdir()}
     assert modes[MODEL_FILE] == modes[CONFIG_FILE], modes
+
+
+# ---- The hostile catalogue of issue 21: each class refused by one mechanism. ----
+
+def evaluate_tiny(encoder, root: Path, results: Path, **options):
+    import halibench
+
+    return halibench.evaluate(encoder, "mnist-semisup", probes=["knn"], draws=1,
+                              data_root=root, results_dir=results, **options)
+
+
+def listing(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` with its bytes: a before/after picture."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()} if folder.exists() else {}
+
+
+# 21.1 export trusts no name and replaces nothing unasked.
+@pytest.mark.parametrize("name, fragment", [
+    ("", "--name: empty name"), ("../victim", "contains '..'"), ("a/b", "path separator"),
+    ("x\ny", "must start with a letter or digit and hold only")])
+def test_export_refuses_a_name_that_is_not_one_safe_folder_name(checkpoint, tmp_path,
+                                                                 monkeypatch, name, fragment):
+    shipped = tmp_path / "checkpoints"
+    (shipped / "keep").mkdir(parents=True)
+    (shipped / "keep" / "weights").write_text("mine")
+    (tmp_path / "victim").mkdir()
+    (tmp_path / "victim" / "data").write_text("theirs")
+    monkeypatch.setenv("HALIBENCH_CHECKPOINTS", str(shipped))
+    before = listing(tmp_path)
+    result = CliRunner().invoke(cli, ["export", str(checkpoint), "--name", name, "--dataset",
+                                      "mnist", "--results", str(tmp_path / "results")])
+    one_line_error(result, fragment)
+    assert listing(tmp_path) == before
+
+
+def test_export_refuses_an_existing_name_unless_told_to_replace(checkpoint, tmp_path,
+                                                                 monkeypatch):
+    shipped = tmp_path / "checkpoints"
+    monkeypatch.setenv("HALIBENCH_CHECKPOINTS", str(shipped))
+    args = ["export", str(checkpoint), "--name", "ali-mnist", "--dataset", "mnist",
+            "--results", str(tmp_path / "results")]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    before = listing(shipped)
+    one_line_error(CliRunner().invoke(cli, args), "'ali-mnist'", "already holds hali",
+                   "--replace")
+    assert listing(shipped) == before
+    assert CliRunner().invoke(cli, [*args, "--replace"]).exit_code == 0
+    assert sorted(p.name for p in shipped.iterdir()) == ["ali-mnist", "index.json"]
+
+
+# 21.2 One output contract for every encoder output.
+def rows_half(x):
+    return x.flatten(1)[: len(x) // 2]
+
+
+def rows_double(x):
+    return torch.cat([x.flatten(1), x.flatten(1)])
+
+
+def transposed(x):
+    return x.flatten(1)[:, :5].T
+
+
+def nan_column(x):
+    f = x.flatten(1)[:, :8].clone()
+    f[:, 3] = float("nan")
+    return f
+
+
+def inf_value(x):
+    f = x.flatten(1)[:, :8].clone()
+    f[-1, 0] = float("inf")
+    return f
+
+
+def all_nan(x):
+    return torch.full((len(x), 4), float("nan"))
+
+
+def colliding_levels(x):
+    return {1: x.flatten(1)[:, :4], "1": x.flatten(1)[:, 4:8]}
+
+
+def a_tuple(x):
+    return x.flatten(1), x.flatten(1)
+
+
+def path_level(x):
+    return {"../up": x.flatten(1)}
+
+
+@pytest.mark.parametrize("encoder, fragment", [
+    (rows_half, "output of shape (1, 784) for a batch of 3 images"),
+    (rows_double, "output of shape (6, 784) for a batch of 3 images"),
+    (transposed, "output of shape (5, 3) for a batch of 3 images"),
+    (nan_column, "NaN or inf values in 1 of 8 feature columns (first column 3)"),
+    (inf_value, "NaN or inf values in 1 of 8 feature columns (first column 0)"),
+    (all_nan, "12 NaN or inf values in 4 of 4"),
+    (colliding_levels, "two outputs are both named '1'"),
+    (a_tuple, "returned a tuple"),
+    (path_level, "level name '../up'"),
+])
+def test_an_output_that_breaks_the_contract_is_refused_before_anything_is_written(
+        tiny_mnist_root, tmp_path, monkeypatch, encoder, fragment):
+    from halibench.errors import HalibenchError
+
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+    with pytest.raises(HalibenchError) as caught:
+        evaluate_tiny(encoder, tiny_mnist_root, tmp_path / "results")
+    assert fragment in str(caught.value) and encoder.__name__ in str(caught.value)
+    assert "\n" not in str(caught.value)
+    assert not (tmp_path / "results").exists() and not list(feature_dir().glob("*.npy"))
+
+
+class FailsLate(torch.nn.Module):
+    """Fine on the shape probe and the pool and validation images (one batch each), wrong on
+    the test images (the ``fail_on``-th call)."""
+
+    def __init__(self, fail_on: int, wrong: str = "raise"):
+        super().__init__()
+        self.calls, self.fail_on, self.wrong = 0, fail_on, wrong
+
+    def forward(self, x):
+        self.calls += 1
+        f = x.flatten(1)[:, :6]
+        if self.calls == self.fail_on and self.wrong == "raise":
+            raise RuntimeError("late\nfailure")
+        if self.calls == self.fail_on and self.wrong == "nan":
+            return f * float("nan")
+        if self.calls == self.fail_on and self.wrong == "width":
+            return x.flatten(1)[:, :7]
+        return f
+
+
+@pytest.mark.parametrize("wrong, fragment", [
+    ("raise", "the encoder raised on rows 0:100 (a float32 batch of shape (100, 1, 28, 28)): "
+              "RuntimeError: late failure (computing the test images' features)"),
+    ("nan", "rows 0:100: 600 NaN or inf values"),
+    ("width", "features per image differ between splits {'pool': 6, 'validation': 6, "
+              "'test': 7}")])
+def test_a_late_batch_that_fails_is_one_line_and_writes_nothing(
+        tiny_mnist_root, tmp_path, monkeypatch, wrong, fragment):
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+    runner_args = ["--results", str(tmp_path / "results")]
+    module = tmp_path / "late.py"
+    module.write_text(f"import sys\nsys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+                      f"from test_bad_inputs import FailsLate\nenc = FailsLate(4, {wrong!r})\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(__import__("sys").modules, "late", raising=False)
+    result = CliRunner().invoke(cli, [*run_args(tiny_mnist_root, tmp_path / "results",
+                                                "--model", "late:enc"), *runner_args])
+    one_line_error(result, "late:enc", fragment)
+    assert not (tmp_path / "results" / "runs").exists()
+    from halibench.features.cache import verified_entry
+
+    assert all(verified_entry(p) is not None for p in feature_dir().glob("*.npy"))  # whole
+
+
+def test_a_too_wide_output_is_refused_with_its_estimate_before_any_allocation(
+        tiny_mnist_root, tmp_path, monkeypatch):
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+    monkeypatch.setenv("HALIBENCH_MAX_FEATURE_GB", "0.1")
+
+    def wide(x):
+        return x.flatten(1).repeat(1, 256)  # 200,704 features per image
+
+    from halibench.errors import HalibenchError
+
+    with pytest.raises(HalibenchError, match=r"200704 features per image x 400 images = 0\.3 "
+                                             r"GB .* over the bound of 0\.1 GB"):
+        evaluate_tiny(wide, tiny_mnist_root, tmp_path / "results", name="wide")
+    assert not (tmp_path / "results").exists()
+
+
+# 21.3 The identity of a user object is what determines its output.
+def test_identity_sees_activations_non_persistent_buffers_and_estimator_params():
+    import numpy as np
+    from sklearn.decomposition import PCA
+
+    from halibench.features.identity import object_identity
+
+    torch.manual_seed(0)
+    relu = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 8), torch.nn.ReLU())
+    ident = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 8),
+                                torch.nn.Identity())
+    ident[1].load_state_dict(relu[1].state_dict())
+    assert object_identity(relu) != object_identity(ident)
+
+    class Scaled(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("scale", torch.ones(1), persistent=False)
+
+        def forward(self, x):
+            return x.flatten(1) * self.scale
+
+    scaled = Scaled()
+    before = object_identity(scaled)
+    scaled.scale.fill_(2.0)
+    assert object_identity(scaled) != before
+
+    data = np.random.default_rng(0).random((40, 784))
+    plain, white = PCA(4).fit(data), PCA(4, whiten=True)
+    vars(white).update({k: v for k, v in vars(plain).items() if k.endswith("_")})
+    assert object_identity(plain) != object_identity(white)
+    assert object_identity(lambda x: x) is None  # a function: no identity, never cached
+
+
+def test_a_changed_activation_is_recomputed_not_served(tiny_mnist_root, tmp_path,
+                                                       monkeypatch):
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 16), torch.nn.ReLU())
+    first = evaluate_tiny(net, tiny_mnist_root, tmp_path / "r1", name="enc")[0]
+    net[2] = torch.nn.Tanh()
+    served = evaluate_tiny(net, tiny_mnist_root, tmp_path / "r2", name="enc")[0]
+    fresh = evaluate_tiny(net, tiny_mnist_root, tmp_path / "r3", name="enc", use_cache=False)[0]
+    assert served["mean"] == fresh["mean"] and served["checkpoint_sha256"] != \
+        first["checkpoint_sha256"]
+
+
+# 21.4 BatchNorm encoders are evaluated and left bit-identical.
+class TinyResNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, padding=1),
+                                        torch.nn.BatchNorm2d(8), torch.nn.ReLU())
+        self.block = torch.nn.Sequential(torch.nn.Conv2d(8, 8, 3, padding=1),
+                                         torch.nn.BatchNorm2d(8))
+        self.temperature = torch.nn.Parameter(torch.tensor(2.0))  # a 0-dim parameter
+        self.pool = torch.nn.AdaptiveAvgPool2d(2)
+
+    def forward(self, x):
+        h = self.stem(x)
+        return self.pool(torch.relu(h + self.block(h))).flatten(1) * self.temperature
+
+
+def snapshot(module: torch.nn.Module):
+    return ({k: v.clone() for k, v in module.state_dict().items()},
+            [m.training for m in module.modules()])
+
+
+def assert_unchanged(module, before):
+    state, flags = snapshot(module)
+    assert state.keys() == before[0].keys()
+    assert all(torch.equal(state[k], before[0][k]) for k in state)
+    assert flags == before[1]
+
+
+def test_a_batchnorm_resnet_is_evaluated_and_left_exactly_as_it_was(tiny_mnist_root, tmp_path,
+                                                                    monkeypatch):
+    from halibench.errors import HalibenchError
+
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+    torch.manual_seed(0)
+    net = TinyResNet().train()
+    net.block.eval()  # mixed flags must come back as they were
+    before = snapshot(net)
+    (record,) = evaluate_tiny(net, tiny_mnist_root, tmp_path / "results")
+    assert 0 <= record["mean"] <= 100 and record["model"] == "TinyResNet"
+    assert record["feature_cache"] == "used" and len(record["checkpoint_sha256"]) == 64
+    assert_unchanged(net, before)
+    with pytest.raises(HalibenchError, match="unknown level"):
+        evaluate_tiny(net, tiny_mnist_root, tmp_path / "results", levels=["z9"])
+    assert_unchanged(net, before)
+
+
+# 21.5 The leaderboard cannot be forged or polluted.
+def valid_record(results: Path, *, sha: str, mean: float = 10.0, model: str = "m",
+                 version: str = "1.1") -> Path:
+    return write_record(results, {
+        "benchmark": "mnist-semisup", "protocol_version": version, "protocol_sha256": sha,
+        "model": model, "level": "z1", "probe": "l2svm", "labels": 100, "full": False,
+        "metric": "error", "mean": mean, "std": 0.0, "draws": [{"draw": 0, "test": mean}],
+        "checkpoint_sha256": "ab" * 32, "representation": "mean", "backend": "torch"})
+
+
+def test_a_protocol_file_under_an_official_name_never_replaces_its_row(tmp_path):
+    from halibench.report.results import official_protocols
+
+    official = official_protocols()["mnist-semisup"]["1.1"]
+    valid_record(tmp_path, sha=official, mean=20.0)
+    valid_record(tmp_path, sha="f" * 64, mean=1.0)  # newer, same names, another file
+    board = write_leaderboard(tmp_path)[0].read_text()
+    assert "| m | z1 | l2svm | 100 | error | 20.00 |" in board
+    assert "| m (not the official protocol: sha256 ffffffffffff) | z1 | l2svm | 100 | error " \
+           "| 1.00 |" in board
+
+
+def test_a_protocol_whose_roles_share_images_is_refused(tmp_path):
+    from halibench.evaluation.protocols import load_protocol
+
+    text = (REPO / "halibench/shipped/benchmarks/mnist-semisup.toml").read_text().replace(
+        'pool = { split = "train", start = 0, stop = 50000 }',
+        'pool = { split = "test", start = 0, stop = 10000 }')
+    (tmp_path / "mnist-semisup.toml").write_text(text)
+    with pytest.raises(Exception, match=r"pool rows 0:10000 and test rows 0:10000 of split "
+                                         r"'test' overlap"):
+        load_protocol(str(tmp_path / "mnist-semisup.toml"))
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda r: {**r, "mean": 1.0}, "do not match its draws"),
+    (lambda r: {**r, "std": 3.0}, "do not match its draws"),
+    (lambda r: {**r, "created": "2999-01-01T00:00:00.000000Z"}, "lies in the future"),
+    (lambda r: {**r, "created": r["created"].replace("T", "T0")}, "is not a UTC time"),
+    (lambda r: {**r, "model": "other"}, "its name does not match its fields"),
+    (lambda r: [r], "a JSON list, not a record"),
+    (lambda r: {k: v for k, v in r.items() if k != "draws"}, "field 'draws' is None"),
+    (lambda r: {**r, "draws": [{"test": "NaN"}]}, "'draws' must be a non-empty list"),
+])
+def test_an_edited_or_damaged_record_stops_the_leaderboard_naming_its_file(tmp_path, edit,
+                                                                           fragment):
+    path = valid_record(tmp_path, sha="a" * 64)
+    path.write_text(json.dumps(edit(json.loads(path.read_text()))))
+    before = listing(tmp_path)
+    result = CliRunner().invoke(cli, ["leaderboard", "--results", str(tmp_path)])
+    one_line_error(result, path.name, fragment)
+    assert listing(tmp_path) == before
+
+
+def test_a_copied_record_renamed_into_the_future_is_refused(tmp_path):
+    path = valid_record(tmp_path, sha="a" * 64)
+    record = json.loads(path.read_text())
+    record["created"] = "2999-01-01T00:00:00.000000Z"
+    from halibench.report.record_schema import record_file_name
+
+    (tmp_path / "runs" / record_file_name(record)).write_text(json.dumps(record))
+    one_line_error(CliRunner().invoke(cli, ["leaderboard", "--results", str(tmp_path)]),
+                   "29990101T000000", "lies in the future")
+
+
+def test_a_record_that_is_not_utf8_is_one_line(tmp_path):
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "x.json").write_bytes(b"\xff\xfe{")
+    one_line_error(CliRunner().invoke(cli, ["leaderboard", "--results", str(tmp_path)]),
+                   "x.json: not UTF-8 text")
+
+
+# 21.6 Names never become a way out of their folder.
+@pytest.mark.parametrize("name", ["lab/enc-v1", "../../../escaped-x", "", ".hidden"])
+def test_a_name_that_is_not_a_file_name_is_refused(tiny_mnist_root, tmp_path, monkeypatch,
+                                                   name):
+    from halibench.errors import HalibenchError
+
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+    with pytest.raises(HalibenchError, match="encoder name"):
+        evaluate_tiny(rows_half, tiny_mnist_root, tmp_path / "a" / "b" / "results", name=name)
+    assert listing(tmp_path / "a") == {}
+
+
+def test_unnamed_functions_get_their_own_names_and_lambdas_must_be_named(
+        tiny_mnist_root, tmp_path, monkeypatch):
+    from halibench.errors import HalibenchError
+
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+
+    def first(x):
+        return x.flatten(1)[:, :10]
+
+    def second(x):
+        return x.flatten(1)[:, 10:20]
+
+    a = evaluate_tiny(first, tiny_mnist_root, tmp_path / "r")[0]
+    b = evaluate_tiny(second, tiny_mnist_root, tmp_path / "r")[0]
+    assert (a["model"], b["model"]) == (
+        "test_unnamed_functions_get_their_own_names_and_lambdas_must_be_named.first",
+        "test_unnamed_functions_get_their_own_names_and_lambdas_must_be_named.second")
+    assert a["feature_cache"].startswith("off: the source's identity cannot be established")
+    with pytest.raises(HalibenchError, match="pass name="):
+        evaluate_tiny(lambda x: x, tiny_mnist_root, tmp_path / "r")
+
+
+# 21.7 Malformed protocol files are one line each.
+@pytest.mark.parametrize("old, new, fragment", [
+    ("labels_per_class = [10, 100]", "labels_per_class = [-5, 0]", "-5 is neither a count"),
+    ("labels_per_class = [10, 100]", "labels_per_class = [0]", "0 is neither a count"),
+    ("labels_per_class = [10, 100]", 'labels_per_class = ["ten"]', "'ten' is neither"),
+    ("labels_per_class = [10, 100]", "labels_per_class = []", "a non-empty list"),
+    ("draws = 10", "draws = 0", "draws: 0 is not an integer in 1..1000"),
+    ("draws = 10", "draws = 1e9", "draws: 1000000000.0 is not an integer in 1..1000"),
+    ("draws = 10", "draws = 100000000", "draws: 100000000 is not an integer in 1..1000"),
+    ("count = 7", "count = 0", "log_c.count: 0 is not an integer"),
+    ('pool = { split = "train", start = 0, stop = 50000 }', "", "missing ['pool']"),
+    ("start = 50000, stop = 60000", "start = 60000, stop = 50000", "validation.stop: 50000"),
+    ('probes = ["l2svm", "linear", "knn"]', 'probes = ["svm"]', "probes: ['svm']"),
+    ('metric = "error"', 'metric = "errors"', "'errors' is not one of"),
+    ('seed = 20180203', 'seed = 20180203\ndraw = 3', "unknown ['draw']"),
+    ('name = "mnist-semisup"', 'name = "other"', "must be the file's name"),
+])
+def test_a_malformed_protocol_is_one_line_before_anything_runs(tiny_mnist_root, tmp_path,
+                                                               old, new, fragment):
+    text = (REPO / "halibench/shipped/benchmarks/mnist-semisup.toml").read_text()
+    assert old in text
+    path = tmp_path / "mnist-semisup.toml"
+    path.write_text(text.replace(old, new))
+    result = CliRunner().invoke(cli, ["run", str(path), "--model", "raw-pixels", "--data-root",
+                                      str(tiny_mnist_root), "--results",
+                                      str(tmp_path / "results")])
+    one_line_error(result, str(path), fragment)
+    assert not (tmp_path / "results").exists()
+
+
+def test_too_many_draws_on_the_command_line_are_refused(tiny_mnist_root, tmp_path):
+    result = CliRunner().invoke(cli, ["run", "mnist-semisup", "--model", "raw-pixels",
+                                      "--draws", "100000000", "--data-root",
+                                      str(tiny_mnist_root)])
+    assert result.exit_code == 2 and "100000000 is not in the range 1<=x<=1000" in result.output
+
+
+def test_every_shipped_protocol_is_listed_as_official():
+    import hashlib
+
+    from halibench.evaluation.protocols import list_protocols, load_protocol
+    from halibench.report.results import official_protocols
+
+    for name in list_protocols():
+        protocol = load_protocol(name)
+        path = REPO / "halibench/shipped/benchmarks" / f"{name}.toml"
+        assert official_protocols()[name][protocol.version] == \
+            hashlib.sha256(path.read_bytes()).hexdigest(), f"{name}: add its sha256"
+
+
+# 21.8 Damaged state files are repaired or named.
+def test_a_truncated_feature_cache_entry_is_recomputed_with_a_warning(
+        tiny_mnist_root, tmp_path, monkeypatch, caplog):
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+    args = run_args(tiny_mnist_root, tmp_path / "results", "--model", "raw-pixels")
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0
+    entries = sorted(feature_dir().glob("*.npy"))
+    good = {p: p.read_bytes() for p in entries}
+    for p in entries:
+        p.write_bytes(good[p][: len(good[p]) // 2])
+    again = CliRunner().invoke(cli, [*args, "--no-cache"])  # --no-cache repairs too
+    assert again.exit_code == 0 and {p: p.read_bytes() for p in entries} == good
+    entries[0].write_bytes(good[entries[0]][:100])
+    with caplog.at_level("WARNING", logger="halibench"):
+        third = CliRunner().invoke(cli, args)
+    assert third.exit_code == 0
+    assert f"damaged feature cache entry {entries[0]}" in caplog.text
+    assert entries[0].read_bytes() == good[entries[0]]
+    means = [r["mean"] for r in records_in(tmp_path / "results")]
+    assert means[0] == means[1] == means[2]
+
+
+def test_a_corrupt_record_stops_run_before_it_computes_or_writes(tiny_mnist_root, tmp_path,
+                                                                 monkeypatch):
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+    (tmp_path / "results" / "runs").mkdir(parents=True)
+    (tmp_path / "results" / "runs" / "bad.json").write_text("[1, 2]")
+    before = listing(tmp_path / "results")
+    result = CliRunner().invoke(cli, run_args(tiny_mnist_root, tmp_path / "results",
+                                              "--model", "raw-pixels"))
+    one_line_error(result, "bad.json: a JSON list, not a record")
+    assert listing(tmp_path / "results") == before and not list(feature_dir().glob("*.npy"))
+
+
+# 21.9 Errors come first and in one line.
+@pytest.mark.parametrize("device, fragment", [
+    ("banana", "--device 'banana': not a device"),
+    ("cuda:x", "--device 'cuda:x': not a device")] + (
+    [] if torch.cuda.is_available() else [("cuda", "use --device cpu")]))
+def test_a_bad_device_is_one_line_before_any_feature(tiny_mnist_root, tmp_path, monkeypatch,
+                                                     device, fragment):
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+    result = CliRunner().invoke(cli, run_args(tiny_mnist_root, tmp_path / "results",
+                                              "--model", "raw-pixels", "--device", device))
+    one_line_error(result, fragment)
+    assert not (tmp_path / "results").exists() and not list(feature_dir().glob("*.npy"))
+
+
+def test_an_unwritable_results_folder_is_reported_before_the_compute(tiny_mnist_root, tmp_path,
+                                                                     monkeypatch):
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+    (tmp_path / "results").write_text("a file in the way")
+    result = CliRunner().invoke(cli, run_args(tiny_mnist_root, tmp_path / "results",
+                                              "--model", "raw-pixels"))
+    one_line_error(result, "--results", "cannot write there")
+    assert not list(feature_dir().glob("*.npy"))
+
+
+@pytest.mark.parametrize("source, fragment", [
+    ("raise ValueError('no GPU here')", "importing 'broken' raised ValueError: no GPU here"),
+    ("def f(:\n    pass", "broken.py:1: SyntaxError"),
+    ("import not_installed_dependency_xyz", "'broken' needs module "
+                                            "'not_installed_dependency_xyz', which is not "
+                                            "installed"),
+])
+def test_a_user_module_that_fails_at_import_is_one_line(tiny_mnist_root, tmp_path, monkeypatch,
+                                                        source, fragment):
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+    (tmp_path / "broken.py").write_text(source + "\nenc = None\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(__import__("sys").modules, "broken", raising=False)
+    args = run_args(tiny_mnist_root, tmp_path / "results", "--model", "broken:enc")
+    one_line_error(CliRunner().invoke(cli, args), "--model 'broken:enc'", fragment)
+    debug = CliRunner().invoke(cli, ["--debug", *args])
+    assert debug.exit_code != 0 and debug.exception is not None
+
+
+def test_an_encoder_that_prints_does_not_break_json_output(tiny_mnist_root, tmp_path,
+                                                           monkeypatch):
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+    (tmp_path / "chatty.py").write_text(
+        "import torch\n\ndef enc(x):\n    print('batch', x.shape)\n"
+        "    return x.flatten(1)[:, :10]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = CliRunner().invoke(cli, [
+        *run_args(tiny_mnist_root, tmp_path / "results", "--model", "chatty:enc"), "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)[0]["model"] == "chatty:enc"
+    assert "batch" in result.stderr
+
+
+def test_the_current_folder_never_shadows_an_installed_package(tmp_path, monkeypatch):
+    import importlib.util
+    import sys
+
+    from halibench.features.user import import_object
+
+    (tmp_path / "skimage.py").write_text("raise ImportError('the local shadow')\n")
+    (tmp_path / "localenc.py").write_text("enc = 1\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    monkeypatch.delitem(sys.modules, "localenc", raising=False)
+    assert import_object("localenc:enc") == 1
+    assert sys.path.index(str(tmp_path)) == len(sys.path) - 1
+    assert str(tmp_path) not in importlib.util.find_spec("skimage").origin

@@ -87,7 +87,7 @@ data_root_option = click.option(
 
 
 results_option = click.option(
-    "--results", "results_dir", type=click.Path(file_okay=False, path_type=Path),
+    "--results", "results_dir", type=click.Path(path_type=Path),
     default=Path("results"), show_default=True, help="Results folder (records, leaderboard).")
 
 

@@ -12,11 +12,10 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from halibench.data.sources import SourceFile, check_digests
 from halibench.errors import DatasetError
 from halibench.io import atomic_path
+from halibench.progress import progress
 
 TIMEOUT_S = 60
 CHUNK = 1 << 20
@@ -26,7 +25,7 @@ def _stream(url: str, dest: Path, label: str) -> None:
     request = urllib.request.Request(url, headers={"User-Agent": "halibench"})
     with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response, open(dest, "wb") as f:
         total = int(response.headers.get("Content-Length") or 0) or None
-        with tqdm(total=total, unit="B", unit_scale=True, desc=label, leave=False) as bar:
+        with progress(total, label, "B", unit_scale=True, leave=False) as bar:
             while chunk := response.read(CHUNK):
                 f.write(chunk)
                 bar.update(len(chunk))

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
-from tqdm.auto import tqdm
 
 from halibench.data.mapped import release
 from halibench.errors import DatasetError
+from halibench.progress import progress
 
 Transform = Callable[[Image.Image], Image.Image]
 CHUNK = 256
@@ -50,7 +50,7 @@ def decode_images(paths: Sequence[Path], out: np.ndarray, mode: str,
     chunks = [paths[i:i + CHUNK] for i in range(0, len(paths), CHUNK)]
     workers = workers or default_workers()
     read = partial(_read_chunk, mode=mode, transform=transform)
-    with tqdm(total=len(paths), desc=desc, unit="img", leave=False) as bar:
+    with progress(len(paths), desc, "img", leave=False) as bar:
         if workers == 1 or len(chunks) == 1:
             results = map(read, chunks)
             pool = None

@@ -19,10 +19,11 @@ from halibench.evaluation.protocols import Protocol
 from halibench.evaluation.result_cache import cached_outcome, outcome_key, store_outcome
 from halibench.evaluation.tasks import TASK_IMPLEMENTATIONS, Setting
 from halibench.features.cache import cached_features, feature_path
+from halibench.features.contract import OutputContractError
 from halibench.features.identity import object_identity
 from halibench.features.levels import checked_levels
 from halibench.features.sources import BASELINES, FeatureSource, ModelSource, baseline_sources
-from halibench.features.user import Encoder, import_object, user_sources
+from halibench.features.user import Encoder, UserCodeError, import_object, user_sources
 from halibench.models import HierarchicalALI
 from halibench.models.checkpoints import MODEL_FILE, load_checkpoint, locate, read_index
 from halibench.models.config import KINDS
@@ -116,12 +117,20 @@ def features_for(source: FeatureSource, data: BenchmarkData, use_cache: bool) ->
         source.pool_key = data.split("pool").identity
 
     def feats(role: str) -> np.ndarray:
-        return cached_features(source, data.split(role).identity,
-                               lambda: data.split(role).images, use_cache,
-                               fit_pool=lambda: data.split("pool").images)
+        try:
+            return cached_features(source, data.split(role).identity,
+                                   lambda: data.split(role).images, use_cache,
+                                   fit_pool=lambda: data.split("pool").images)
+        except (OutputContractError, UserCodeError) as e:  # say which images it was
+            raise type(e)(f"{e} (computing the {role} images' features)") from e
 
     has_val = "validation" in protocol.splits
     pool, val, test = feats("pool"), feats("validation") if has_val else None, feats("test")
+    widths = {role: f.shape[1] for role, f in (("pool", pool), ("validation", val),
+                                                ("test", test)) if f is not None}
+    if len(set(widths.values())) > 1:
+        raise OutputContractError(f"{source.model}, level {source.level!r}: features per image "
+                                  f"differ between splits {widths}")
     if protocol.standardize:
         mean, std = pool.mean(0), pool.std(0) + 1e-8
         pool, test = (pool - mean) / std, (test - mean) / std

@@ -18,12 +18,12 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from halibench.data.mapped import release
 from halibench.features.contract import OutputContractError, conformed
 from halibench.features.levels import checked_levels
 from halibench.models.hierarchical import HIDDEN_LAYERS, HierarchicalALI
+from halibench.progress import progress
 
 Allocate = Callable[[str, tuple[int, int]], np.ndarray]
 
@@ -87,7 +87,7 @@ def extract_features(model: HierarchicalALI, images: torch.Tensor | np.ndarray,
     out = {lv: allocate(lv, (len(images), dims[lv])) for lv in levels}
     was_training = model.training
     model.eval()
-    bar = tqdm(total=len(images), desc=desc, unit="img", leave=False, disable=desc is None)
+    bar = progress(len(images), desc, "img", show=desc is not None, leave=False)
     try:
         with bar, torch.inference_mode(), torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from halibench.data.mapped import release
 from halibench.features.contract import check_size, conformed
@@ -22,6 +21,7 @@ from halibench.features.extract import Allocate, empty_features, extract_feature
 from halibench.features.levels import checked_levels
 from halibench.models import HierarchicalALI, build_model, preset
 from halibench.models.config import FAMILY_BY_SIZE
+from halibench.progress import progress
 
 BASELINES = ("raw-pixels", "pca", "hog", "untrained-hali", "untrained-ali", "untrained-bigan")
 PCA_COMPONENTS = (10, 20, 50, 100, 200)
@@ -57,8 +57,7 @@ class FeatureSource:
         """Features of every level this source computes in one pass, written chunk by chunk
         into arrays from ``allocate(level, shape)``: only a chunk of images is in memory."""
         out: np.ndarray | None = None
-        with tqdm(total=len(images), desc=desc, unit="img", leave=False,
-                  disable=desc is None) as bar:
+        with progress(len(images), desc, "img", show=desc is not None, leave=False) as bar:
             for start in range(0, len(images), self.chunk_rows):
                 chunk = images[start:start + self.chunk_rows]
                 stop = start + len(chunk)

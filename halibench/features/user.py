@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from halibench.errors import HalibenchError
 from halibench.features.contract import OutputContractError, check_size, conformed, where
@@ -32,6 +31,7 @@ from halibench.features.identity import object_identity
 from halibench.features.levels import checked_levels
 from halibench.features.sources import FeatureSource
 from halibench.names import safe_name
+from halibench.progress import progress
 
 DEFAULT_LEVEL = "features"
 PROBE_IMAGES = 3  # the shape probe's batch: odd, so that a transposed output shows
@@ -51,12 +51,12 @@ class Encoder:
 
 
 def default_name(obj: Any) -> str:
-    """A function's qualified name, else the class name of the object; a lambda or a nested
-    function has none that tells it apart, so it must be named."""
+    """A function's qualified name (``outer.inner`` for a nested one), else the class name
+    of the object; a lambda has none that tells it apart, so it must be named."""
     if callable(obj) and hasattr(obj, "__qualname__") and not isinstance(obj, type):
-        name = obj.__qualname__
+        name = obj.__qualname__.replace("<locals>.", "")
         if "<" in name:
-            raise HalibenchError(f"{name}: an anonymous or nested function; pass name=... so "
+            raise HalibenchError(f"{obj.__qualname__}: an anonymous function; pass name=... so "
                                  "its records can be told apart")
         return name
     return type(obj).__name__
@@ -175,9 +175,8 @@ class UserSource(FeatureSource):
         levels = list(dict.fromkeys([self.level, *self.sibling_levels]))
         out: dict[str, np.ndarray] = {}
         start = 0
-        with evaluation_mode(self.encoder), tqdm(
-                total=len(images), desc=desc, unit="img", leave=False,
-                disable=desc is None) as bar:
+        with evaluation_mode(self.encoder), progress(
+                len(images), desc, "img", show=desc is not None, leave=False) as bar:
             for batch in iter_batches(images, self.batch_size):
                 stop = start + len(batch)
                 named = call_encoder(self.encoder, batch, self.model, start)

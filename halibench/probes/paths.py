@@ -12,10 +12,10 @@ import warnings
 import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
-from tqdm.auto import tqdm
 
 from halibench.probes.newton import Convergence, LinearPath, principal_basis, solve_path
 from halibench.probes.registry import get_probe
+from halibench.progress import progress
 
 
 def fit_path(probe: str, x: torch.Tensor, targets: torch.Tensor, grid: np.ndarray,
@@ -39,8 +39,7 @@ def sklearn_path(estimator: type, x: torch.Tensor, targets: torch.Tensor,
     coef = torch.zeros(n_draws, d, m, k, dtype=torch.float64)
     intercept = torch.zeros(n_draws, m, k, dtype=torch.float64)
     report = Convergence(solves=n_draws * m * k)
-    with tqdm(total=n_draws * m * k, desc=f"{estimator.__name__} fits", unit="fit",
-              leave=False) as bar:
+    with progress(n_draws * m * k, f"{estimator.__name__} fits", "fit", leave=False) as bar:
         for b in range(n_draws):
             basis = principal_basis(x[b:b + 1])[0] if d > n else None
             xb = (x[b] @ basis if basis is not None else x[b]).numpy()

@@ -24,7 +24,7 @@ class TrainConfig(JsonConfig):
     checkpoint_every: int = option(1000, "Steps between checkpoints.", minimum=1)
     health_every: int = option(500, "Steps between health probes (0: never).", minimum=0)
     log_every: int = 10
-    keep_checkpoints: int = 2
+    keep_checkpoints: int = option(2, "Checkpoints kept on disk (the newest ones).", minimum=1)
     instance_noise: float = option(0.0, "Std of Gaussian noise on D's image inputs.", minimum=0)
     instance_noise_steps: int = option(
         0, "Anneal the instance noise to 0 over this many steps (0: constant).", minimum=0)

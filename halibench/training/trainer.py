@@ -27,7 +27,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
-from tqdm.auto import tqdm
 
 from halibench.errors import CheckpointError, HalibenchError
 from halibench.features.extract import as_float_images
@@ -44,6 +43,7 @@ from halibench.models.checkpoints import (
     save_checkpoint,
     verified_config,
 )
+from halibench.progress import progress
 from halibench.training.config import TrainConfig
 from halibench.training.distributed import DistInfo, barrier, init_distributed
 from halibench.training.health import health_probes
@@ -301,8 +301,8 @@ class Trainer:
         """Train to ``config.steps``; returns the final checkpoint folder (rank 0)."""
         cfg, main = self.config, self.dist.is_main
         self.model.train()
-        bar = tqdm(total=cfg.steps, initial=self.start_step, disable=not main,
-                   desc=f"train {self.model_config.kind}", unit="step", dynamic_ncols=True)
+        bar = progress(cfg.steps, f"train {self.model_config.kind}", "step", show=main,
+                       initial=self.start_step, dynamic_ncols=True)
         recent: list[dict[str, float]] = []
         final = None
         t0 = time.perf_counter()
