@@ -39,10 +39,12 @@ def figures(model_name: str, split_name: str, rows: str | None, data_root: Path 
             results_dir: Path) -> None:
     """Reconstructions per level, samples, interpolations and training curves of MODEL."""
     from halibench.data import load as load_data
+    from halibench.evaluation.gate import check_writable
     from halibench.models.checkpoints import load_checkpoint, locate
     from halibench.names import safe_name
     from halibench.report.plots import model_figures
 
+    check_writable(results_dir)
     folder, expected, name = locate(model_name)
     name = safe_name(name, "model name (it names the figure files)")
     model, config = load_checkpoint(folder, expected)

@@ -188,10 +188,12 @@ def semantics(models: tuple[str, ...], benchmark_name: str, data_root: Path | No
     fixed raw-pixel L2-SVM; one JSON record per model in RESULTS/semantics/."""
     from halibench.environment import environment
     from halibench.evaluation.benchmark import BenchmarkData, model_sources
+    from halibench.evaluation.gate import check_writable
     from halibench.evaluation.protocols import load_protocol
     from halibench.evaluation.semantics import PixelClassifier, class_consistency
     from halibench.report.results import write_semantics_record
 
+    check_writable(results_dir)
     protocol = load_protocol(benchmark_name)
     data = BenchmarkData(protocol, data_root)
     sources = [model_sources(m, None, data.image_shape(), protocol.dataset, echo_err)[0]
