@@ -7,7 +7,7 @@ import re
 
 from halibench.errors import HalibenchError
 
-MAX_NAME_LENGTH = 120
+MAX_NAME_LENGTH = 64  # a record file name holds four names within 255 bytes
 # Letters, digits and . _ - + = @ : (an import string ``pkg.mod:attr`` is a name).
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=@:-]*")
 

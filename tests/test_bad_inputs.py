@@ -94,7 +94,8 @@ def test_the_committed_leaderboard_is_rebuilt_byte_identical_from_the_records(tm
 
 # 3. A local model under a shipped name is its own row.
 def test_different_weights_under_one_name_are_different_rows(tmp_path):
-    base = {"benchmark": "b", "protocol_version": "1", "model": "hali-mnist", "level": "z1",
+    base = {"benchmark": "b", "protocol_version": "1", "protocol_sha256": "c" * 64,
+            "model": "hali-mnist", "level": "z1",
             "probe": "l2svm", "labels": 100, "full": False, "metric": "error", "std": 0.0,
             "representation": "mean", "backend": "torch"}
     write_record(tmp_path, {**base, "checkpoint_sha256": "a" * 64, "mean": 29.55,
@@ -364,15 +365,22 @@ def test_export_refuses_an_existing_name_unless_told_to_replace(checkpoint, tmp_
                                                                  monkeypatch):
     shipped = tmp_path / "checkpoints"
     monkeypatch.setenv("HALIBENCH_CHECKPOINTS", str(shipped))
-    args = ["export", str(checkpoint), "--name", "ali-mnist", "--dataset", "mnist",
+    args = ["export", str(checkpoint), "--name", "my-ali", "--dataset", "mnist",
             "--results", str(tmp_path / "results")]
+    one_line_error(CliRunner().invoke(cli, [*args[:3], "ali-mnist", *args[4:]]),
+                   "'ali-mnist'", "already holds ali")  # a shipped name is taken too
     assert CliRunner().invoke(cli, args).exit_code == 0
     before = listing(shipped)
-    one_line_error(CliRunner().invoke(cli, args), "'ali-mnist'", "already holds hali",
+    one_line_error(CliRunner().invoke(cli, args), "'my-ali'", "already holds hali",
                    "--replace")
     assert listing(shipped) == before
     assert CliRunner().invoke(cli, [*args, "--replace"]).exit_code == 0
-    assert sorted(p.name for p in shipped.iterdir()) == ["ali-mnist", "index.json"]
+    assert sorted(p.name for p in shipped.iterdir()) == ["index.json", "my-ali"]
+    assert "ali-mnist" in read_index()  # the private index keeps the shipped names
+    one_line_error(CliRunner().invoke(cli, ["export", str(shipped / "my-ali"), "--name",
+                                            "my-ali", "--replace", "--dataset", "mnist"]),
+                   "is that checkpoint itself")
+    one_line_error(CliRunner().invoke(cli, [*args[:3], "CON:1", *args[4:]]), "import string")
 
 
 # 21.2 One output contract for every encoder output.
@@ -676,8 +684,7 @@ def test_a_name_that_is_not_a_file_name_is_refused(tiny_mnist_root, tmp_path, mo
     assert listing(tmp_path / "a") == {}
 
 
-def test_unnamed_functions_get_their_own_names_and_lambdas_must_be_named(
-        tiny_mnist_root, tmp_path, monkeypatch):
+def test_unnamed_functions_are_named_apart(tiny_mnist_root, tmp_path, monkeypatch):
     from halibench.errors import HalibenchError
 
     tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
@@ -691,8 +698,8 @@ def test_unnamed_functions_get_their_own_names_and_lambdas_must_be_named(
     a = evaluate_tiny(first, tiny_mnist_root, tmp_path / "r")[0]
     b = evaluate_tiny(second, tiny_mnist_root, tmp_path / "r")[0]
     assert (a["model"], b["model"]) == (
-        "test_unnamed_functions_get_their_own_names_and_lambdas_must_be_named.first",
-        "test_unnamed_functions_get_their_own_names_and_lambdas_must_be_named.second")
+        "test_unnamed_functions_are_named_apart.first",
+        "test_unnamed_functions_are_named_apart.second")
     assert a["feature_cache"].startswith("off: the source's identity cannot be established")
     with pytest.raises(HalibenchError, match="pass name="):
         evaluate_tiny(lambda x: x, tiny_mnist_root, tmp_path / "r")
@@ -854,3 +861,61 @@ def test_the_current_folder_never_shadows_an_installed_package(tmp_path, monkeyp
     assert import_object("localenc:enc") == 1
     assert sys.path.index(str(tmp_path)) == len(sys.path) - 1
     assert str(tmp_path) not in importlib.util.find_spec("skimage").origin
+
+
+# ---- Found by the hostile review of issue 21's first version. ----
+def test_a_class_without_source_or_with_unnamed_fitted_state_is_identified_or_not_cached():
+    import numpy as np
+    from sklearn.base import BaseEstimator, TransformerMixin
+
+    from halibench.features.identity import object_identity
+
+    namespace: dict = {"__name__": "__main__", "torch": torch}
+    exec("class Notebook(torch.nn.Module):\n    def forward(self, x):\n        return x\n",
+         namespace)
+    assert object_identity(namespace["Notebook"]()) is None  # no source file: never cached
+
+    class Proj(BaseEstimator, TransformerMixin):
+        def fit(self, x, y=None):
+            self.W = np.ones((x.shape[1], 2))
+            return self
+
+        def transform(self, x):
+            return x @ self.W
+
+    proj = Proj().fit(np.zeros((3, 4)))
+    before = object_identity(proj)
+    proj.W[:] = 0
+    assert before is not None and object_identity(proj) != before
+
+
+def test_settings_the_pool_cannot_give_are_refused_before_extraction(tiny_mnist_root, tmp_path,
+                                                                      monkeypatch):
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[500]")
+    one_line_error(CliRunner().invoke(cli, run_args(tiny_mnist_root, tmp_path / "r", "--model",
+                                                    "raw-pixels")), "labels_per_class [500]")
+    (tmp_path / "b").mkdir()
+    tiny_benchmarks(tmp_path / "b", monkeypatch, labels="[2]")
+    toml = tmp_path / "b" / "benchmarks" / "mnist-semisup.toml"
+    toml.write_text(toml.read_text().replace("n_neighbors = 1", "n_neighbors = 500"))
+    one_line_error(CliRunner().invoke(cli, run_args(tiny_mnist_root, tmp_path / "r", "--model",
+                                                    "raw-pixels")), "n_neighbors = 500 exceeds")
+    assert not list(feature_dir().glob("*.npy"))
+
+
+@pytest.mark.parametrize("value", ["inf", "-1", "nan", "lots"])
+def test_a_bad_feature_bound_is_one_line(tiny_mnist_root, tmp_path, monkeypatch, value):
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+    monkeypatch.setenv("HALIBENCH_MAX_FEATURE_GB", value)
+    one_line_error(CliRunner().invoke(cli, run_args(tiny_mnist_root, tmp_path / "r", "--model",
+                                                    "raw-pixels")), "HALIBENCH_MAX_FEATURE_GB")
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda r: {k: v for k, v in r.items() if k != "protocol_sha256"}, "'protocol_sha256'"),
+    (lambda r: {**r, "checkpoint_sha256": 5}, "'checkpoint_sha256' is 5")])
+def test_a_record_with_a_missing_or_mistyped_key_field_is_refused(tmp_path, edit, fragment):
+    path = valid_record(tmp_path, sha="a" * 64)
+    path.write_text(json.dumps(edit(json.loads(path.read_text()))))
+    one_line_error(CliRunner().invoke(cli, ["leaderboard", "--results", str(tmp_path)]),
+                   fragment)

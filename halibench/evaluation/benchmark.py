@@ -14,7 +14,7 @@ from halibench.data import load as load_split
 from halibench.environment import environment
 from halibench.errors import CheckpointError, HalibenchError
 from halibench.evaluation.classification import Features
-from halibench.evaluation.gate import preflight
+from halibench.evaluation.gate import check_label_settings, preflight
 from halibench.evaluation.protocols import Protocol
 from halibench.evaluation.result_cache import cached_outcome, outcome_key, store_outcome
 from halibench.evaluation.tasks import TASK_IMPLEMENTATIONS, Setting
@@ -162,6 +162,7 @@ def run(protocol: Protocol, models: list[str | Encoder], levels: list[str] | Non
     data = BenchmarkData(protocol, root)
     shape = data.image_shape()
     n_draws = draws or protocol.n_draws(full)
+    check_label_settings(protocol, np.asarray(data.split("pool").labels), probes)
     test_labels = np.asarray(data.split("test").labels)
     label_names = tuple(data.split("test").label_names)
     task = TASK_IMPLEMENTATIONS[protocol.task]

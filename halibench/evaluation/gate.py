@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 
 from halibench.errors import HalibenchError
@@ -67,6 +69,24 @@ def check_writable(results_dir: Path) -> None:
     except OSError as e:
         raise HalibenchError(f"--results {results_dir}: cannot write there ({existing}: "
                              f"{e.strerror or e}); choose a folder you may write") from None
+
+
+def check_label_settings(protocol: Any, pool_labels: np.ndarray, probes: list[str]) -> None:
+    """Every label setting can be drawn from the pool (each class has that many examples)
+    and k-NN's ``n_neighbors`` does not exceed the smallest labelled set."""
+    if pool_labels.ndim != 1:  # attribute protocols label every pool image
+        return
+    counts = np.unique(pool_labels, return_counts=True)[1]
+    settings = [v for v in protocol.labels_per_class if v != "all"]
+    short = [v for v in settings if v > counts.min()]
+    if short:
+        raise HalibenchError(f"{protocol.name}: labels_per_class {short} exceed the "
+                             f"{int(counts.min())} pool examples of the rarest class")
+    smallest = min([v * len(counts) for v in settings] + [len(pool_labels)])
+    k = int(protocol.probe_params.get("knn", {}).get("n_neighbors", 1))
+    if "knn" in probes and k > smallest:
+        raise HalibenchError(f"{protocol.name}: knn n_neighbors = {k} exceeds the {smallest} "
+                             "labelled examples of its smallest setting")
 
 
 def preflight(results_dir: Path | None, device: str, draws: int | None) -> str:

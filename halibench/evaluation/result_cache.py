@@ -18,6 +18,7 @@ from typing import Any
 
 from halibench.data.root import cache_root
 from halibench.io import sweep_stale_temps, write_json_atomic
+from halibench.report.record_schema import summary_problem
 
 log = logging.getLogger("halibench")
 CODE = ("probes", "evaluation/classification.py", "evaluation/attributes.py",
@@ -55,8 +56,7 @@ def cached_outcome(key: str) -> dict[str, Any] | None:
         outcome = json.loads(path.read_bytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         outcome = None
-    if isinstance(outcome, dict) and isinstance(outcome.get("draws"), list) and \
-            isinstance(outcome.get("mean"), int | float):
+    if isinstance(outcome, dict) and not summary_problem(outcome):
         return outcome
     log.warning(f"warning: damaged outcome cache entry {path}; recomputing it")
     return None

@@ -57,9 +57,9 @@ def stream_to_cache(source: FeatureSource, data_identity: str, images: np.ndarra
         written.clear()
 
 
-def verified_entry(path: Path) -> np.ndarray | None:
+def verified_entry(path: Path, rows: int | None = None) -> np.ndarray | None:
     """The cache entry at ``path`` memory-mapped, or None (with one warning line) when its
-    header, dtype, shape or size is not that of a complete float32 (N, d) array."""
+    header, dtype, shape or size is not that of a complete float32 (``rows``, d) array."""
     try:
         with open(path, "rb") as f:
             version = np.lib.format.read_magic(f)
@@ -68,7 +68,8 @@ def verified_entry(path: Path) -> np.ndarray | None:
             shape, fortran, dtype = read_header(f)
             offset = f.tell()
         complete = (dtype == np.float32 and len(shape) == 2 and not fortran
-                    and path.stat().st_size == offset + 4 * shape[0] * shape[1])
+                    and path.stat().st_size == offset + 4 * shape[0] * shape[1]
+                    and rows in (None, shape[0]))
         if complete:
             return np.load(path, mmap_mode="r", allow_pickle=False)
         trouble = f"shape {shape}, dtype {dtype}, {path.stat().st_size} bytes"
@@ -90,7 +91,7 @@ def cached_features(source: FeatureSource, data_identity: str,
     storable = bool(data_identity) and source.cacheable
     path = feature_path(source, data_identity)
     if use_cache and storable and path.is_file():
-        entry = verified_entry(path)
+        entry = verified_entry(path, len(images()))
         if entry is not None:
             return entry
     if source.needs_fit and getattr(source, "components_", None) is None:

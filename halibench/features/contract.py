@@ -5,6 +5,7 @@ rows of the batch and what was wrong, raised before anything is written."""
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
@@ -68,9 +69,12 @@ def max_feature_bytes() -> int:
     env = os.environ.get(MAX_FEATURE_GB_ENV)
     if env:
         try:
-            return int(float(env) * 1e9)
+            gb = float(env)
         except ValueError:
-            raise HalibenchError(f"{MAX_FEATURE_GB_ENV}={env!r}: not a number of GB") from None
+            gb = math.nan
+        if not (math.isfinite(gb) and gb > 0):
+            raise HalibenchError(f"{MAX_FEATURE_GB_ENV}={env!r}: not a positive number of GB")
+        return int(gb * 1e9)
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
 
 

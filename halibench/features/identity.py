@@ -1,12 +1,17 @@
 """The identity of a user's encoder object: a sha256 of everything that determines its
 output, or None when that cannot be established (then its features are never cached).
 
-- ``torch.nn.Module``: for every submodule its class (qualified name and source code), its
-  plain settings (``vars`` scalars such as a slope or a flag), and every parameter and
-  buffer, persistent or not, 0-dim included; a module with hooks has no identity.
+- ``torch.nn.Module``: for every submodule its class (qualified name and, outside the
+  libraries, the source of its defining module), its plain settings (``vars`` scalars such
+  as a slope or a flag), and every parameter and buffer, persistent or not, 0-dim included;
+  a module with hooks has no identity.
 - a scikit-learn estimator: its class, ``get_params()`` (nested estimators recursively) and
-  its fitted attributes (names ending in ``_``).
-- anything else (a function, a lambda, an object holding a random generator): None.
+  its fitted attributes (names ending in ``_``; every attribute of a user's own estimator).
+- anything else (a function, a lambda, an object holding a random generator, a class with
+  no source file): None.
+
+Not seen: a module-level variable of the user's code changed at run time after import (its
+source is unchanged); pass ``use_cache=False`` (``--no-cache``) after such a change.
 
 Hashing reads the object only; it never changes it.
 """
@@ -17,6 +22,7 @@ import dataclasses
 import enum
 import hashlib
 import inspect
+import sys
 import types
 from typing import Any
 
@@ -30,6 +36,7 @@ MODULE_INTERNALS = {"training", "_parameters", "_buffers", "_non_persistent_buff
                     "_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_state_dict_hooks",
                     "_state_dict_pre_hooks", "_load_state_dict_pre_hooks",
                     "_load_state_dict_post_hooks"}
+LIBRARIES = {"torch", "sklearn", "torchvision", "timm"}
 HOOKS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
 
 
@@ -43,17 +50,22 @@ def update_tensor(h: Any, tensor: torch.Tensor) -> None:
     h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
 
 
+def is_library(cls: type) -> bool:
+    return cls.__module__.split(".")[0] in LIBRARIES
+
+
 def update_class(h: Any, cls: type) -> None:
-    """The class's qualified name and its source (its code, where the source is gone)."""
+    """The class's qualified name and, for code outside the libraries, the source of the
+    whole module that defines it (its helpers and constants too). A class without a source
+    file (defined in ``__main__`` of a notebook, or by ``exec``) has no identity."""
     h.update(f"class:{cls.__module__}.{cls.__qualname__}:".encode())
-    try:
+    if is_library(cls):
+        return
+    try:  # the class's own source must be found too: an exec'd class has none
         h.update(inspect.getsource(cls).encode())
-    except (OSError, TypeError):
-        code = getattr(getattr(cls, "forward", None), "__code__", None)
-        if code is None and not cls.__module__.startswith(("torch", "sklearn")):
-            raise Unidentifiable(f"no source for {cls.__qualname__}") from None
-        if code is not None:
-            h.update(code.co_code + repr((code.co_consts, code.co_names)).encode())
+        h.update(inspect.getsource(sys.modules[cls.__module__]).encode())
+    except (OSError, TypeError, KeyError):
+        raise Unidentifiable(f"no source for {cls.__qualname__}") from None
 
 
 def update_module(h: Any, module: torch.nn.Module) -> None:
@@ -73,10 +85,13 @@ def update_module(h: Any, module: torch.nn.Module) -> None:
 
 
 def update_estimator(h: Any, estimator: Any) -> None:
+    """scikit-learn's own estimators: parameters and fitted ``*_`` attributes; any other
+    estimator: every attribute (its fitted state may follow no naming convention)."""
     update_class(h, type(estimator))
     update_value(h, estimator.get_params(deep=False))
+    library = is_library(type(estimator))
     for key, value in sorted(vars(estimator).items()):
-        if key.endswith("_") and not key.startswith("_"):
+        if not library or (key.endswith("_") and not key.startswith("_")):
             h.update(f"fitted:{key}:".encode())
             update_value(h, value)
 

@@ -32,11 +32,18 @@ def export_run(run_dir: Path, name: str, dataset: str, notes: str = "",
     existing name is refused unless ``replace``; nothing but that folder and the index entry
     is ever written, each atomically."""
     name = safe_name(name, "--name")
+    if ":" in name:
+        raise HalibenchError(f"--name {name!r}: ':' would make --model read it as an import "
+                             "string; choose a name without ':'")
     folder = resolve_folder(run_dir)
     config = verified_config(folder)
     logs_dir = folder if (folder / LOGS[0]).is_file() else folder.parent
     dest = writable_folder() / name
-    index = read_index(writable_index_path())
+    if dest.resolve() in (folder.resolve(), *folder.resolve().parents):
+        raise HalibenchError(f"--name {name!r}: {run_dir} is that checkpoint itself; export "
+                             "from the training run's folder")
+    # A new private index starts from the one in use, so that it hides no checkpoint.
+    index = read_index(writable_index_path() if writable_index_path().is_file() else None)
     if (dest.exists() or name in index) and not replace:
         held = index.get(name, {}).get("model", "a folder")
         raise HalibenchError(f"--name {name!r}: {dest} already holds {held}; choose another "

@@ -23,7 +23,8 @@ FIELDS: dict[str, tuple[type, ...]] = {
     "schema": (str,), "run_id": (str,), "created": (str,), "benchmark": (str,),
     "protocol_version": (str,), "model": (str,), "level": (str,), "probe": (str,),
     "labels": (int, str), "metric": (str,), "mean": (int, float), "std": (int, float),
-    "draws": (list,), "full": (bool,)}
+    "draws": (list,), "full": (bool,), "protocol_sha256": (str,),
+    "checkpoint_sha256": (str, type(None))}
 
 
 class RecordError(HalibenchError):
@@ -61,15 +62,7 @@ def problem(record: Any, path: Path) -> str | None:
         value = record.get(key)
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             return f"field {key!r} is {value!r}, not {' or '.join(t.__name__ for t in types)}"
-    draws = record["draws"]
-    if not draws or not all(isinstance(d, dict) and isinstance(d.get("test"), int | float)
-                            and math.isfinite(d["test"]) for d in draws):
-        return "'draws' must be a non-empty list of draws, each with a finite 'test' value"
-    mean, std = recomputed([d["test"] for d in draws])
-    if not (close(mean, record["mean"]) and close(std, record["std"])):
-        return (f"mean {record['mean']!r} / std {record['std']!r} do not match its draws "
-                f"({mean!r} / {std!r}); the record was edited")
-    if "attributes" in record and (trouble := attribute_problem(record)):
+    if trouble := summary_problem(record):
         return trouble
     try:
         created = datetime.strptime(record["created"], CREATED_FORMAT).replace(tzinfo=UTC)
@@ -80,6 +73,25 @@ def problem(record: Any, path: Path) -> str | None:
     if path.name != record_file_name(record):
         return (f"its name does not match its fields (expected {record_file_name(record)}); "
                 "a record is never renamed or edited")
+    return None
+
+
+def summary_problem(outcome: dict[str, Any]) -> str | None:
+    """What is wrong with the draws and summary of a record or a cached outcome: the draws'
+    test values, and the mean and std (and attribute means) they give."""
+    draws = outcome.get("draws")
+    if not isinstance(draws, list) or not draws or not all(
+            isinstance(d, dict) and isinstance(d.get("test"), int | float)
+            and math.isfinite(d["test"]) for d in draws):
+        return "'draws' must be a non-empty list of draws, each with a finite 'test' value"
+    if not all(isinstance(outcome.get(k), int | float) for k in ("mean", "std")):
+        return "'mean' and 'std' must be numbers"
+    mean, std = recomputed([d["test"] for d in draws])
+    if not (close(mean, outcome["mean"]) and close(std, outcome["std"])):
+        return (f"mean {outcome['mean']!r} / std {outcome['std']!r} do not match its draws "
+                f"({mean!r} / {std!r}); the record was edited")
+    if "attributes" in outcome:
+        return attribute_problem(outcome)
     return None
 
 
