@@ -8,8 +8,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from halibench.errors import HalibenchError
-
 
 class KNNProbe(ClassifierMixin, BaseEstimator):
     """Majority vote of the ``n_neighbors`` nearest labelled points (ties: smallest label)."""
@@ -30,8 +28,8 @@ class KNNProbe(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         X = torch.from_numpy(np.array(validate_data(self, X, reset=False, dtype=np.float32)))
         if self.n_neighbors > len(self.X_):
-            raise HalibenchError(f"n_neighbors={self.n_neighbors} is more than the "
-                                 f"{len(self.X_)} labelled examples; lower n_neighbors")
+            raise ValueError(f"n_neighbors={self.n_neighbors} is more than the "
+                             f"{len(self.X_)} labelled examples; lower n_neighbors")
         k = self.n_neighbors
         sq_train = (self.X_ ** 2).sum(1)
         out = []
