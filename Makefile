@@ -40,7 +40,7 @@ lint: setup
 test: setup lint
 	$(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
 
-# Reproduce results/expected.csv on the real data (CI runs it when ../shared/data exists).
+# Reproduce halibench/shipped/expected.csv on the real data (CI runs it when ../shared/data exists).
 regress: setup
 	@if [ -n "$(HALIBENCH_DATA)" ]; then $(VENV)/bin/halibench regress; \
 	else echo "regress skipped: no data root (set HALIBENCH_DATA or place ../shared/data)"; fi

@@ -5,7 +5,12 @@
     records.frame()
 """
 
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:  # what IDEs and type checkers see; at run time imported on first use
+    from halibench.api import Records, evaluate, extract_features, list_benchmarks, list_models
 
 
 def load(name_or_path: str):
@@ -15,16 +20,9 @@ def load(name_or_path: str):
     return _load(name_or_path)
 
 
-def evaluate(source, benchmark: str, **options):
-    """Evaluate any encoder on a benchmark protocol (see ``halibench.api.evaluate``)."""
-    from halibench.api import evaluate as _evaluate
-
-    return _evaluate(source, benchmark, **options)
-
-
 def __getattr__(name: str):
     """The rest of the API, imported on first use (``import halibench`` stays light)."""
-    if name in ("extract_features", "list_models", "list_benchmarks", "Records"):
+    if name in ("evaluate", "extract_features", "list_models", "list_benchmarks", "Records"):
         from halibench import api
 
         return getattr(api, name)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from halibench.errors import HalibenchError
 from halibench.features.user import Encoder, default_name
 
 RECORD_COLUMNS = ["benchmark", "protocol_version", "model", "level", "probe", "labels",
@@ -57,16 +58,64 @@ def evaluate(source: Any, benchmark: str, *, probes: list[str] | None = None,
     return Records(records)
 
 
-def extract_features(model: Any, images: torch.Tensor | np.ndarray,
-                     levels: list[str] | None = None, **kwargs: Any) -> dict[str, np.ndarray]:
-    """Features per level of ``images`` (N, C, H, W; uint8, or float in [0, 1]) from a
-    shipped name, checkpoint folder or loaded model (``halibench.features.extract.extract_features``
-    documents the options)."""
-    from halibench.features.extract import extract_features as extract
-    from halibench.models.checkpoints import load
+def extract_features(source: Any, images: torch.Tensor | np.ndarray,
+                     levels: list[str] | None = None, *, name: str | None = None,
+                     dataset: str | None = None) -> dict[str, np.ndarray]:
+    """Features per level of ``images`` (N, C, H, W; uint8, or float in [0, 1]) from anything
+    ``evaluate`` takes: a shipped name, model family (with ``dataset``), checkpoint folder,
+    baseline, ``package.module:attribute``, a loaded model, a ``torch.nn.Module`` or callable,
+    or a fitted scikit-learn transformer. ``levels``: default every level the source gives
+    (a model's latents and concat). Returns float32 arrays of shape (N, d); the source is
+    left exactly as it was. A PCA baseline is fitted on ``images`` themselves."""
+    from halibench.evaluation.benchmark import model_sources
+    from halibench.features.sources import ModelSource
+    from halibench.features.user import UserSource
 
-    network = load(model) if isinstance(model, str | Path) else model
-    return extract(network, images, levels or ["z1"], **kwargs)
+    array = checked_images(images)
+    spec = source if isinstance(source, str | Path) else Encoder(
+        default_name(source) if name is None else name, source)
+    sources = model_sources(str(spec) if isinstance(spec, Path) else spec, levels,
+                            tuple(array.shape[1:]), dataset, rows=len(array))
+    out: dict[str, np.ndarray] = {}
+    for src in sources:
+        if src.level in out:
+            continue
+        # models and user encoders read floats exactly; baselines read uint8 pixels
+        given = array if isinstance(src, ModelSource | UserSource) else as_uint8(array)
+        if src.needs_fit:
+            src.fit(given)
+        out |= {lv: f for lv, f in src.transform_into(given).items()
+                if lv in {s.level for s in sources}}
+    return {s.level: out[s.level] for s in sources}
+
+
+def checked_images(images: torch.Tensor | np.ndarray) -> np.ndarray | torch.Tensor:
+    """``images`` if they are (N, C, H, W) uint8, or finite floats in [0, 1]; else one clear
+    error."""
+    shape = tuple(images.shape)
+    if len(shape) != 4 or shape[0] == 0:
+        raise HalibenchError(f"images: shape {shape}; give a non-empty (N, C, H, W) batch")
+    dtype = str(images.dtype).replace("torch.", "")
+    if dtype == "uint8":
+        return images
+    if not dtype.startswith(("float", "bfloat")):
+        raise HalibenchError(f"images: dtype {dtype}; give uint8 in [0, 255] or floats in "
+                             "[0, 1]")
+    low, high = float(images.min()), float(images.max())
+    if not (np.isfinite(low) and np.isfinite(high) and low >= 0.0 and high <= 1.0):
+        raise HalibenchError(f"images: float values in [{low:g}, {high:g}]; floats must be "
+                             "finite and in [0, 1] (or give uint8 in [0, 255])")
+    return images
+
+
+def as_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
+    """Images as uint8 numpy pixels (floats in [0, 1] rounded)."""
+    if isinstance(images, torch.Tensor):
+        images = images.numpy() if images.dtype == torch.uint8 else images.float().numpy()
+    array = np.asarray(images)
+    if array.dtype == np.uint8:
+        return array
+    return np.rint(array.astype(np.float32) * 255.0).astype(np.uint8)
 
 
 def list_models() -> dict[str, list[str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHIPPED_BENCHMARKS = Path(__file__).resolve().parents[1] / "halibench" / "shipped" / "benchmarks"
 
 
 @pytest.fixture(autouse=True)
@@ -58,3 +60,16 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "mnist").is_dir():
         pytest.skip(f"real datasets not found at {SHARED_DATA} (see ../shared/data/SOURCES.md)")
     return SHARED_DATA
+
+
+def tiny_benchmarks(tmp_path, monkeypatch, labels):
+    """mnist-semisup shrunk to the tiny fixture (pool 0:200, validation 200:300)."""
+    bench = tmp_path / "benchmarks"
+    bench.mkdir()
+    shutil.copy(SHIPPED_BENCHMARKS / "published.csv", bench)
+    text = (SHIPPED_BENCHMARKS / "mnist-semisup.toml").read_text()
+    text = text.replace("stop = 50000", "stop = 200").replace(
+        "start = 50000, stop = 60000", "start = 200, stop = 300").replace(
+        "stop = 10000", "stop = 100").replace("[10, 100]", labels)
+    (bench / "mnist-semisup.toml").write_text(text)
+    monkeypatch.setenv("HALIBENCH_BENCHMARKS", str(bench))

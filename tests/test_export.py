@@ -1,9 +1,15 @@
 import json
+import shutil
 
+import numpy as np
+import pytest
+import torch
 from click.testing import CliRunner
+from conftest import tiny_benchmarks
 
 import halibench
 from halibench.cli import cli
+from halibench.errors import CheckpointError
 
 
 def test_train_export_card_and_figures(tiny_mnist_root, tmp_path, monkeypatch):
@@ -34,3 +40,61 @@ def test_train_export_card_and_figures(tiny_mnist_root, tmp_path, monkeypatch):
     names = sorted(p.name for p in (tmp_path / "results" / "figures").glob("*.png"))
     assert names == ["tiny-hali-interpolations.png", "tiny-hali-reconstructions.png",
                      "tiny-hali-samples.png", "tiny-hali-training.png"]
+    figs = runner.invoke(cli, ["figures", "tiny-hali", "--data-root", str(tiny_mnist_root),
+                               "--results", str(tmp_path / "pdf"), "--format", "pdf", "--dpi",
+                               "200"])
+    assert figs.exit_code == 0, figs.output
+    assert len(list((tmp_path / "pdf" / "figures").glob("tiny-hali-*.pdf"))) == 4
+
+    # a card is never replaced by one that lists fewer results
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+    runner.invoke(cli, ["run", "mnist-semisup", "--model", "tiny-hali", "--probe", "knn",
+                        "--data-root", str(tiny_mnist_root), "--results",
+                        str(tmp_path / "results"), "--draws", "2"])
+    with_rows = runner.invoke(cli, ["card", "tiny-hali", "--results", str(tmp_path / "results")])
+    assert with_rows.exit_code == 0, with_rows.output
+    before = (shipped / "tiny-hali" / "README.md").read_text()
+    assert "| mnist-semisup | z1 | knn |" in before
+    empty = runner.invoke(cli, ["card", "tiny-hali", "--results", str(tmp_path / "none")])
+    assert empty.exit_code == 2 and "pass --results with the records" in empty.output
+    assert (shipped / "tiny-hali" / "README.md").read_text() == before
+    elsewhere = runner.invoke(cli, ["card", "tiny-hali", "--results", str(tmp_path / "none"),
+                                    "--out", str(tmp_path / "card.md")])
+    assert elsewhere.exit_code == 0 and "None recorded yet" in (tmp_path / "card.md").read_text()
+
+
+def test_a_shipped_name_without_its_full_checkpoint_uses_its_packaged_encoder(
+        tiny_mnist_root, tmp_path, monkeypatch):
+    """What `pip install` gives: no checkout, no download; features still work, identical."""
+    shipped = tmp_path / "checkpoints"
+    monkeypatch.setenv("HALIBENCH_CHECKPOINTS", str(shipped))
+    monkeypatch.delenv("HALIBENCH_CHECKPOINT_URL", raising=False)
+    runner = CliRunner()
+    run = tmp_path / "run"
+    assert runner.invoke(cli, [
+        "train", "ali", "--data-root", str(tiny_mnist_root), "--out", str(run), "--width",
+        "0.25", "--steps", "2", "--batch-size", "20", "--train-range", "0:200",
+        "--health-range", "200:300"]).exit_code == 0
+    assert runner.invoke(cli, ["export", str(run), "--name", "tiny-ali", "--dataset",
+                               "mnist", "--results", str(tmp_path / "r")]).exit_code == 0
+    entry = json.loads((shipped / "index.json").read_text())["checkpoints"]["tiny-ali"]
+    encoder = shipped / "encoders" / "tiny-ali.safetensors"
+    assert encoder.stat().st_size < (shipped / "tiny-ali" / "model.safetensors").stat().st_size
+    images = (torch.rand(5, 1, 28, 28) * 255).to(torch.uint8)
+    full = halibench.extract_features("tiny-ali", images)
+
+    shutil.rmtree(shipped / "tiny-ali")  # only the packaged encoder is left
+    model = halibench.load("tiny-ali")
+    assert model.encoder_only
+    only = halibench.extract_features("tiny-ali", images)
+    assert np.array_equal(full["z1"], only["z1"])
+    with pytest.raises(CheckpointError, match="only its encoder is installed"):
+        model.sample(2)
+    figs = runner.invoke(cli, ["figures", "tiny-ali", "--data-root", str(tiny_mnist_root),
+                               "--results", str(tmp_path / "r")])
+    assert figs.exit_code == 2 and "HALIBENCH_CHECKPOINT_URL" in figs.output
+
+    encoder.write_bytes(encoder.read_bytes()[:-8] + b"\0" * 8)  # damaged package data
+    with pytest.raises(CheckpointError, match="does not match the index"):
+        halibench.load("tiny-ali")
+    assert entry["encoder_sha256"]

@@ -9,7 +9,8 @@ import textwrap
 import pytest
 import torch
 from click.testing import CliRunner
-from test_harness import REPO, tiny_benchmarks
+from conftest import tiny_benchmarks
+from test_harness import REPO
 
 import halibench
 from halibench.cli import cli
@@ -126,3 +127,45 @@ def test_list_functions():
     models = halibench.list_models()
     assert "hali-mnist" in models["checkpoints"] and models["families"] == ["hali", "ali",
                                                                                "bigan"]
+
+
+def test_extract_features_takes_whatever_evaluate_takes(tiny_mnist_root):
+    """One resolver: a user's module, a scikit-learn pipeline, a baseline, a loaded model."""
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from halibench.models import build_model, preset
+
+    images = (torch.rand(6, 1, 28, 28) * 255).to(torch.uint8)
+    module = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 5)).train()
+    feats = halibench.extract_features(module, images)
+    assert list(feats) == ["features"] and feats["features"].shape == (6, 5)
+    assert module.training  # left as it was
+    floats = images.float() / 255
+    assert halibench.extract_features(module, floats)["features"] == pytest.approx(
+        feats["features"], abs=1e-5)
+
+    pipeline = make_pipeline(StandardScaler(), PCA(3)).fit(floats.flatten(1).numpy())
+    assert halibench.extract_features(pipeline, images, name="pca3")["features"].shape == (6, 3)
+
+    pixels = halibench.extract_features("raw-pixels", floats)
+    assert list(pixels) == ["pixels"] and pixels["pixels"].shape == (6, 784)
+    assert pixels["pixels"] == pytest.approx(
+        halibench.extract_features("raw-pixels", images)["pixels"])
+
+    model = build_model(preset("hali", "28px", width=0.25))
+    levels = halibench.extract_features(model, images)
+    assert list(levels) == ["z1", "z2", "concat"]
+    assert halibench.extract_features(model, images, ["hidden"])["hidden"].shape[0] == 6
+
+
+@pytest.mark.parametrize("images, message", [
+    (torch.zeros(3, 28, 28, dtype=torch.uint8), "shape (3, 28, 28)"),
+    (torch.full((2, 1, 28, 28), 2.0), "floats must be finite and in [0, 1]"),
+    (torch.zeros(2, 1, 28, 28, dtype=torch.int64), "dtype int64"),
+])
+def test_extract_features_names_bad_images(images, message):
+    with pytest.raises(HalibenchError, match=message.replace("[", r"\[").replace("(", r"\(")
+                       .replace(")", r"\)").replace("]", r"\]")):
+        halibench.extract_features("raw-pixels", images)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import tiny_benchmarks
 
 from halibench.cli import cli
 from halibench.evaluation.classification import Features, evaluate
@@ -107,22 +108,12 @@ def test_leaderboard_regenerates_byte_identically_and_keeps_newest(tmp_path):
     write_leaderboard(tmp_path)
     assert (md.read_bytes(), csv.read_bytes()) == first
     text = md.read_text()
-    assert "| m1 | z1 | l2svm | 100 | error | 9.00 ± 0.50 |" in text
+    assert "### 100 labels, l2svm (lower is better)" in text
+    assert "| 1 | m2 | z1 | error | 8.00 ± 0.50 | 3 (quick look) |" in text
+    assert "| 2 | m1 | z1 | error | 9.00 ± 0.50 | 3 (quick look) |" in text
     assert "10.00" not in text
+    assert f"from `{tmp_path}/runs/*.json`" in text
     assert "not available" in text and "19.14" in text
-
-
-def tiny_benchmarks(tmp_path, monkeypatch, labels):
-    """mnist-semisup shrunk to the tiny fixture (pool 0:200, validation 200:300)."""
-    bench = tmp_path / "benchmarks"
-    bench.mkdir()
-    shutil.copy(SHIPPED / "published.csv", bench)
-    text = (SHIPPED / "mnist-semisup.toml").read_text()
-    text = text.replace("stop = 50000", "stop = 200").replace(
-        "start = 50000, stop = 60000", "start = 200, stop = 300").replace(
-        "stop = 10000", "stop = 100").replace("[10, 100]", labels)
-    (bench / "mnist-semisup.toml").write_text(text)
-    monkeypatch.setenv("HALIBENCH_BENCHMARKS", str(bench))
 
 
 def test_cli_run_and_compare_on_tiny_mnist(tiny_mnist_root, tmp_path, monkeypatch):
@@ -140,6 +131,30 @@ def test_cli_run_and_compare_on_tiny_mnist(tiny_mnist_root, tmp_path, monkeypatc
                               *common])
     assert cmp.exit_code == 0, cmp.output
     assert "paired p" in cmp.output and Path(cmp.output.split("chart: ")[1].strip()).is_file()
+    as_json = runner.invoke(cli, ["compare", "raw-pixels", "untrained-ali", "--probe", "knn",
+                                  "--format", "svg", *common, "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    rows = json.loads(as_json.stdout)
+    assert [r["model"] for r in rows] == ["raw-pixels", "untrained-ali"]
+    assert rows[1]["vs"] == "raw-pixels:pixels" and "p_value" in rows[1]
+    assert "scores" not in rows[0] and rows[0]["benchmark"] == "mnist-semisup"
+    assert (results / "figures" / "compare-mnist-semisup-raw-pixels-untrained-ali.svg").is_file()
+    as_csv = runner.invoke(cli, ["compare", "raw-pixels", "untrained-ali", "--probe", "knn",
+                                 *common, "--csv"])
+    assert as_csv.stdout.splitlines()[0].startswith("labels,probe,model,level,metric,mean")
+    both = runner.invoke(cli, ["compare", "raw-pixels", "--json", "--csv", *common])
+    assert both.exit_code == 2 and "choose one" in both.output
+    tiny = load_protocol("mnist-semisup")  # as if the tiny file were the official one
+    monkeypatch.setattr("halibench.report.results.official_protocols",
+                        lambda: {"mnist-semisup": {tiny.version: tiny.sha256}})
+    unlisted = runner.invoke(cli, ["run", "mnist-semisup", "--model", "raw-pixels", "--probe",
+                                   "knn", "--labels-per-class", "3", *common])
+    assert unlisted.exit_code == 0, unlisted.output
+    assert "(not an official setting: 3 labels per class)" in (
+        results / "leaderboard.md").read_text()
+    bad = runner.invoke(cli, ["run", "mnist-semisup", "--model", "raw-pixels",
+                              "--labels-per-class", "three", *common])
+    assert bad.exit_code == 2 and "give a positive count or 'all'" in bad.output
     bad = runner.invoke(cli, ["run", "mnist-semisup", "--model", "nope", *common])
     assert bad.exit_code == 2 and "unknown model 'nope'" in bad.output
     bad = runner.invoke(cli, ["run", "mnist-semisup", "--model", "raw-pixels", "--probe",
@@ -170,6 +185,25 @@ def test_cli_regress_exit_codes(tiny_mnist_root, tmp_path, monkeypatch):
     bad = runner.invoke(cli, ["regress", "--expected", str(drift), "--data-root",
                               str(tiny_mnist_root)])
     assert bad.exit_code == 1 and "DRIFT" in bad.output
+
+    # a row that claims to beat a published number fails when it no longer does
+    published = tmp_path / "benchmarks" / "published.csv"
+    published.write_text(published.read_text()
+                         + "mnist-semisup,Paper A,Easy,100,knn,error,99.9,,,x\n"
+                         + "mnist-semisup,Paper B,Hard,100,knn,error,0,,,x\n")
+    claims = tmp_path / "claims.csv"
+    row = f"mnist-semisup,raw-pixels,pixels,knn,10,2,{measured},0.5"
+    claims.write_text(header.strip() + ",published_model,beats_published\n"
+                      + f"{row},Easy,true\n{row},Hard,false\n")
+    held = runner.invoke(cli, ["regress", "--expected", str(claims), "--data-root",
+                               str(tiny_mnist_root)])
+    assert held.exit_code == 0, held.output
+    assert "99.9 (Easy, Paper A)" in held.output and "every claim holds" in held.output
+    claims.write_text(header.strip() + ",published_model,beats_published\n"
+                      + f"{row},Hard,true\n")
+    lost = runner.invoke(cli, ["regress", "--expected", str(claims), "--data-root",
+                               str(tiny_mnist_root)])
+    assert lost.exit_code == 1 and "LOST CLAIM" in lost.output, lost.output
 
 
 @pytest.fixture
@@ -282,3 +316,30 @@ def test_compare_pairs_over_draws_or_over_attributes():
     assert row.paired_over == "attributes" and row.n_paired == 4
     assert row.p_value == pytest.approx(expected) and row.delta == pytest.approx(2.0)
     assert "(4 attributes)" in format_table(by_attr)
+
+
+def test_a_choice_at_the_end_of_the_grid_is_recorded_and_warned(tiny_mnist_root, tmp_path,
+                                                                monkeypatch, caplog):
+    """Features of tiny scale: every C of the grid fits nothing, the tie rule takes the
+    smallest, an end of the grid; every draw says so, one line warns."""
+    import halibench
+    from halibench.evaluation.classification import grid_edge
+
+    assert [grid_edge(i, 5) for i in range(5)] == ["lowest", None, None, None, "highest"]
+    assert grid_edge(0, 1) is None
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+
+    def tiny_scale(x):
+        return x.flatten(1) * 1e-7
+
+    with caplog.at_level("WARNING", logger="halibench"):
+        records = halibench.evaluate(tiny_scale, "mnist-semisup", probes=["linear", "knn"],
+                                     draws=2, results_dir=None, data_root=tiny_mnist_root)
+    linear = next(r for r in records if r["probe"] == "linear")
+    assert [d["grid_edge"] for d in linear["draws"]] == ["lowest", "lowest"]
+    assert linear["grid_edges"] == {"at_edge": 2, "of": 2, "grid_size": 7}
+    knn = next(r for r in records if r["probe"] == "knn")
+    assert knn["grid_edges"]["at_edge"] == 0
+    lines = [r.getMessage() for r in caplog.records if "end of its grid" in r.getMessage()]
+    assert len(lines) == 1 and "linear 2/class (2 of 2)" in lines[0]
+    assert "knn" not in lines[0]

@@ -8,6 +8,7 @@ import pytest
 
 import halibench
 from halibench.errors import CheckpointError
+from halibench.models.checkpoints import load_named
 from halibench.models.hub import checkout_folder, read_index, shipped_folder
 
 NAME = "ali-mnist"
@@ -46,7 +47,14 @@ def test_without_a_copy_or_an_address_the_error_says_what_to_set(elsewhere, monk
     monkeypatch.delenv("HALIBENCH_CHECKPOINT_URL", raising=False)
     with pytest.raises(CheckpointError, match="set HALIBENCH_CHECKPOINTS .* or "
                                               "HALIBENCH_CHECKPOINT_URL"):
-        halibench.load(NAME)
+        load_named(NAME, decoders=True)
+
+
+def test_without_a_copy_the_packaged_encoder_still_gives_features(elsewhere, monkeypatch):
+    monkeypatch.delenv("HALIBENCH_CHECKPOINT_URL", raising=False)
+    model = halibench.load(NAME)
+    assert model.levels == 1
+    assert not (elsewhere / "home" / "checkpoints" / NAME).exists()
 
 
 def test_a_folder_of_checkpoints_is_found_without_its_own_index(elsewhere, monkeypatch):

@@ -4,7 +4,7 @@ validation rows only, and write the table (``benchmarks/recipes/mnist.md``).
 Each configuration is a list of ``halibench train`` options. Every run trains HALI (or the
 kind given) on train[0:50000] for ``--steps`` steps of batch 100 with both cores; its
 score is the L2-SVM error at 100 labels of the protocol in
-``mnist-recipe-validation.toml`` (C chosen on train[50000:55000], error on
+the shipped ``mnist-recipe-validation`` protocol (C chosen on train[50000:55000], error on
 train[55000:60000]) for each level, plus the last health row (1-NN per level on
 train[50000:52000], discriminator accuracy on each side in eval mode). MNIST's test split
 is never read. Runs go to ``--runs``; results append to ``--jsonl`` (one line per run) and
@@ -75,7 +75,7 @@ def score(run: Path) -> dict:
     from halibench.evaluation import benchmark
     from halibench.evaluation.protocols import load_protocol
 
-    protocol = load_protocol(str(HERE / "mnist-recipe-validation.toml"))
+    protocol = load_protocol("mnist-recipe-validation")
     records = benchmark.run(protocol, [str(run)], None, ["l2svm"])
     health = pd.read_csv(run / "health.csv").iloc[-1].to_dict()
     return {"validation_error": {r["level"]: round(r["mean"], 2) for r in records},

@@ -21,8 +21,13 @@ from halibench.cli.train import train
 @click.version_option(package_name="halibench")
 @click.option("--debug", is_flag=True, help="Show the full traceback of an error (bad input "
               "and your encoder's exceptions are otherwise one line).")
-def cli(debug: bool) -> None:
+@click.option("--quiet", is_flag=True, help="No progress bars or milestone lines (wall "
+              "time per checkpoint, per evaluation); warnings and errors still print.")
+def cli(debug: bool, quiet: bool) -> None:
     """Train, load and fairly compare ALI, BiGAN and HALI representations."""
+    from halibench.progress import quiet as set_quiet
+
+    set_quiet(quiet)
 
 
 for command in (train, export, figures, card, data, run, compare, semantics, leaderboard,

@@ -6,9 +6,19 @@ from pathlib import Path
 
 import click
 
-from halibench.cli.common import data_root_option, parse_range, results_option
+from halibench.cli.common import (
+    data_root_option,
+    examples,
+    figure_options,
+    parse_range,
+    results_option,
+)
 
 
+@examples(
+    'halibench export runs/hali-mnist --name my-hali --dataset mnist',
+    'halibench export runs/hali-mnist/step-00013000 --name hali-mnist --dataset mnist --replace',
+)
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--name", required=True, help="Checkpoint name, e.g. hali-mnist.")
@@ -27,6 +37,10 @@ def export(run_dir: Path, name: str, dataset: str, note: str, replace: bool,
     click.echo(f"exported {dest}; card {write_card(name, results_dir)}")
 
 
+@examples(
+    'halibench figures hali-mnist',
+    'halibench figures runs/hali-mnist --format pdf --dpi 300 --results /tmp/r',
+)
 @click.command()
 @click.argument("model_name", metavar="MODEL")
 @click.option("--split", "split_name", default="test", show_default=True,
@@ -35,33 +49,44 @@ def export(run_dir: Path, name: str, dataset: str, note: str, replace: bool,
               "e.g. 3600:4283 for the CelebA subset's test ids.")
 @data_root_option
 @results_option
+@figure_options
 def figures(model_name: str, split_name: str, rows: str | None, data_root: Path | None,
-            results_dir: Path) -> None:
+            results_dir: Path, fmt: str, dpi: int) -> None:
     """Reconstructions per level, samples, interpolations and training curves of MODEL."""
     from halibench.data import load as load_data
     from halibench.evaluation.gate import check_writable
-    from halibench.models.checkpoints import load_checkpoint, locate
+    from halibench.models.checkpoints import load_named, resolve_folder
+    from halibench.models.hub import local_copy, read_index
     from halibench.names import safe_name
     from halibench.report.plots import model_figures
 
     check_writable(results_dir)
-    folder, expected, name = locate(model_name)
+    model, config, name = load_named(model_name, decoders=True)
     name = safe_name(name, "model name (it names the figure files)")
-    model, config = load_checkpoint(folder, expected)
+    entry = read_index().get(model_name)
+    folder = local_copy(entry) if entry else resolve_folder(Path(model_name))
     dataset = config.get("data", {}).get("dataset") or "mnist"
     split = load_data(dataset, split_name, data_root)
     if rows:
         split = split.take(*parse_range(rows, "--rows"))
     log_folder = folder if (folder / "losses.csv").is_file() else folder.parent
-    for path in model_figures(model, name, split.images, log_folder, results_dir / "figures"):
+    for path in model_figures(model, name, split.images, log_folder, results_dir / "figures",
+                              fmt, dpi):
         click.echo(f"wrote {path}")
 
 
+@examples(
+    'halibench card hali-mnist',
+    'halibench card my-hali --results my-results --out /tmp/card.md',
+)
 @click.command()
 @click.argument("name")
 @results_option
-def card(name: str, results_dir: Path) -> None:
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the card here (default: the checkpoint's README.md, which is never "
+              "replaced by a card that lists fewer results).")
+def card(name: str, results_dir: Path, out: Path | None) -> None:
     """Regenerate the model card of shipped checkpoint NAME from its records."""
     from halibench.models.export import write_card
 
-    click.echo(f"wrote {write_card(name, results_dir)}")
+    click.echo(f"wrote {write_card(name, results_dir, out)}")

@@ -93,3 +93,20 @@ results_option = click.option(
 
 def echo_err(message: str) -> None:
     click.echo(message, err=True)
+
+
+def figure_options(f):
+    """``--format`` and ``--dpi`` of the figures a command draws."""
+    f = click.option("--dpi", type=click.IntRange(30, 1200), default=110, show_default=True,
+                     help="Resolution of raster figures (and of rasters inside PDF/SVG).")(f)
+    return click.option("--format", "fmt", type=click.Choice(["png", "pdf", "svg"]),
+                        default="png", show_default=True, help="Figure file format.")(f)
+
+
+def examples(*lines: str):
+    """Decorator (outermost, above ``@click.command``): an Examples section in --help."""
+    def decorate(command: click.Command) -> click.Command:
+        command.epilog = "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+        return command
+    return decorate
+

@@ -7,9 +7,14 @@ from pathlib import Path
 
 import click
 
-from halibench.cli.common import HalibenchGroup, data_root_option
+from halibench.cli.common import HalibenchGroup, data_root_option, examples
 
 
+@examples(
+    'halibench data list',
+    'halibench data prepare mnist',
+    'halibench data info celeba --json',
+)
 @click.group(cls=HalibenchGroup)
 def data() -> None:
     """List, verify, prepare and describe datasets."""

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import click
 
-from halibench.cli.common import data_root_option, echo_err, resolve_device, results_option
+from halibench.cli.common import (
+    data_root_option,
+    echo_err,
+    examples,
+    figure_options,
+    resolve_device,
+    results_option,
+)
 from halibench.errors import HalibenchError
 from halibench.evaluation.protocol_schema import MAX_DRAWS
 from halibench.report.tables import markdown_table
@@ -83,6 +90,12 @@ def evaluation_options(f):
     return f
 
 
+@examples(
+    'halibench run mnist-semisup --model hali-mnist --probe l2svm --labels-per-class 10',
+    'halibench run mnist-semisup --model mypkg.encoders:encoder --json > records.json',
+    'halibench run mnist-semisup --model runs/hali-mnist --level z1 --draws 3 --results /tmp/r',
+    'halibench run celeba-attributes-subset --model hali-celeba64 --probe l2svm',
+)
 @click.command()
 @click.argument("benchmark_name", metavar="BENCHMARK")
 @click.option("--model", "models", multiple=True, help="Shipped checkpoint name, model family "
@@ -124,7 +137,8 @@ def run(benchmark_name: str, models: tuple[str, ...], levels: tuple[str, ...],
         echo_err(f"chart: {attribute_figure(protocol, read_records(results_dir), results_dir)}")
 
 
-def attribute_figure(protocol, all_records: list[dict], results_dir: Path) -> Path:
+def attribute_figure(protocol, all_records: list[dict], results_dir: Path, fmt: str = "png",
+                     dpi: int = 110) -> Path:
     """Per-attribute bars of every learned model recorded on ``protocol`` (this version),
     and of HOG when recorded."""
     from halibench.features.sources import BASELINES
@@ -138,43 +152,70 @@ def attribute_figure(protocol, all_records: list[dict], results_dir: Path) -> Pa
     models = models or list(dict.fromkeys(r["model"] for r in records))
     return save(attribute_chart(records, models, f"{protocol.name}: per-attribute test "
                                                  "balanced accuracy"),
-                results_dir / "figures" / f"{protocol.name}-attributes.png")
+                results_dir / "figures" / f"{protocol.name}-attributes.{fmt}", dpi)
 
 
+@examples(
+    'halibench compare hali ali bigan --probe l2svm',
+    'halibench compare hog hali-mnist --probe l2svm --full --labels-per-class 10',
+    'halibench compare raw-pixels mypkg.encoders:encoder --json | python -m json.tool',
+)
 @click.command()
 @click.argument("models", nargs=-1, required=True)
 @click.option("--benchmark", "benchmark_name", default="mnist-semisup", show_default=True)
 @evaluation_options
 @click.option("--chart", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="PNG bar chart (default: RESULTS/figures/compare-BENCHMARK-MODELS.png).")
+              help="Bar chart file, .png, .pdf or .svg (default: "
+              "RESULTS/figures/compare-BENCHMARK-MODELS.FORMAT).")
+@figure_options
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON (one "
+              "object per row: means, deltas, paired p-values); nothing else on stdout.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the comparison as CSV.")
 def compare(models: tuple[str, ...], benchmark_name: str, levels: tuple[str, ...],
             probes: tuple[str, ...], full: bool, labels_per_class: tuple[str, ...],
             draws: int | None, backend: str, device: str, no_cache: bool,
-            data_root: Path | None, results_dir: Path, chart: Path | None) -> None:
+            data_root: Path | None, results_dir: Path, chart: Path | None, fmt: str,
+            dpi: int, as_json: bool, as_csv: bool) -> None:
     """Compare MODELS side by side on the same draws: deltas, paired t-tests, a chart."""
     from halibench.evaluation import benchmark
     from halibench.report.compare import bar_chart, comparison_table, format_table
+    from halibench.report.plots import FORMATS
     from halibench.report.results import write_leaderboard
 
+    if as_json and as_csv:
+        raise click.UsageError("--json and --csv: choose one output format")
+    if chart is not None and chart.suffix.lstrip(".").lower() not in FORMATS:
+        raise click.BadParameter(f"{chart}: give a .png, .pdf or .svg file", param_hint="--chart")
     device = resolve_device(device)
     protocol = selected_protocol(benchmark_name, labels_per_class)
-    records = benchmark.run(protocol, list(models), list(levels) or None,
-                            list(probes) or None, full=full, root=data_root,
-                            use_cache=not no_cache, backend=backend, draws=draws,
-                            results_dir=results_dir,
-                            progress=lambda m: echo_err(f"[{protocol.name}] {m}"),
-                            device=device)
+    machine = as_json or as_csv  # stdout is the table alone: an encoder's prints go to stderr
+    with contextlib.redirect_stdout(sys.stderr) if machine else contextlib.nullcontext():
+        records = benchmark.run(protocol, list(models), list(levels) or None,
+                                list(probes) or None, full=full, root=data_root,
+                                use_cache=not no_cache, backend=backend, draws=draws,
+                                results_dir=results_dir,
+                                progress=lambda m: echo_err(f"[{protocol.name}] {m}"),
+                                device=device)
     write_leaderboard(results_dir)
     warn_unconverged(records)
     table = comparison_table(records)
+    names = list(dict.fromkeys(r["model"] for r in records))  # a run folder's name, not its path
+    path = chart or results_dir / "figures" / f"compare-{protocol.name}-{'-'.join(names)}.{fmt}"
+    bar_chart(table, path, f"{protocol.name}: {' vs '.join(names)}", dpi)
+    if machine:
+        out = table.assign(benchmark=protocol.name, protocol_version=protocol.version)
+        click.echo(out.to_json(orient="records", indent=2) if as_json
+                   else out.to_csv(index=False, lineterminator="\n"), nl=as_json)
+        echo_err(f"chart: {path}")
+        return
     click.echo(f"{protocol.name} v{protocol.version}: test {protocol.metric} (%)")
     click.echo(format_table(table))
-    names = list(dict.fromkeys(r["model"] for r in records))  # a run folder's name, not its path
-    path = chart or results_dir / "figures" / f"compare-{protocol.name}-{'-'.join(names)}.png"
-    bar_chart(table, path, f"{protocol.name}: {' vs '.join(names)}")
     click.echo(f"chart: {path}")
 
 
+@examples(
+    'halibench semantics hali-mnist ali-mnist',
+)
 @click.command()
 @click.argument("models", nargs=-1, required=True)
 @click.option("--benchmark", "benchmark_name", default="mnist-semisup", show_default=True,
@@ -202,6 +243,9 @@ def semantics(models: tuple[str, ...], benchmark_name: str, data_root: Path | No
     if not_models:
         raise HalibenchError(f"{not_models}: no decoder to reconstruct with; semantics needs "
                              "ALI, BiGAN or HALI models")
+    for source in sources:
+        if source.network.encoder_only:
+            raise HalibenchError(source.network.encoder_only)
     pool, val, test = (data.split(r) for r in ("pool", "validation", "test"))
     classifier = PixelClassifier(pool.images, pool.labels, val.images, val.labels)
     top = max(s.network.levels for s in sources)
@@ -220,9 +264,14 @@ def semantics(models: tuple[str, ...], benchmark_name: str, data_root: Path | No
         ("model", "originals", *(f"z{i}" for i in range(1, top + 1))), rows)))
 
 
+@examples(
+    'halibench leaderboard',
+    'halibench leaderboard --results /tmp/r --format svg',
+)
 @click.command()
 @results_option
-def leaderboard(results_dir: Path) -> None:
+@figure_options
+def leaderboard(results_dir: Path, fmt: str, dpi: int) -> None:
     """Regenerate leaderboard.md, leaderboard.csv and the per-attribute charts of attribute
     protocols from the result records."""
     from halibench.evaluation.protocols import load_protocol
@@ -232,9 +281,12 @@ def leaderboard(results_dir: Path) -> None:
         click.echo(f"wrote {path}")
     records = read_records(results_dir)
     for name in sorted({r["benchmark"] for r in records if "attributes" in r}):
-        click.echo(f"wrote {attribute_figure(load_protocol(name), records, results_dir)}")
+        click.echo(f"wrote {attribute_figure(load_protocol(name), records, results_dir, fmt, dpi)}")
 
 
+@examples(
+    'halibench list',
+)
 @click.command("list")
 def list_cmd() -> None:
     """Models, shipped checkpoints, levels, benchmarks and probes."""
@@ -253,32 +305,45 @@ def list_cmd() -> None:
     click.echo("probes: " + ", ".join(PROBES))
 
 
+@examples(
+    'halibench regress',
+    'halibench regress --csv /tmp/regress.csv',
+)
 @click.command()
-@click.option("--expected", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("results/expected.csv"), show_default=True)
+@click.option("--expected", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV of rows to reproduce (default: the expected values shipped with "
+              "halibench).")
 @data_root_option
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Also write the comparison to this CSV file.")
 @click.option("--no-cache", is_flag=True, help="Recompute features.")
-def regress(expected: Path, data_root: Path | None, csv_out: Path | None,
+def regress(expected: Path | None, data_root: Path | None, csv_out: Path | None,
             no_cache: bool) -> None:
-    """Re-evaluate the expected rows; exit 1 if any drifts beyond its tolerance."""
+    """Re-evaluate the expected rows, each beside its published number where one exists;
+    exit 1 if any drifts beyond its tolerance or stops beating a number it claims to beat."""
     from halibench.evaluation.regress import read_expected
     from halibench.evaluation.regress import regress as run_regress
     from halibench.io import write_text_atomic
 
     table = run_regress(read_expected(expected), data_root, use_cache=not no_cache)
-    color = {True: "green", False: "red"}
+
+    def status(r) -> str:
+        if not r.within_tolerance:
+            return click.style("DRIFT", fg="red")
+        return click.style("ok" if r.claim_ok else "LOST CLAIM", fg="green" if r.claim_ok
+                           else "red")
+
     click.echo("\n".join(markdown_table(
         ("benchmark", "model", "level", "probe", "labels", "draws", "expected", "measured",
-         "drift", "tol", "status"),
+         "drift", "tol", "published", "gap", "status"),
         [(r.benchmark, r.model, r.level, r.probe, r.labels, r.draws, r.expected, r.measured,
-          f"{r.drift:+.3f}", r.tolerance,
-          click.style("ok" if r.ok else "DRIFT", fg=color[bool(r.ok)]))
+          f"{r.drift:+.3f}", r.tolerance, r.published or "—",
+          "—" if r.gap is None or r.gap != r.gap else f"{r.gap:+.2f}", status(r))
          for r in table.itertuples()])))
     if csv_out:
         write_text_atomic(csv_out, table.to_csv(index=False, lineterminator="\n"))
     if not table["ok"].all():
-        click.echo(f"{(~table['ok']).sum()} of {len(table)} rows drifted", err=True)
+        click.echo(f"{(~table['ok']).sum()} of {len(table)} rows drifted or lost a claim",
+                   err=True)
         sys.exit(1)
-    click.echo(f"all {len(table)} rows within tolerance")
+    click.echo(f"all {len(table)} rows within tolerance; every claim holds")

@@ -10,6 +10,7 @@ import click
 from halibench.cli.common import (
     command_line,
     data_root_option,
+    examples,
     given_on_command_line,
     parse_range,
     resolve_device,
@@ -18,8 +19,16 @@ from halibench.cli.options import config_options, split_options
 from halibench.errors import HalibenchError
 from halibench.models.config import FAMILY_SHAPES, KINDS, ModelConfig
 from halibench.training.config import TrainConfig
+from halibench.training.resume import STOPPING
 
 
+@examples(
+    'halibench train hali --family 28px-dcgan --lr 2e-4 --lr-d 2e-4 --steps 24000 \\',
+    '  --out runs/hali-mnist --validation mnist-recipe-validation --validate-every 1000 \\',
+    '  --patience 3',
+    'halibench train ali --out runs/ali-mnist --resume --steps 30000',
+    'torchrun --nproc-per-node 4 -m halibench train hali --device cuda --out runs/h',
+)
 @click.command()
 @click.argument("kind", type=click.Choice(KINDS))
 @data_root_option
@@ -99,12 +108,18 @@ def train(kind: str, data_root: Path | None, out: Path | None, levels: int | Non
         model_config = preset(kind, family, levels, **overrides)
     except ValueError as e:
         raise click.UsageError(str(e)) from None
-    config = TrainConfig(**split_options(options, TrainConfig) | {
-        "dataset": dataset, "train_range": t_range, "health_range": h_range,
-        "betas": (beta1, 0.999), "device": device})
+    try:
+        config = TrainConfig(**split_options(options, TrainConfig) | {
+            "dataset": dataset, "train_range": t_range, "health_range": h_range,
+            "betas": (beta1, 0.999), "device": device})
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
     # a resume records what was typed: the stored run's options are the ones in force
+    given = given_on_command_line(ctx)
+    changes = {k: getattr(config, k) for k in STOPPING if k in given} if resume else None
     trainer = Trainer(model_config, config, run_dir, data, resume=resume,
-                      command=command_line(ctx, ("kind",), typed_only=resume))
+                      command=command_line(ctx, ("kind",), typed_only=resume),
+                      resume_changes=changes)
     final = trainer.fit()
     if final is not None:
         click.echo(f"checkpoint: {final}")

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from halibench.evaluation.classification import Features, as_tensor
+from halibench.evaluation.classification import Features, as_tensor, grid_edge
 from halibench.evaluation.metrics import balanced_accuracies, binary_accuracies
 from halibench.evaluation.protocols import Protocol
 from halibench.probes.paths import fit_path
@@ -63,7 +63,7 @@ def evaluate_attributes(protocol: Protocol, feats: Features, test_labels: np.nda
     for col, j in enumerate(active):
         i = int(chosen[col])
         rows[j].update({
-            "status": "ok", "C": float(grid[i]),
+            "status": "ok", "C": float(grid[i]), "grid_edge": grid_edge(i, len(grid)),
             "validation_balanced_accuracy": 100 * float(val_bal[i, col]),
             "accuracy": 100 * float(test_acc[col]),
             "balanced_accuracy": 100 * float(test_bal[col])})
@@ -77,6 +77,8 @@ def evaluate_attributes(protocol: Protocol, feats: Features, test_labels: np.nda
         "draws": [{"draw": 0, "test": mean_bal, "validation_error": None, "selected": {}}],
         "mean": mean_bal, "std": 0.0, "mean_accuracy": mean_acc,
         "attributes_evaluated": len(done),
+        "grid_edges": {"at_edge": sum(r["grid_edge"] is not None for r in done),
+                       "of": len(done), "grid_size": len(grid)},
         "attributes_excluded": [r["attribute"] for r in rows if r["status"] != "ok"],
         "attributes": rows,
         "seconds": {"fit": round(t_fit - t0, 3), "total": round(time.perf_counter() - t0, 3)},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
@@ -12,7 +14,7 @@ import numpy as np
 from halibench.data import Split
 from halibench.data import load as load_split
 from halibench.environment import environment
-from halibench.errors import CheckpointError, HalibenchError
+from halibench.errors import HalibenchError
 from halibench.evaluation.classification import Features
 from halibench.evaluation.gate import check_label_settings, preflight
 from halibench.evaluation.protocols import Protocol
@@ -25,11 +27,14 @@ from halibench.features.levels import checked_levels
 from halibench.features.sources import BASELINES, FeatureSource, ModelSource, baseline_sources
 from halibench.features.user import Encoder, UserCodeError, import_object, user_sources
 from halibench.models import HierarchicalALI
-from halibench.models.checkpoints import MODEL_FILE, load_checkpoint, locate, read_index
+from halibench.models.checkpoints import MODEL_FILE, load_named, read_index
 from halibench.models.config import KINDS
 from halibench.names import safe_name
 from halibench.probes.registry import PROBES
+from halibench.progress import progress as progress_bar
 from halibench.report.results import write_record
+
+log = logging.getLogger("halibench")
 
 
 def shipped_for(dataset: str) -> list[str]:
@@ -81,13 +86,11 @@ def model_sources(spec: str | Encoder, levels: list[str] | None, image_shape: tu
     if ":" in spec and not Path(spec).exists():
         return model_sources(Encoder(spec, import_object(spec)), levels, image_shape,
                              rows=rows)
-    try:
-        folder, expected, name = locate(spec)
-    except CheckpointError:
+    if spec not in read_index() and not Path(spec).exists():
         raise HalibenchError(f"unknown model {spec!r}; valid: shipped {sorted(read_index())}, "
                              f"families {list(KINDS)}, baselines {list(BASELINES)}, a "
-                             "checkpoint folder, or package.module:attribute") from None
-    network, config = load_checkpoint(folder, expected)
+                             "checkpoint folder, or package.module:attribute")
+    network, config, name = load_named(spec)
     return network_sources(network, name, config["sha256"][MODEL_FILE], levels, image_shape)
 
 
@@ -124,13 +127,19 @@ def features_for(source: FeatureSource, data: BenchmarkData, use_cache: bool) ->
         except (OutputContractError, UserCodeError) as e:  # say which images it was
             raise type(e)(f"{e} (computing the {role} images' features)") from e
 
-    has_val = "validation" in protocol.splits
-    pool, val, test = feats("pool"), feats("validation") if has_val else None, feats("test")
-    widths = {role: f.shape[1] for role, f in (("pool", pool), ("validation", val),
-                                                ("test", test)) if f is not None}
+    return assemble({role: feats(role) for role in protocol.splits}, data,
+                    f"{source.model}, level {source.level!r}")
+
+
+def assemble(by_role: dict[str, np.ndarray], data: BenchmarkData, what: str) -> Features:
+    """A probe's ``Features`` from each split's features: widths checked, standardized
+    with the pool's statistics where the protocol says so."""
+    protocol = data.protocol
+    pool, val, test = by_role["pool"], by_role.get("validation"), by_role["test"]
+    widths = {role: f.shape[1] for role, f in by_role.items()}
     if len(set(widths.values())) > 1:
-        raise OutputContractError(f"{source.model}, level {source.level!r}: features per image "
-                                  f"differ between splits {widths}")
+        raise OutputContractError(f"{what}: features per image differ between splits "
+                                  f"{widths}")
     if protocol.standardize:
         mean, std = pool.mean(0), pool.std(0) + 1e-8
         pool, test = (pool - mean) / std, (test - mean) / std
@@ -172,37 +181,66 @@ def run(protocol: Protocol, models: list[str | Encoder], levels: list[str] | Non
                for s in model_sources(spec, levels, shape, protocol.dataset, progress, rows)]
     data_identity = {role: data.split(role).identity for role in protocol.splits}
     records = []
-    for source in sources:
-        feats = features_for(source, data, use_cache)
-        for probe, lpc in product(probes, protocol.labels_per_class):
+    settings = len(sources) * len(probes) * len(protocol.labels_per_class)
+    with progress_bar(settings, protocol.name, "setting") as bar:
+        for source in sources:
+            t0 = time.perf_counter()
+            feats = features_for(source, data, use_cache)
             if progress:
-                progress(f"{source.model} {source.level} {probe} {lpc}/class")
-            key = outcome_key({
-                "features": [feature_path(source, data.split(r).identity).name
-                             for r in protocol.splits],
-                "protocol": protocol.sha256, "probe": probe, "labels": lpc,
-                "draws": n_draws, "backend": backend, "device": device.split(":")[0]})
-            reusable = use_cache and source.cacheable and all(data_identity.values())
-            res = cached_outcome(key) if reusable else None
-            if res is not None:
-                res = {**res, "reused_outcome": key}
-            else:
-                res = task.evaluate(Setting(
-                    protocol, feats, test_labels, label_names, probe, lpc, n_draws,
-                    backend=backend, device=device, variants=source.variants))
-            if reusable and "reused_outcome" not in res:
-                store_outcome(key, res)
-            record = {
-                "benchmark": protocol.name, "protocol_version": protocol.version,
-                "protocol_sha256": protocol.sha256, "dataset": protocol.dataset,
-                "model": source.model, "level": source.level,
-                "representation": source.representation,
-                "checkpoint_sha256": source.checkpoint_sha256, "probe": probe,
-                "metric": protocol.metric, "seed": protocol.seed, "full": full,
-                "standardize": protocol.standardize, "subset": protocol.subset,
-                "feature_cache": cache_note(source, use_cache), "data": data_identity, **res,
-                "environment": environment()}
-            if results_dir is not None:
-                record["path"] = str(write_record(results_dir, record))
-            records.append(record)
+                progress(f"{source.model} {source.level}: features in "
+                         f"{time.perf_counter() - t0:.1f} s")
+            for probe, lpc in product(probes, protocol.labels_per_class):
+                t0 = time.perf_counter()
+                bar.set_postfix_str(f"{source.model} {source.level} {probe} {lpc}/class")
+                key = outcome_key({
+                    "features": [feature_path(source, data.split(r).identity).name
+                                 for r in protocol.splits],
+                    "protocol": protocol.sha256, "probe": probe, "labels": lpc,
+                    "draws": n_draws, "backend": backend, "device": device.split(":")[0]})
+                reusable = use_cache and source.cacheable and all(data_identity.values())
+                res = cached_outcome(key) if reusable else None
+                if res is not None:
+                    res = {**res, "reused_outcome": key}
+                else:
+                    res = task.evaluate(Setting(
+                        protocol, feats, test_labels, label_names, probe, lpc, n_draws,
+                        backend=backend, device=device, variants=source.variants))
+                if reusable and "reused_outcome" not in res:
+                    store_outcome(key, res)
+                record = {**record_fields(protocol, source, probe, full, use_cache),
+                          "data": data_identity, **res, "environment": environment()}
+                if results_dir is not None:
+                    record["path"] = str(write_record(results_dir, record))
+                records.append(record)
+                bar.update(1)
+                if progress:
+                    progress(f"{source.model} {source.level} {probe} {lpc}/class: "
+                             f"{record['mean']:.2f} in {time.perf_counter() - t0:.1f} s"
+                             + (" (cached outcome)" if "reused_outcome" in res else ""))
+    warn_grid_edges(records)
     return records
+
+
+def record_fields(protocol: Protocol, source: FeatureSource, probe: str, full: bool,
+                  use_cache: bool) -> dict[str, Any]:
+    """What a record says of the protocol, the source and the setting."""
+    return {"benchmark": protocol.name, "protocol_version": protocol.version,
+            "protocol_sha256": protocol.sha256, "dataset": protocol.dataset,
+            "model": source.model, "level": source.level,
+            "representation": source.representation,
+            "checkpoint_sha256": source.checkpoint_sha256, "probe": probe,
+            "metric": protocol.metric, "seed": protocol.seed, "full": full,
+            "standardize": protocol.standardize, "subset": protocol.subset,
+            "feature_cache": cache_note(source, use_cache)}
+
+
+def warn_grid_edges(records: list[dict[str, Any]]) -> None:
+    """One warning line naming every setting whose chosen hyper-parameter sat at an end of
+    its grid in some draw (or attribute): its optimum may lie outside the grid."""
+    hits = [f"{r['model']} {r['level']} {r['probe']} {r['labels_per_class']}/class "
+            f"({r['grid_edges']['at_edge']} of {r['grid_edges']['of']})"
+            for r in records if (r.get("grid_edges") or {}).get("at_edge")]
+    if hits:
+        log.warning("warning: the probe's chosen C is at an end of its grid for %s; the "
+                    "optimum may lie outside the grid (see the records' 'grid_edges')",
+                    "; ".join(hits))

@@ -28,11 +28,21 @@ Predict = Callable[[np.ndarray], torch.Tensor]
 
 @dataclass
 class Choice:
-    """The hyper-parameters chosen for one draw, and a predictor fitted with them."""
+    """The hyper-parameters chosen for one draw, and a predictor fitted with them;
+    ``grid_edge`` says when the chosen value is the lowest or highest of its grid."""
 
     validation_error: float | None
     params: dict[str, Any]
     predict: Predict
+    grid_edge: str | None = None
+
+
+def grid_edge(index: int, size: int) -> str | None:
+    """"lowest" or "highest" when a choice among ``size`` > 1 grid values sits at an end
+    (the optimum may lie outside the grid), else None."""
+    if size < 2 or 0 < index < size - 1:
+        return None
+    return "lowest" if index == 0 else "highest"
 
 
 @dataclass
@@ -82,7 +92,8 @@ def linear_choices(probe: str, backend: str, grid: np.ndarray, x_lab: np.ndarray
         def predict(x: np.ndarray, d=d, j=j) -> torch.Tensor:
             return path.decisions(as_tensor(x, device), d)[:, j].argmax(1)
 
-        choices.append(Choice(err, {"C": float(grid[j])}, predict))
+        edge = grid_edge(j, len(grid)) if xv is not None else None
+        choices.append(Choice(err, {"C": float(grid[j])}, predict, edge))
     return choices, path.convergence
 
 
@@ -163,8 +174,11 @@ def evaluate(protocol: Protocol, feats: Features, test_labels: np.ndarray, probe
         "labels": int(draws.shape[1]),
         "labels_per_class": labels_per_class,
         "draws": [{"draw": d, "test": t, "validation_error": c.validation_error,
-                   "selected": c.params}
+                   "selected": c.params, "grid_edge": c.grid_edge}
                   for d, (t, c) in enumerate(zip(test, choices, strict=True))],
+        "grid_edges": {"at_edge": sum(c.grid_edge is not None for c in choices),
+                       "of": len(choices), "grid_size": len(protocol.c_grid(probe))
+                       if spec.loss else 1},
         "mean": float(np.mean(test)),
         "std": float(np.std(test, ddof=1)) if len(test) > 1 else 0.0,
         "seconds": {"select": round(t_select, 3),

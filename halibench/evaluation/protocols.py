@@ -92,15 +92,27 @@ def load_protocol(name: str) -> Protocol:
 
 
 def restrict(protocol: Protocol, labels_per_class: Sequence[str | int]) -> Protocol:
-    """The protocol limited to the given label settings (all when none are given)."""
+    """The protocol limited to the given label settings (all when none are given). A
+    setting the protocol does not list (a positive count, or "all") is allowed; its records
+    are marked as not an official setting."""
     if not labels_per_class:
         return protocol
-    valid = {str(v): v for v in protocol.labels_per_class}
-    bad = [str(v) for v in labels_per_class if str(v) not in valid]
-    if bad:
-        raise HalibenchError(f"--labels-per-class {bad} not in {protocol.name}'s settings "
-                             f"{list(valid)}")
-    return replace(protocol, labels_per_class=tuple(valid[str(v)] for v in labels_per_class))
+    return replace(protocol, labels_per_class=tuple(
+        label_setting(v, protocol) for v in dict.fromkeys(str(v) for v in labels_per_class)))
+
+
+def label_setting(value: str, protocol: Protocol) -> int | str:
+    """``value`` as a label setting: "all" or a positive count."""
+    if value == "all":
+        return "all"
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise HalibenchError(f"--labels-per-class {value!r}: give a positive count or 'all' "
+                             f"({protocol.name} lists {list(protocol.labels_per_class)})")
+    return count
 
 
 def balanced_draws(labels: np.ndarray, per_class: int, n_draws: int, seed: int) -> np.ndarray:

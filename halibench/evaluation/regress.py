@@ -1,9 +1,14 @@
-"""Regression of reproduced numbers: re-evaluate, compare with results/expected.csv."""
+"""Regression of reproduced numbers: re-evaluate the rows of the expected values (package
+data ``halibench/shipped/expected.csv``, or a file given), compare with each row's expected
+value, and with the published number the row names (``published_model``) where there is one:
+a row that claims to beat it (``beats_published``) fails when it no longer does."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -13,22 +18,67 @@ from halibench.evaluation.protocols import load_protocol
 
 COLUMNS = ["benchmark", "model", "level", "probe", "labels_per_class", "draws", "expected",
            "tolerance"]
+OPTIONAL = {"published_model": "", "beats_published": False}
 
 
-def read_expected(path: Path) -> pd.DataFrame:
+def shipped_expected() -> Path:
+    """The expected values that ship with the package."""
+    return Path(str(resources.files("halibench") / "shipped" / "expected.csv"))
+
+
+def read_expected(path: Path | None = None) -> pd.DataFrame:
+    path = path or shipped_expected()
     if not path.is_file():
         raise HalibenchError(f"{path}: missing; it lists the numbers to reproduce "
                              f"(columns {COLUMNS})")
-    df = pd.read_csv(path, dtype={"level": str, "labels_per_class": str})
+    df = pd.read_csv(path, dtype={"level": str, "labels_per_class": str,
+                                  "published_model": str}, keep_default_na=False)
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise HalibenchError(f"{path}: missing columns {missing}; expected {COLUMNS}")
+    for column, default in OPTIONAL.items():
+        if column not in df.columns:
+            df[column] = default
+    df["beats_published"] = df["beats_published"].astype(str).str.lower().isin(
+        ["true", "1", "yes"])
     return df
+
+
+def published_value(bench: str, model: str, labels: int) -> tuple[float, str] | None:
+    """(value, paper) of the published row of ``model`` on ``bench`` (at ``labels`` labels
+    where the paper gives several); None when the paper gives no number."""
+    from halibench.report.results import published_table
+
+    table = published_table()
+    rows = table[(table["benchmark"] == bench) & (table["model"] == model)]
+    if len(rows) > 1:
+        rows = rows[rows["labels"] == str(labels)]
+    if len(rows) != 1:
+        raise HalibenchError(f"expected values: published_model {model!r} names "
+                             f"{len(rows)} rows of {bench} in published.csv; name exactly one")
+    row = rows.iloc[0]
+    return (float(row["value"]), str(row["paper"])) if row["value"] else None
+
+
+def compared(row: Any, measured: float, labels: int, metric: str) -> dict[str, Any]:
+    """The published number beside a measured one: the gap (positive: ours is better) and
+    whether a claim to beat it still holds."""
+    if not row.published_model:
+        return {"published": "", "gap": None, "claim_ok": True}
+    found = published_value(row.benchmark, row.published_model, labels)
+    if found is None:
+        return {"published": f"{row.published_model}: no number", "gap": None,
+                "claim_ok": not row.beats_published}
+    value, paper = found
+    gap = (value - measured) if metric == "error" else (measured - value)
+    return {"published": f"{value:g} ({row.published_model}, {paper})",
+            "gap": round(gap, 3), "claim_ok": gap > 0 or not row.beats_published}
 
 
 def regress(expected: pd.DataFrame, root: str | Path | None, use_cache: bool = True
             ) -> pd.DataFrame:
-    """Every expected row re-evaluated; ``ok`` says whether it is within tolerance."""
+    """Every expected row re-evaluated; ``ok``: within tolerance and, for a row that claims
+    to beat its published number, still beating it."""
     out = []
     for row in expected.itertuples():
         protocol = load_protocol(row.benchmark)
@@ -39,10 +89,12 @@ def regress(expected: pd.DataFrame, root: str | Path | None, use_cache: bool = T
         (rec,) = benchmark.run(protocol, [row.model], level, [row.probe], root=root,
                                use_cache=use_cache, draws=int(row.draws))
         drift = rec["mean"] - row.expected
+        beside = compared(row, rec["mean"], rec["labels"], protocol.metric)
         out.append({"benchmark": row.benchmark, "model": row.model, "level": row.level,
                     "probe": row.probe, "labels": rec["labels"], "draws": int(row.draws),
                     "expected": row.expected, "measured": round(rec["mean"], 3),
                     "drift": round(drift, 3), "tolerance": row.tolerance,
-                    "ok": abs(drift) <= row.tolerance,
+                    "within_tolerance": abs(drift) <= row.tolerance, **beside,
+                    "ok": abs(drift) <= row.tolerance and beside["claim_ok"],
                     "checkpoint_sha256": rec["checkpoint_sha256"] or ""})
     return pd.DataFrame(out)

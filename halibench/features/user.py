@@ -30,7 +30,7 @@ from halibench.features.extract import Allocate, as_float_images, empty_features
 from halibench.features.identity import object_identity
 from halibench.features.levels import checked_levels
 from halibench.features.sources import FeatureSource
-from halibench.names import safe_name
+from halibench.names import MAX_NAME_LENGTH, safe_name
 from halibench.progress import progress
 
 DEFAULT_LEVEL = "features"
@@ -51,14 +51,15 @@ class Encoder:
 
 
 def default_name(obj: Any) -> str:
-    """A function's qualified name (``outer.inner`` for a nested one), else the class name
-    of the object; a lambda has none that tells it apart, so it must be named."""
+    """A function's qualified name (``outer.inner`` for a nested one; its own name when
+    that is too long for a file name), else the class name of the object; a lambda has
+    none that tells it apart, so it must be named."""
     if callable(obj) and hasattr(obj, "__qualname__") and not isinstance(obj, type):
         name = obj.__qualname__.replace("<locals>.", "")
         if "<" in name:
             raise HalibenchError(f"{obj.__qualname__}: an anonymous function; pass name=... so "
                                  "its records can be told apart")
-        return name
+        return name if len(name) <= MAX_NAME_LENGTH else obj.__name__
     return type(obj).__name__
 
 

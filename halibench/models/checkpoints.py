@@ -29,7 +29,7 @@ from halibench.environment import environment
 from halibench.errors import CheckpointError
 from halibench.io import atomic_dir, sha256_file, write_text_atomic
 from halibench.models import HierarchicalALI, ModelConfig, build_model
-from halibench.models.hub import read_index, shipped_folder
+from halibench.models.hub import fetch, local_copy, read_index
 
 FORMAT = "halibench-checkpoint/1"
 MODEL_FILE = "model.safetensors"
@@ -37,6 +37,7 @@ CONFIG_FILE = "config.json"
 STATE_FILE = "training_state.safetensors"
 STATE_META_FILE = "training_state.json"
 LATEST_FILE = "latest"
+BEST_FILE = "best"
 
 
 def optimizer_to_safetensors(opt: torch.optim.Optimizer, prefix: str
@@ -120,11 +121,11 @@ def read_config(folder: Path) -> dict[str, Any]:
     return config
 
 
-def resolve_folder(path: Path) -> Path:
-    """A checkpoint folder itself, or the newest checkpoint of a run folder."""
-    if (path / LATEST_FILE).is_file():
-        return path / (path / LATEST_FILE).read_text().strip()
-    return path
+def resolve_folder(path: Path, marker: str = LATEST_FILE) -> Path:
+    """A checkpoint folder itself, or a run folder's checkpoint named by ``marker`` (the
+    newest, or ``best`` on validation)."""
+    name = marked(path, marker)
+    return path / name if name else path
 
 
 def load_weights(model: torch.nn.Module, weights_path: Path) -> None:
@@ -198,28 +199,52 @@ def load_training_state(folder: Path, optimizers: dict[str, torch.optim.Optimize
 
 
 def mark_latest(run_dir: Path, folder: Path, keep: int) -> None:
-    """Point ``run_dir/latest`` at ``folder`` and delete all but the newest ``keep`` steps."""
+    """Point ``run_dir/latest`` at ``folder`` and delete all but the newest ``keep`` steps
+    (the step marked ``best`` is always kept)."""
     write_text_atomic(run_dir / LATEST_FILE, folder.name + "\n")
-    steps = sorted(p for p in run_dir.glob("step-*") if p.is_dir())
+    best = marked(run_dir, BEST_FILE)
+    steps = sorted(p for p in run_dir.glob("step-*") if p.is_dir() and p.name != best)
     for old in steps[:-keep] if keep > 0 else []:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def locate(name_or_path: str | Path) -> tuple[Path, str | None, str]:
-    """(folder, expected sha256 or None, display name) of a shipped checkpoint's name, or of
-    a checkpoint or run folder."""
+def mark_best(run_dir: Path, folder: Path) -> None:
+    """Point ``run_dir/best`` at ``folder``: the step with the best validation score."""
+    write_text_atomic(run_dir / BEST_FILE, folder.name + "\n")
+
+
+def marked(run_dir: Path, marker: str) -> str | None:
+    """The step folder's name a marker file (``latest``, ``best``) points at, if any."""
+    path = run_dir / marker
+    return path.read_text().strip() if path.is_file() else None
+
+
+def load_named(name_or_path: str | Path, decoders: bool = False
+               ) -> tuple[HierarchicalALI, dict[str, Any], str]:
+    """(model, config.json, display name) of a shipped checkpoint's name, or of a checkpoint
+    or run folder. A shipped name with no local copy loads its packaged encoder-only weights
+    unless ``decoders`` are needed; otherwise it is downloaded (``$HALIBENCH_CHECKPOINT_URL``)
+    or named in one line with where it was looked for."""
+    from halibench.models.encoders import has_encoder, load_encoder
+
     index = read_index()
-    if str(name_or_path) in index:
-        entry = index[str(name_or_path)]
-        return shipped_folder(str(name_or_path), entry), entry["sha256"], str(name_or_path)
-    path = Path(name_or_path)
+    key = str(name_or_path)
+    if key in index:
+        entry = index[key]
+        folder = local_copy(entry)
+        if folder is None and not decoders and has_encoder(key, entry):
+            return (*load_encoder(key, entry), key)
+        model, config = load_checkpoint(folder or fetch(key, entry), entry["sha256"])
+        return model, config, key
+    path = Path(key)
     if path.exists():
-        return resolve_folder(path), None, path.name
+        model, config = load_checkpoint(path)
+        return model, config, path.name
     raise CheckpointError(f"{name_or_path}: neither a checkpoint folder nor a shipped "
                           f"checkpoint; known names: {sorted(index) or 'none yet'}")
 
 
 def load(name_or_path: str | Path) -> HierarchicalALI:
-    """A model from a checkpoint folder, a run folder, or a shipped checkpoint's name."""
-    folder, expected, _ = locate(name_or_path)
-    return load_checkpoint(folder, expected)[0]
+    """A model from a checkpoint folder, a run folder, or a shipped checkpoint's name (its
+    packaged encoder when the full checkpoint is not at hand)."""
+    return load_named(name_or_path)[0]

@@ -12,30 +12,37 @@ import pandas as pd
 from halibench.errors import HalibenchError
 from halibench.io import atomic_dir, sha256_file, write_json_atomic, write_text_atomic
 from halibench.models.checkpoints import (
+    BEST_FILE,
     CONFIG_FILE,
+    LATEST_FILE,
     MODEL_FILE,
+    marked,
     resolve_folder,
     verified_config,
 )
+from halibench.models.encoders import write_encoder
 from halibench.models.hub import read_index, writable_folder, writable_index_path
 from halibench.names import safe_name
 from halibench.report.results import fmt, latest_table, read_records
 from halibench.report.tables import markdown_table
 
 LOGS = ("losses.csv", "health.csv")
+VALIDATION_LOG = "validation.csv"  # shipped whole: why the run stopped where it did
+RESULTS_HEADING = "## Benchmark results"
 
 
 def export_run(run_dir: Path, name: str, dataset: str, notes: str = "",
                replace: bool = False) -> Path:
-    """Copy a checkpoint (a run's newest, or the given step folder) without optimizer state,
+    """Copy a checkpoint (a run's best on validation, else its newest, or the given step
+    folder) without optimizer state, and its encoder-only weights beside the index,
     with the run's logs cut at that checkpoint's step, to ``<checkpoints>/<name>``. An
-    existing name is refused unless ``replace``; nothing but that folder and the index entry
-    is ever written, each atomically."""
+    existing name is refused unless ``replace``; nothing but that folder, the encoder files
+    and the index entry is ever written, each atomically."""
     name = safe_name(name, "--name")
     if ":" in name:
         raise HalibenchError(f"--name {name!r}: ':' would make --model read it as an import "
                              "string; choose a name without ':'")
-    folder = resolve_folder(run_dir)
+    folder = resolve_folder(run_dir, BEST_FILE if marked(run_dir, BEST_FILE) else LATEST_FILE)
     config = verified_config(folder)
     logs_dir = folder if (folder / LOGS[0]).is_file() else folder.parent
     dest = writable_folder() / name
@@ -55,12 +62,15 @@ def export_run(run_dir: Path, name: str, dataset: str, notes: str = "",
             if (logs_dir / log).is_file():
                 rows = pd.read_csv(logs_dir / log)
                 rows[rows["step"] <= config["step"]].to_csv(tmp / log, index=False)
+        if (logs_dir / VALIDATION_LOG).is_file():
+            shutil.copy2(logs_dir / VALIDATION_LOG, tmp / VALIDATION_LOG)
         if notes:
             (tmp / NOTES_FILE).write_text(notes.strip() + "\n")
     index[name] = {"path": name, "sha256": sha256_file(dest / MODEL_FILE),
                    "model": config["model"]["kind"], "dataset": dataset,
                    "levels": len(config["model"]["z_dims"]),
-                   "size_bytes": (dest / MODEL_FILE).stat().st_size}
+                   "size_bytes": (dest / MODEL_FILE).stat().st_size,
+                   "encoder_sha256": write_encoder(dest, name, writable_index_path())}
     write_json_atomic(writable_index_path(), {"checkpoints": dict(sorted(index.items()))})
     return dest
 
@@ -68,8 +78,28 @@ def export_run(run_dir: Path, name: str, dataset: str, notes: str = "",
 NOTES_FILE = "NOTES.md"
 
 
+def stopping_lines(config: dict[str, Any], validation: pd.DataFrame | None) -> list[str]:
+    """Why the shipped step is the one it is: the best validation score, or (without a
+    validation record) a pointer to the notes."""
+    training, step = config.get("training", {}), config.get("step")
+    if validation is not None and len(validation):
+        protocol = (validation["protocol"].iloc[-1] if "protocol" in validation.columns
+                    else training.get("validation") or "a validation protocol")
+        best = validation[validation["step"] == step]
+        score = f" ({best['score'].iloc[0]:g})" if len(best) else ""
+        return [f"- Stopped on validation: `{protocol}` scored every "
+                f"{int(validation['step'].diff().median() or validation['step'].iloc[0])} "
+                f"steps (the best level's score); this checkpoint is step {step}{score}, the "
+                f"best of {len(validation)} scores up to step {int(validation['step'].max())}"]
+    if training.get("steps") and step != training.get("steps"):
+        return [f"- This checkpoint is step {step} of the planned {training.get('steps')}; "
+                "the notes say why"]
+    return []
+
+
 def card_text(name: str, config: dict[str, Any], health: pd.DataFrame | None,
-              results: pd.DataFrame, notes: str = "") -> str:
+              results: pd.DataFrame, notes: str = "",
+              validation: pd.DataFrame | None = None) -> str:
     model, training, data = config["model"], config.get("training", {}), config.get("data", {})
     env = config.get("environment", {})
     lines = [f"# {name}", "",
@@ -86,10 +116,7 @@ def card_text(name: str, config: dict[str, Any], health: pd.DataFrame | None,
              f"{training.get('lr_d') or training.get('lr')}) betas {training.get('betas')}, "
              f"cycle weight {training.get('cycle_weight', 0.0)}, instance noise "
              f"{training.get('instance_noise')}",
-             *([f"- Stopped at step {config.get('step')} of the planned "
-                f"{training.get('steps')} (time budget); this checkpoint is that step's"]
-               if training.get("steps") and config.get("step") != training.get("steps")
-               else []),
+             *stopping_lines(config, validation),
              f"- Wall time: {config.get('train_seconds', 'not recorded')} s on "
              f"{env.get('machine')} ({env.get('platform')}), GPU: {env.get('cuda')}, "
              f"torch {env.get('torch')}",
@@ -100,7 +127,13 @@ def card_text(name: str, config: dict[str, Any], health: pd.DataFrame | None,
         last = health.iloc[-1]
         lines += ["## Final health probes (held-out slice)", "", *markdown_table(
             ("metric", "value"), [(k, f"{v:.4f}") for k, v in last.items() if k != "step"]), ""]
-    lines += ["## Benchmark results", ""]
+    if validation is not None and len(validation):
+        cols = [c for c in validation.columns if c not in ("best_step", "protocol")]
+        lines += ["## Validation scores (the run's curve; the test split never read)", "",
+                  *markdown_table(cols, [[f"{v:g}" for v in row]
+                                         for row in validation[cols].itertuples(index=False)]),
+                  ""]
+    lines += [RESULTS_HEADING, ""]
     if len(results):
         lines += markdown_table(
             ("benchmark", "level", "probe", "labels", "metric", "value", "draws"),
@@ -110,18 +143,37 @@ def card_text(name: str, config: dict[str, Any], health: pd.DataFrame | None,
     else:
         lines.append("None recorded yet: run `halibench run BENCHMARK --model "
                      f"{name}` and regenerate this card with `halibench card {name}`.")
-    lines += ["", "Training curves: `losses.csv`, `health.csv` beside this file."]
+    logs = ", ".join(f"`{f}`" for f in (*LOGS, VALIDATION_LOG)
+                     if f != VALIDATION_LOG or validation is not None)
+    lines += ["", f"Training curves: {logs} beside this file."]
     return "\n".join(lines) + "\n"
 
 
-def write_card(name: str, results_dir: Path) -> Path:
-    """(Re)generate ``checkpoints/<name>/README.md`` from its config, logs and records."""
+def result_rows(card: str) -> int:
+    """The number of rows in a card's benchmark results table."""
+    section = card.split(RESULTS_HEADING, 1)[1] if RESULTS_HEADING in card else ""
+    table = [line for line in section.splitlines() if line.startswith("| ")]
+    return max(0, len(table) - 1)  # the header row; the rule starts with "|-"
+
+
+def write_card(name: str, results_dir: Path, out: Path | None = None) -> Path:
+    """(Re)generate the card of shipped checkpoint ``name`` from its config, logs and
+    records, into ``out`` or the checkpoint's ``README.md``. The checkpoint's own card is
+    never replaced by one that lists fewer results (records read from the wrong folder)."""
     folder = writable_folder() / safe_name(name, "checkpoint name")
     config = json.loads((folder / CONFIG_FILE).read_text())
     health = pd.read_csv(folder / "health.csv") if (folder / "health.csv").is_file() else None
+    validation = (pd.read_csv(folder / VALIDATION_LOG) if (folder / VALIDATION_LOG).is_file()
+                  else None)
     table = latest_table(read_records(results_dir))
     mine = table[table["checkpoint_sha256"] == config["sha256"][MODEL_FILE]]
     notes = (folder / NOTES_FILE).read_text() if (folder / NOTES_FILE).is_file() else ""
-    path = folder / "README.md"
-    write_text_atomic(path, card_text(name, config, health, mine, notes))
+    text = card_text(name, config, health, mine, notes, validation)
+    path = out or folder / "README.md"
+    if out is None and path.is_file() and result_rows(path.read_text()) > result_rows(text):
+        raise HalibenchError(
+            f"{path}: its card lists {result_rows(path.read_text())} results, the records in "
+            f"{results_dir} give {result_rows(text)}; pass --results with the records, or "
+            "--out to write the card elsewhere")
+    write_text_atomic(path, text)
     return path

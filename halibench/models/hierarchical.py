@@ -7,6 +7,7 @@ import math
 import torch
 from torch import nn
 
+from halibench.errors import CheckpointError
 from halibench.models.chains import DecoderChain, EncoderChain
 from halibench.models.config import ModelConfig
 from halibench.models.discriminator import TupleDiscriminator
@@ -57,6 +58,8 @@ class HierarchicalALI(nn.Module):
         self.discriminator = TupleDiscriminator(config)
         if config.init_std is not None:
             init_weights(self, config.init_std)
+        # set by loading encoder-only weights: features work, decoding does not
+        self.encoder_only: str | None = None
 
     @property
     def encoder(self) -> EncoderChain:
@@ -90,7 +93,12 @@ class HierarchicalALI(nn.Module):
     def decode(self, z: torch.Tensor, level: int = 1, sample: bool = False) -> torch.Tensor:
         """Images decoded from ``z`` at ``level`` (1-based) down the decoder chain."""
         self._check_level(level)
+        self._check_decoder()
         return self.decoder(z, level, sample=sample)[0]
+
+    def _check_decoder(self) -> None:
+        if self.encoder_only:
+            raise CheckpointError(self.encoder_only)
 
     def reconstruct(self, x: torch.Tensor, level: int = 1, sample: bool = False) -> torch.Tensor:
         """x -> z1 -> ... -> z_level -> ... -> z1 -> x."""
@@ -100,6 +108,7 @@ class HierarchicalALI(nn.Module):
 
     def sample(self, n: int, sample_intermediate: bool = True) -> torch.Tensor:
         """``n`` images from the prior p(zL) through the decoder chain."""
+        self._check_decoder()
         device = next(self.parameters()).device
         top = self.generators.sample_prior(n, self.config.z_dims[-1], device)
         return self.decoder(top, self.levels, sample=sample_intermediate)[0]

@@ -80,13 +80,18 @@ def local_folders() -> list[Path]:
     return [*([Path(env)] if env else []), checkout_folder(), download_folder()]
 
 
-def shipped_folder(name: str, entry: dict[str, Any]) -> Path:
-    """The folder of shipped checkpoint ``name``, downloaded if no local copy has it."""
+def local_copy(entry: dict[str, Any]) -> Path | None:
+    """The first local folder holding a complete copy of the checkpoint, if any."""
     for root in local_folders():
         folder = root / entry["path"]
         if all((folder / f).is_file() for f in FILES):
             return folder
-    return fetch(name, entry)
+    return None
+
+
+def shipped_folder(name: str, entry: dict[str, Any]) -> Path:
+    """The folder of shipped checkpoint ``name``, downloaded if no local copy has it."""
+    return local_copy(entry) or fetch(name, entry)
 
 
 def fetch(name: str, entry: dict[str, Any]) -> Path:

@@ -76,11 +76,11 @@ def format_table(table: pd.DataFrame) -> str:
         ("labels", "probe", "model", "level", "value", "Δ vs", "Δ", "paired p"), rows))
 
 
-def bar_chart(table: pd.DataFrame, path: Path, title: str) -> Path:
+def bar_chart(table: pd.DataFrame, path: Path, title: str, dpi: int = 110) -> Path:
     """Grouped bars (one group per labels/probe setting) with std error bars."""
     from matplotlib.figure import Figure
 
-    from halibench.report.plots import save
+    from halibench.report.plots import save, series_label
 
 
     settings = list(dict.fromkeys(zip(table["labels"], table["probe"], strict=True)))
@@ -94,11 +94,11 @@ def bar_chart(table: pd.DataFrame, path: Path, title: str) -> Path:
         xs = [j + i * width for j, s in enumerate(settings) if s in pos]
         ys = [pos[s][0] for s in settings if s in pos]
         es = [pos[s][1] for s in settings if s in pos]
-        ax.bar(xs, ys, width, yerr=es, capsize=3, label=f"{model} {level}")
+        ax.bar(xs, ys, width, yerr=es, capsize=3, label=series_label(model, level))
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(settings))])
     ax.set_xticklabels([f"{lab} labels\n{probe}" for lab, probe in settings])
     ax.set_ylabel(f"test {table['metric'].iloc[0]} (%)")
     ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return save(fig, path)
+    return save(fig, path, dpi)

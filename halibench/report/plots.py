@@ -8,6 +8,7 @@ needs no display.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,12 +19,26 @@ from halibench.features.extract import as_float_images
 from halibench.io import atomic_path
 from halibench.models import HierarchicalALI
 
+FORMATS = ("png", "pdf", "svg")
+DEFAULT_DPI = 110
 
-def save(fig: Figure, path: Path) -> Path:
+
+def save(fig: Figure, path: Path, dpi: int = DEFAULT_DPI) -> Path:
+    """Write ``fig`` atomically in the format its suffix names (png, pdf or svg)."""
+    fmt = path.suffix.lstrip(".").lower()
+    if fmt not in FORMATS:
+        raise ValueError(f"{path}: a figure is saved as {', '.join(FORMATS)}; give one of "
+                         "those suffixes")
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+        fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight")
     return path
+
+
+def series_label(model: str, level: str, *rest: str) -> str:
+    """A legend entry: the level only when it says more than the model's name (a baseline's
+    one level is named after it)."""
+    return " ".join([model, *([level] if level != model else []), *rest])
 
 
 def image_grid(rows: list[torch.Tensor], labels: list[str], title: str) -> Figure:
@@ -86,11 +101,16 @@ def interpolations(model: HierarchicalALI, a: np.ndarray, b: np.ndarray, steps: 
 
 
 def training_curves(folder: Path, title: str) -> Figure:
-    """Losses, and the health probes (1-NN per level, reconstruction vs random pairs)."""
+    """Losses, the health probes (1-NN per level, reconstruction vs random pairs) and,
+    for a run stopped on validation, its validation scores with the step kept."""
     losses = pd.read_csv(folder / "losses.csv")
     health = pd.read_csv(folder / "health.csv") if (folder / "health.csv").is_file() else None
-    fig = Figure(figsize=(13, 3.3))
-    axes = fig.subplots(1, 3)
+    val = (pd.read_csv(folder / "validation.csv") if (folder / "validation.csv").is_file()
+           else None)
+    fig = Figure(figsize=(17 if val is not None else 13, 3.3))
+    axes = fig.subplots(1, 4 if val is not None else 3)
+    if val is not None:
+        validation_panel(axes[3], val)
     for key in ("loss_d", "loss_g"):
         axes[0].plot(losses["step"], losses[key].rolling(10, min_periods=1).mean(), label=key)
     axes[0].set_xlabel("step")
@@ -115,23 +135,37 @@ def training_curves(folder: Path, title: str) -> Figure:
     return fig
 
 
+def validation_panel(ax: Any, val: pd.DataFrame) -> None:
+    """Each level's validation score by step; the dashed line marks the best step."""
+    levels = [c for c in val.columns if c not in ("step", "score", "best_step", "protocol")]
+    for col in levels:
+        ax.plot(val["step"], val[col], marker="o", label=col)
+    best = int(val["best_step"].iloc[-1])
+    ax.axvline(best, color="grey", linestyle="--", label=f"kept: step {best}")
+    protocol = val["protocol"].iloc[-1] if "protocol" in val.columns else "validation"
+    ax.set_title(f"{protocol} score")
+    ax.set_xlabel("step")
+    ax.legend()
+
+
 def model_figures(model: HierarchicalALI, name: str, test_images: np.ndarray,
-                  folder: Path | None, out_dir: Path) -> list[Path]:
+                  folder: Path | None, out_dir: Path, fmt: str = "png",
+                  dpi: int = DEFAULT_DPI) -> list[Path]:
     """Every figure of one model; ``folder`` holds its training logs (if any)."""
     rng = np.random.default_rng(0)
     pick = np.sort(rng.choice(len(test_images), 10, replace=False))
     batch = np.asarray(test_images[pick])
     paths = [
         save(reconstructions(model, batch, f"{name}: reconstructions through each level"),
-             out_dir / f"{name}-reconstructions.png"),
-        save(samples(model, 64, f"{name}: samples"), out_dir / f"{name}-samples.png"),
+             out_dir / f"{name}-reconstructions.{fmt}", dpi),
+        save(samples(model, 64, f"{name}: samples"), out_dir / f"{name}-samples.{fmt}", dpi),
         save(interpolations(model, batch[0], batch[1], 10,
                             f"{name}: interpolation in each level"),
-             out_dir / f"{name}-interpolations.png"),
+             out_dir / f"{name}-interpolations.{fmt}", dpi),
     ]
     if folder is not None and (folder / "losses.csv").is_file():
         paths.append(save(training_curves(folder, f"{name}: training"),
-                          out_dir / f"{name}-training.png"))
+                          out_dir / f"{name}-training.{fmt}", dpi))
     return paths
 
 
@@ -161,8 +195,8 @@ def attribute_chart(records: list[dict], models: list[str], title: str) -> Figur
         by_name = {a["attribute"]: a.get("balanced_accuracy") for a in rec["attributes"]}
         ys = [j + i * height for j, n in enumerate(names) if by_name.get(n) is not None]
         xs = [by_name[n] for n in names if by_name.get(n) is not None]
-        ax.barh(ys, xs, height, label=f"{rec['model']} {rec['level']} {rec['probe']} "
-                                      f"(mean {rec['mean']:.1f})")
+        ax.barh(ys, xs, height, label=series_label(rec["model"], rec["level"], rec["probe"],
+                                                   f"(mean {rec['mean']:.1f})"))
     ax.set_yticks([j + 0.4 - height / 2 for j in range(len(names))])
     ax.set_yticklabels(names, fontsize=7)
     ax.invert_yaxis()

@@ -24,6 +24,15 @@ class TrainConfig(JsonConfig):
     checkpoint_every: int = option(1000, "Steps between checkpoints.", minimum=1)
     health_every: int = option(500, "Steps between health probes (0: never).", minimum=0)
     log_every: int = 10
+    validation: str | None = option(
+        None, "Validation protocol (shipped name or .toml path) scored at checkpoints, e.g. "
+        "mnist-recipe-validation; its rows must be held-out training rows.")
+    validate_every: int = option(
+        0, "Steps between validation scores (0: never); a multiple of --checkpoint-every.",
+        minimum=0)
+    patience: int = option(
+        0, "Stop after this many validation scores without improvement (0: train to "
+        "--steps); the best step is kept and marked 'best'.", minimum=0)
     keep_checkpoints: int = option(2, "Checkpoints kept on disk (the newest ones).", minimum=1)
     instance_noise: float = option(0.0, "Std of Gaussian noise on D's image inputs.", minimum=0)
     instance_noise_steps: int = option(
@@ -48,6 +57,15 @@ class TrainConfig(JsonConfig):
                              f"{self.cycle_reduction!r}")
         if self.autocast not in ("none", "bf16"):
             raise ValueError(f"autocast must be 'none' or 'bf16', got {self.autocast!r}")
+        if self.validate_every and self.validate_every % self.checkpoint_every:
+            raise ValueError(f"--validate-every {self.validate_every} must be a multiple of "
+                             f"--checkpoint-every {self.checkpoint_every}, so that every "
+                             "scored step has a checkpoint")
+        if bool(self.validate_every) != bool(self.validation):
+            raise ValueError("--validate-every and --validation go together: give both (or "
+                             "neither)")
+        if self.patience and not self.validate_every:
+            raise ValueError("--patience needs --validate-every and --validation")
 
     def noise_std(self, step: int) -> float:
         """Instance noise: ``instance_noise`` annealed linearly to 0 over ``instance_noise_steps``

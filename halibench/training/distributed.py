@@ -41,9 +41,13 @@ def init_distributed(device: str) -> DistInfo:
     return DistInfo(dist.get_rank(), dist.get_world_size(), dev)
 
 
-def barrier(info: DistInfo) -> None:
-    if info.enabled:
-        dist.barrier()
+def agreed(info: DistInfo, flag: bool) -> bool:
+    """Rank 0's ``flag`` on every rank (a barrier too)."""
+    if not info.enabled:
+        return flag
+    t = torch.tensor([int(flag)], device=info.device)
+    dist.broadcast(t, src=0)
+    return bool(t.item())
 
 
 def shutdown(info: DistInfo) -> None:

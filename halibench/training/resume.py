@@ -15,6 +15,8 @@ from halibench.models.config import ModelConfig
 from halibench.training.config import TrainConfig
 
 MAY_CHANGE = {"steps", "out", "resume", "device", "threads", "data_root"}
+# when to score and stop, not what is learned: a resume may add or change them
+STOPPING = ("validation", "validate_every", "patience")
 
 
 def _range(value: str) -> list[int]:
@@ -52,7 +54,7 @@ def check_resume(given: dict[str, Any], stored: dict[str, Any], where: str) -> N
     that differs from the stored run in ``where``."""
     values = stored_values(stored)
     for name, value in given.items():
-        if name in MAY_CHANGE or name not in values:
+        if name in MAY_CHANGE or name in STOPPING or name not in values:
             continue
         if as_stored(name, value) != values[name]:
             flag = "KIND" if name == "kind" else "--" + name.replace("_", "-").replace(

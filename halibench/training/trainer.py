@@ -15,6 +15,7 @@ checkpoint replays exactly what the uninterrupted run would have done (on CPU).
 from __future__ import annotations
 
 import csv
+import logging
 import shlex
 import sys
 import time
@@ -37,6 +38,7 @@ from halibench.models.checkpoints import (
     MODEL_FILE,
     load_training_state,
     load_weights,
+    mark_best,
     mark_latest,
     model_config_of,
     resolve_folder,
@@ -45,8 +47,12 @@ from halibench.models.checkpoints import (
 )
 from halibench.progress import progress
 from halibench.training.config import TrainConfig
-from halibench.training.distributed import DistInfo, barrier, init_distributed
+from halibench.training.distributed import DistInfo, agreed, init_distributed
 from halibench.training.health import health_probes
+from halibench.training.validation import EarlyStopping
+
+log = logging.getLogger("halibench")
+VALIDATION_FILE = "validation.csv"
 
 StepCallback = Callable[[int, dict[str, float]], None]
 
@@ -178,6 +184,12 @@ class CsvLog:
                 writer.writeheader()
             writer.writerow(row)
 
+    def rows(self) -> list[dict[str, str]]:
+        if not self.path.exists():
+            return []
+        with open(self.path, newline="") as f:
+            return list(csv.DictReader(f))
+
     def truncate_after(self, step: int) -> None:
         if not self.path.exists():
             return
@@ -205,11 +217,12 @@ def stored_run(run_dir: Path) -> dict[str, Any]:
 
 
 class Trainer:
-    """Trains one model into a run folder of checkpoints and CSV logs."""
+    """Trains one model into a run folder of checkpoints and CSV logs. A resumed run keeps
+    its stored config but ``steps`` and the ``resume_changes`` (validation and stopping)."""
 
     def __init__(self, model_config: ModelConfig, config: TrainConfig, run_dir: str | Path,
-                 data: TrainingData, *, resume: bool = False, command: str | None = None
-                 ) -> None:
+                 data: TrainingData, *, resume: bool = False, command: str | None = None,
+                 resume_changes: dict[str, Any] | None = None) -> None:
         self.run_dir = Path(run_dir)
         self.command = command or shlex.join(["python", *sys.argv])
         self.dist: DistInfo = init_distributed(config.device)
@@ -225,7 +238,11 @@ class Trainer:
             # provenance: the command that started the weights, then each resume
             self.command = stored.get("command") or self.command
             self.resumes = [*stored.get("resumes", []), command or self.command]
-            config = TrainConfig.from_dict({**stored["training"], "steps": config.steps})
+            try:
+                config = TrainConfig.from_dict({**stored["training"], "steps": config.steps,
+                                                **(resume_changes or {})})
+            except ValueError as e:
+                raise HalibenchError(f"{self.run_dir}: --resume: {e}") from None
             self.start_step = int(stored["step"])
             self.seconds_before = float(stored.get("train_seconds", 0.0))
         self.model_config, self.config, self.data = model_config, config, data
@@ -253,10 +270,13 @@ class Trainer:
                                            self.dist.rank, self.dist.world_size)
         self.losses = CsvLog(self.run_dir / "losses.csv")
         self.health = CsvLog(self.run_dir / "health.csv")
+        self.validation = CsvLog(self.run_dir / VALIDATION_FILE)
+        self.stopper = EarlyStopping(config, (data.description or {}).get("data_root"))
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            self.losses.truncate_after(self.start_step)
-            self.health.truncate_after(self.start_step)
+            for log in (self.losses, self.health, self.validation):
+                log.truncate_after(self.start_step)
+            self.stopper.restore(self.validation.rows())
 
     @property
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
@@ -318,12 +338,40 @@ class Trainer:
                                                   or done == cfg.steps):
                 self.probe(done, recent)
                 recent = []
+            stop = False
             if done % cfg.checkpoint_every == 0 or done == cfg.steps:
                 if main:
                     final = self.checkpoint(done)
-                barrier(self.dist)
+                    elapsed = time.perf_counter() - t0
+                    log.info("step %d/%d: %.0f s, %.2f steps/s, loss_d %.3f, loss_g %.3f -> %s",
+                             done, cfg.steps, elapsed, (done - self.start_step) / elapsed,
+                             metrics["loss_d"], metrics["loss_g"], final)
+                    if self.stopper.due(done):
+                        stop = self.validate(done)
+                stop = agreed(self.dist, stop)
             bar.update(1)
             for callback in callbacks:
                 callback(done, metrics)
+            if stop:
+                break
         bar.close()
         return final
+
+    def validate(self, step: int) -> bool:
+        """Score ``step`` on the validation protocol, log it, mark the best step; True when
+        the patience has run out."""
+        scores = self.stopper.score(self.model)
+        self.stopper.update(step, scores["score"])
+        self.validation.append({"step": step, **scores, "best_step": self.stopper.best_step,
+                                "protocol": self.stopper.protocol_label})
+        log.info("step %d: validation %s (best: step %d)", step,
+                 " ".join(f"{k} {v:g}" for k, v in scores.items() if k != "score"),
+                 self.stopper.best_step)
+        if self.stopper.best_step == step:
+            mark_best(self.run_dir, self.run_dir / f"step-{step:08d}")
+        if self.stopper.exhausted():
+            log.info("%s: stopped at step %d: no better validation score for %d scores since "
+                     "step %d", self.run_dir, step, self.config.patience,
+                     self.stopper.best_step)
+            return True
+        return False

@@ -1,0 +1,121 @@
+"""Stop on validation, not on a schedule: score a model in training with a protocol whose
+"test" rows are held-out training rows (``mnist-recipe-validation``: the 100-label L2-SVM,
+C chosen on train[50000:55000], error on train[55000:60000]), and keep the best step.
+
+The score of a step is its best level's metric under the protocol's first probe and first
+label setting; it is computed exactly as ``halibench run PROTOCOL --model CHECKPOINT`` would
+(the same features, draws and selection) but nothing is cached or recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from halibench.errors import HalibenchError
+from halibench.evaluation.benchmark import BenchmarkData, assemble, network_sources
+from halibench.evaluation.protocols import Protocol, load_protocol
+from halibench.evaluation.tasks import TASK_IMPLEMENTATIONS, Setting
+from halibench.features.extract import extract_features
+from halibench.models import HierarchicalALI
+from halibench.training.config import TrainConfig
+
+LOWER_IS_BETTER = {"error"}
+
+
+def validation_protocol(name: str, dataset: str) -> Protocol:
+    """The protocol ``name`` (shipped name or ``.toml`` path), checked to be about
+    ``dataset`` and never to read a test split."""
+    protocol = load_protocol(name)
+    if protocol.dataset != dataset:
+        raise HalibenchError(f"--validation {name}: a protocol on {protocol.dataset}, the "
+                             f"model trains on {dataset}; give a {dataset} validation protocol")
+    if any(r.split == "test" for r in protocol.splits.values()):
+        raise HalibenchError(f"--validation {name}: it reads the dataset's test split; a "
+                             "validation protocol scores held-out training rows only")
+    return protocol
+
+
+@dataclass
+class ValidationScorer:
+    """Scores of a model's levels on a validation protocol, and the better-of rule."""
+
+    protocol: Protocol
+    root: str | Path | None = None
+    data: BenchmarkData = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.data = BenchmarkData(self.protocol, self.root)
+        self.probe = self.protocol.probes[0]
+        self.labels = self.protocol.labels_per_class[0]
+
+    def better(self, new: float, old: float | None) -> bool:
+        if old is None:
+            return True
+        return new < old if self.protocol.metric in LOWER_IS_BETTER else new > old
+
+    def score(self, model: HierarchicalALI, levels: list[str] | None = None
+              ) -> dict[str, float]:
+        """{level: mean metric over the protocol's draws} for each level (default: the
+        latents and concat), plus ``score``: the best of them. Each split's images go
+        through the model once for all levels."""
+        chosen = [s.level for s in network_sources(model, "validation", "", levels,
+                                                   self.data.image_shape())]
+        device = next(model.parameters()).device
+        by_role = {role: extract_features(model, self.data.split(role).images, chosen,
+                                          device=device)
+                   for role in self.protocol.splits}
+        test_labels = np.asarray(self.data.split("test").labels)
+        label_names = tuple(self.data.split("test").label_names)
+        task = TASK_IMPLEMENTATIONS[self.protocol.task]
+        out: dict[str, float] = {}
+        for level in chosen:
+            feats = assemble({role: f[level] for role, f in by_role.items()}, self.data,
+                             f"validation, level {level!r}")
+            res = task.evaluate(Setting(self.protocol, feats, test_labels, label_names,
+                                        self.probe, self.labels, self.protocol.draws))
+            out[level] = round(float(res["mean"]), 4)
+        best = (min if self.protocol.metric in LOWER_IS_BETTER else max)(out.values())
+        return {**out, "score": best}
+
+
+class EarlyStopping:
+    """When to score, the best step so far, and whether the patience has run out."""
+
+    def __init__(self, config: TrainConfig, root: str | Path | None = None) -> None:
+        self.every, self.patience = config.validate_every, config.patience
+        self.scorer = (ValidationScorer(validation_protocol(config.validation, config.dataset),
+                                        root) if config.validate_every else None)
+        self.best: float | None = None
+        self.best_step = 0
+        self.since_best = 0
+
+    @property
+    def protocol_label(self) -> str:
+        assert self.scorer is not None
+        return f"{self.scorer.protocol.name} {self.scorer.protocol.version}"
+
+    def due(self, step: int) -> bool:
+        return self.scorer is not None and step % self.every == 0
+
+    def update(self, step: int, score: float) -> None:
+        assert self.scorer is not None
+        if self.scorer.better(score, self.best):
+            self.best, self.best_step, self.since_best = score, step, 0
+        else:
+            self.since_best += 1
+
+    def score(self, model: HierarchicalALI) -> dict[str, float]:
+        """The step's scores; the model is given back in the mode it was in."""
+        assert self.scorer is not None
+        return self.scorer.score(model)
+
+    def restore(self, rows: list[dict[str, str]]) -> None:
+        """Continue from a resumed run's ``validation.csv`` rows."""
+        for row in rows:
+            self.update(int(row["step"]), float(row["score"]))
+
+    def exhausted(self) -> bool:
+        return self.patience > 0 and self.since_best >= self.patience
