@@ -67,11 +67,17 @@ def extract_features(source: Any, images: torch.Tensor | np.ndarray,
     or a fitted scikit-learn transformer. ``levels``: default every level the source gives
     (a model's latents and concat). Returns float32 arrays of shape (N, d); the source is
     left exactly as it was. A PCA baseline is fitted on ``images`` themselves."""
+    with torch.random.fork_rng(devices=[]):  # loading a model draws from the global RNG
+        return features_of(source, checked_images(images), levels, name, dataset)
+
+
+def features_of(source: Any, array: torch.Tensor | np.ndarray, levels: list[str] | None,
+                name: str | None, dataset: str | None) -> dict[str, np.ndarray]:
+    """``extract_features`` on checked images."""
     from halibench.evaluation.benchmark import model_sources
     from halibench.features.sources import ModelSource
     from halibench.features.user import UserSource
 
-    array = checked_images(images)
     spec = source if isinstance(source, str | Path) else Encoder(
         default_name(source) if name is None else name, source)
     sources = model_sources(str(spec) if isinstance(spec, Path) else spec, levels,
@@ -92,9 +98,15 @@ def extract_features(source: Any, images: torch.Tensor | np.ndarray,
 def checked_images(images: torch.Tensor | np.ndarray) -> np.ndarray | torch.Tensor:
     """``images`` if they are (N, C, H, W) uint8, or finite floats in [0, 1]; else one clear
     error."""
+    if not isinstance(images, torch.Tensor | np.ndarray):
+        raise HalibenchError(f"images: a {type(images).__name__}; give a torch.Tensor or numpy "
+                             "array of shape (N, C, H, W)")
     shape = tuple(images.shape)
     if len(shape) != 4 or shape[0] == 0:
         raise HalibenchError(f"images: shape {shape}; give a non-empty (N, C, H, W) batch")
+    if shape[-1] in (1, 3) and shape[1] not in (1, 3):
+        raise HalibenchError(f"images: shape {shape} looks like (N, H, W, C); give (N, C, H, W) "
+                             "(e.g. images.permute(0, 3, 1, 2))")
     dtype = str(images.dtype).replace("torch.", "")
     if dtype == "uint8":
         return images

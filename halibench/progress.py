@@ -16,16 +16,29 @@ log = logging.getLogger("halibench")
 QUIET = {"on": False}
 
 
+class StderrHandler(logging.Handler):
+    """Each message as one line on the stderr of the moment (a test runner may swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(record.getMessage() + "\n")
+            sys.stderr.flush()
+        except Exception:  # logging's own contract: report, never raise
+            self.handleError(record)
+
+
 def quiet(on: bool) -> None:
     """``--quiet``: no bars and no milestone lines, only warnings and errors."""
     QUIET["on"] = on
-    if not any(getattr(h, "halibench", False) for h in log.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        handler.halibench = True  # type: ignore[attr-defined]
-        log.addHandler(handler)
+    if not any(isinstance(h, StderrHandler) for h in log.handlers):
+        log.addHandler(StderrHandler())
         log.propagate = False
     log.setLevel(logging.WARNING if on else logging.INFO)
+
+
+def milestone(message: str) -> None:
+    """One line of progress (a finished step, where an output went), hidden by --quiet."""
+    log.info(message)
 
 
 def progress(total: int, desc: str | None = None, unit: str = "it", show: bool = True,

@@ -719,7 +719,7 @@ def test_unnamed_functions_are_named_apart(tiny_mnist_root, tmp_path, monkeypatc
     ("draws = 10", "draws = 0", "draws: 0 is not an integer in 1..1000"),
     ("draws = 10", "draws = 1e9", "draws: 1000000000.0 is not an integer in 1..1000"),
     ("draws = 10", "draws = 100000000", "draws: 100000000 is not an integer in 1..1000"),
-    ("count = 7", "count = 0", "log_c.count: 0 is not an integer"),
+    ("count = 16", "count = 0", "log_c.count: 0 is not an integer"),
     ('pool = { split = "train", start = 0, stop = 50000 }', "", "missing ['pool']"),
     ("start = 50000, stop = 60000", "start = 60000, stop = 50000", "validation.stop: 50000"),
     ('probes = ["l2svm", "linear", "knn"]', 'probes = ["svm"]', "probes: ['svm']"),

@@ -21,7 +21,7 @@ SHIPPED = REPO / "halibench" / "shipped" / "benchmarks"
 
 def test_shipped_protocols_load_with_versions():
     p = load_protocol("mnist-semisup")
-    assert p.version == "1.1" and p.labels_per_class == (10, 100)
+    assert p.version == "1.2" and p.labels_per_class == (10, 100)
     assert p.splits["validation"].start == 50000 and p.n_draws(True) == 100
     c = p.c_grid("l2svm")
     assert len(c) == 50 and np.isclose(np.log(c[0]), -20) and np.isclose(np.log(c[-1]), 20)
@@ -83,18 +83,29 @@ def test_fast_and_reference_l2svm_agree_on_toy_protocol():
     assert abs(fast["mean"] - ref["mean"]) <= 0.3 + 1e-9
 
 
-def write_fake_record(results: Path, model: str, mean: float, created: str) -> None:
-    """A valid record of the official mnist-semisup v1.1, three draws of std 0.5."""
+def write_fake_record(results: Path, model: str, mean: float, created: str,
+                      version: str = "1.1", probe: str = "l2svm") -> None:
+    """A valid record of an official mnist-semisup version, three draws of std 0.5."""
     record = {"schema": "halibench-result/1", "run_id": f"{model}{created[:10]}",
               "created": f"{created}.000000Z", "benchmark": "mnist-semisup",
-              "protocol_version": "1.1",
-              "protocol_sha256": official_protocols()["mnist-semisup"]["1.1"], "model": model,
-              "level": "z1", "probe": "l2svm", "labels": 100, "full": False,
+              "protocol_version": version,
+              "protocol_sha256": official_protocols()["mnist-semisup"][version], "model": model,
+              "level": "z1", "probe": probe, "labels": 100, "full": False,
               "metric": "error", "mean": mean, "std": 0.5,
               "draws": [{"test": mean + d} for d in (-0.5, 0.0, 0.5)],
               "checkpoint_sha256": "ab" * 32, "representation": "mean", "backend": "torch"}
     (results / "runs").mkdir(parents=True, exist_ok=True)
     (results / "runs" / record_file_name(record)).write_text(json.dumps(record))
+
+
+def test_a_row_with_a_newer_protocol_version_marks_the_older_one(tmp_path):
+    write_fake_record(tmp_path, "m1", 12.0, "2026-01-01T00:00:00", "1.1", "linear")
+    write_fake_record(tmp_path, "m1", 11.0, "2026-01-02T00:00:00", "1.2", "linear")
+    write_fake_record(tmp_path, "m2", 13.0, "2026-01-01T00:00:00", "1.1", "linear")
+    text = write_leaderboard(tmp_path)[0].read_text()
+    assert "| 1 | m1 | z1 | error | 11.00 ± 0.50 | 3 (quick look) |" in text
+    assert "| 2 | m1 (earlier protocol) | z1 | error | 12.00 ± 0.50 |" in text
+    assert "| 3 | m2 | z1 | error | 13.00 ± 0.50 |" in text  # no newer row: not marked
 
 
 def test_leaderboard_regenerates_byte_identically_and_keeps_newest(tmp_path):
@@ -124,7 +135,8 @@ def test_cli_run_and_compare_on_tiny_mnist(tiny_mnist_root, tmp_path, monkeypatc
     out = runner.invoke(cli, ["run", "mnist-semisup", "--model", "raw-pixels", "--probe",
                               "l2svm", *common])
     assert out.exit_code == 0, out.output
-    assert "| raw-pixels | pixels | l2svm | 20 |" in out.output
+    assert "| raw-pixels (not the official protocol: sha256 " in out.output
+    assert "| pixels | l2svm | 20 |" in out.output
     assert len(list((results / "runs").glob("*.json"))) == 1
     assert (results / "leaderboard.md").is_file()
     cmp = runner.invoke(cli, ["compare", "raw-pixels", "untrained-ali", "--probe", "knn",
@@ -318,6 +330,20 @@ def test_compare_pairs_over_draws_or_over_attributes():
     assert "(4 attributes)" in format_table(by_attr)
 
 
+def test_compare_of_one_model_pairs_its_levels_with_its_first_level():
+    from scipy import stats
+
+    from halibench.report.compare import comparison_table
+
+    z1, concat = _record("m", [10.0, 12.0, 11.0]), _record("m", [9.0, 11.5, 10.0])
+    concat["level"] = "concat"
+    table = comparison_table([z1, concat])
+    assert table.iloc[0].n_paired == 0 and table.iloc[1].vs == "m:z1"
+    assert table.iloc[1].delta == pytest.approx(-5 / 6)
+    assert table.iloc[1].p_value == pytest.approx(
+        stats.ttest_rel([9, 11.5, 10], [10, 12, 11]).pvalue)
+
+
 def test_a_choice_at_the_end_of_the_grid_is_recorded_and_warned(tiny_mnist_root, tmp_path,
                                                                 monkeypatch, caplog):
     """Features of tiny scale: every C of the grid fits nothing, the tie rule takes the
@@ -337,7 +363,7 @@ def test_a_choice_at_the_end_of_the_grid_is_recorded_and_warned(tiny_mnist_root,
                                      draws=2, results_dir=None, data_root=tiny_mnist_root)
     linear = next(r for r in records if r["probe"] == "linear")
     assert [d["grid_edge"] for d in linear["draws"]] == ["lowest", "lowest"]
-    assert linear["grid_edges"] == {"at_edge": 2, "of": 2, "grid_size": 7}
+    assert linear["grid_edges"] == {"at_edge": 2, "of": 2, "grid_size": 16}
     knn = next(r for r in records if r["probe"] == "knn")
     assert knn["grid_edges"]["at_edge"] == 0
     lines = [r.getMessage() for r in caplog.records if "end of its grid" in r.getMessage()]

@@ -73,3 +73,16 @@ def test_shipped_celeba_models_reconstruct_held_out_faces(shared_data, name):
             err = ((model.reconstruct(x, level) - x) ** 2).mean(dim=(1, 2, 3))
             other = ((x.roll(1, dims=0) - x) ** 2).mean(dim=(1, 2, 3))
             assert err.mean() < 0.5 * other.mean(), (level, err.mean(), other.mean())
+
+
+def test_cifar10_subset_protocol_splits_the_images_present(shared_data):
+    """Pool, validation and test rows are disjoint, present, and hold 400 of every class."""
+    from halibench.evaluation.benchmark import BenchmarkData
+    from halibench.evaluation.protocols import load_protocol
+
+    protocol = load_protocol("cifar10-semisup-subset")
+    assert protocol.subset and "not comparable" in protocol.subset
+    data = BenchmarkData(protocol, shared_data)
+    sizes = {role: len(data.split(role).labels) for role in ("pool", "validation", "test")}
+    assert sizes == {"pool": 8000, "validation": 2000, "test": 1000}
+    assert np.bincount(np.asarray(data.split("pool").labels), minlength=10).min() >= 400

@@ -28,9 +28,9 @@ from halibench.cli.common import (
 @results_option
 def export(run_dir: Path, name: str, dataset: str, note: str, replace: bool,
            results_dir: Path) -> None:
-    """Ship RUN_DIR's newest checkpoint (or RUN_DIR itself, a step folder) as
-    checkpoints/NAME, with index entry, sha256 and model card. An existing NAME is refused
-    unless --replace is given."""
+    """Ship RUN_DIR's best checkpoint on validation, else its newest (or RUN_DIR itself, a
+    step folder) as checkpoints/NAME, with index entry, sha256 and model card. An existing
+    NAME is refused unless --replace is given."""
     from halibench.models.export import export_run, write_card
 
     dest = export_run(run_dir, name, dataset, note, replace)

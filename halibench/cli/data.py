@@ -20,6 +20,7 @@ def data() -> None:
     """List, verify, prepare and describe datasets."""
 
 
+@examples('halibench data list', 'halibench data list --data-root ../shared/data')
 @data.command("list")
 @data_root_option
 def data_list(data_root: Path | None) -> None:
@@ -35,6 +36,7 @@ def data_list(data_root: Path | None) -> None:
         click.echo(f"{name:16s} {state:18s} {folder}")
 
 
+@examples('halibench data verify mnist', 'halibench data verify celeba --data-root /data')
 @data.command("verify")
 @click.argument("name")
 @data_root_option
@@ -46,6 +48,7 @@ def data_verify(name: str, data_root: Path | None) -> None:
         click.echo(f"{fname}: {outcome}")
 
 
+@examples('halibench data prepare mnist', 'halibench data prepare cifar10 --no-download')
 @data.command("prepare")
 @click.argument("name")
 @data_root_option
@@ -58,6 +61,7 @@ def data_prepare(name: str, data_root: Path | None, no_download: bool) -> None:
         click.echo(f"{name} {split}: {n} examples prepared")
 
 
+@examples('halibench data info mnist', 'halibench data info celeba --json')
 @data.command("info")
 @click.argument("name")
 @data_root_option

@@ -19,6 +19,7 @@ from halibench.cli.common import (
 )
 from halibench.errors import HalibenchError
 from halibench.evaluation.protocol_schema import MAX_DRAWS
+from halibench.progress import milestone
 from halibench.report.tables import markdown_table
 
 DEFAULT_BASELINES = ["raw-pixels", "pca", "hog", "untrained-hali"]
@@ -41,7 +42,8 @@ def summary_table(records: list[dict]) -> str:
     rows = []
     for r in records:
         value = f"{r['mean']:.2f} ± {r['std']:.2f}" if len(r["draws"]) > 1 else f"{r['mean']:.2f}"
-        rows.append((r["model"], r["level"], r["probe"], r["labels"], f"{r['metric']} {value}",
+        model = f"{r['model']} ({r['deviation']})" if r.get("deviation") else r["model"]
+        rows.append((model, r["level"], r["probe"], r["labels"], f"{r['metric']} {value}",
                      len(r["draws"]), r["backend"]))
     return "\n".join(markdown_table(
         ("model", "level", "probe", "labels", "value", "draws", "backend"), rows))
@@ -120,7 +122,7 @@ def run(benchmark_name: str, models: tuple[str, ...], levels: tuple[str, ...],
         records = benchmark.run(protocol, names, list(levels) or None, list(probes) or None,
                                 full=full, root=data_root, use_cache=not no_cache,
                                 backend=backend, draws=draws, results_dir=results_dir,
-                                progress=lambda m: echo_err(f"[{protocol.name}] {m}"),
+                                progress=lambda m: milestone(f"[{protocol.name}] {m}"),
                                 device=device)
     write_leaderboard(results_dir)
     warn_unconverged(records)
@@ -134,7 +136,7 @@ def run(benchmark_name: str, models: tuple[str, ...], levels: tuple[str, ...],
     if protocol.task == "attributes" and records:
         from halibench.report.results import read_records
 
-        echo_err(f"chart: {attribute_figure(protocol, read_records(results_dir), results_dir)}")
+        milestone(f"chart: {attribute_figure(protocol, read_records(results_dir), results_dir)}")
 
 
 def attribute_figure(protocol, all_records: list[dict], results_dir: Path, fmt: str = "png",
@@ -194,7 +196,7 @@ def compare(models: tuple[str, ...], benchmark_name: str, levels: tuple[str, ...
                                 list(probes) or None, full=full, root=data_root,
                                 use_cache=not no_cache, backend=backend, draws=draws,
                                 results_dir=results_dir,
-                                progress=lambda m: echo_err(f"[{protocol.name}] {m}"),
+                                progress=lambda m: milestone(f"[{protocol.name}] {m}"),
                                 device=device)
     write_leaderboard(results_dir)
     warn_unconverged(records)
@@ -206,7 +208,7 @@ def compare(models: tuple[str, ...], benchmark_name: str, levels: tuple[str, ...
         out = table.assign(benchmark=protocol.name, protocol_version=protocol.version)
         click.echo(out.to_json(orient="records", indent=2) if as_json
                    else out.to_csv(index=False, lineterminator="\n"), nl=as_json)
-        echo_err(f"chart: {path}")
+        milestone(f"chart: {path}")
         return
     click.echo(f"{protocol.name} v{protocol.version}: test {protocol.metric} (%)")
     click.echo(format_table(table))
@@ -237,7 +239,7 @@ def semantics(models: tuple[str, ...], benchmark_name: str, data_root: Path | No
     check_writable(results_dir)
     protocol = load_protocol(benchmark_name)
     data = BenchmarkData(protocol, data_root)
-    sources = [model_sources(m, None, data.image_shape(), protocol.dataset, echo_err)[0]
+    sources = [model_sources(m, None, data.image_shape(), protocol.dataset, milestone)[0]
                for m in models]
     not_models = [s.model for s in sources if getattr(s, "network", None) is None]
     if not_models:
@@ -280,8 +282,12 @@ def leaderboard(results_dir: Path, fmt: str, dpi: int) -> None:
     for path in write_leaderboard(results_dir):
         click.echo(f"wrote {path}")
     records = read_records(results_dir)
-    for name in sorted({r["benchmark"] for r in records if "attributes" in r}):
+    charted = sorted({r["benchmark"] for r in records if "attributes" in r})
+    for name in charted:
         click.echo(f"wrote {attribute_figure(load_protocol(name), records, results_dir, fmt, dpi)}")
+    if not charted:
+        milestone("no chart drawn: charts are of attribute protocols (celeba-attributes*), and "
+                  f"{results_dir} holds none; `halibench compare` draws the others")
 
 
 @examples(

@@ -32,7 +32,7 @@ from halibench.models.config import KINDS
 from halibench.names import safe_name
 from halibench.probes.registry import PROBES
 from halibench.progress import progress as progress_bar
-from halibench.report.results import write_record
+from halibench.report.results import deviation, write_record
 
 log = logging.getLogger("halibench")
 
@@ -47,8 +47,10 @@ def shipped_family(kind: str, dataset: str | None, say=None) -> str:
     names = sorted(n for n, e in index.items()
                    if e.get("model") == kind and e.get("dataset") == dataset)
     if len(names) != 1:
+        hint = ("pass the dataset (dataset=... in Python)" if dataset is None
+                else f"name one of {sorted(index)}")
         raise HalibenchError(f"model family {kind!r}: {len(names)} shipped checkpoints for "
-                             f"dataset {dataset!r} ({names}); name one of {sorted(index)}")
+                             f"dataset {dataset!r} ({names}); {hint}")
     if say:
         say(f"{kind} -> {names[0]} (the shipped {kind} checkpoint for {dataset})")
     return names[0]
@@ -63,7 +65,7 @@ def network_sources(network: HierarchicalALI, name: str, sha: str, levels: list[
         lv for lv in valid if lv != "hidden" and not (single and lv == "concat")])
     if tuple(network.config.image_shape) != tuple(image_shape):
         raise HalibenchError(f"{name} takes images of shape {network.config.image_shape}, "
-                             f"this benchmark has {tuple(image_shape)}")
+                             f"the images given are {tuple(image_shape)}")
     return [ModelSource(name, lv, checkpoint_sha256=sha, network=network,
                         sibling_levels=tuple(chosen)) for lv in chosen]
 
@@ -87,6 +89,8 @@ def model_sources(spec: str | Encoder, levels: list[str] | None, image_shape: tu
         return model_sources(Encoder(spec, import_object(spec)), levels, image_shape,
                              rows=rows)
     if spec not in read_index() and not Path(spec).exists():
+        if "/" in spec or "\\" in spec or spec.startswith("."):
+            raise HalibenchError(f"model {spec!r}: no such checkpoint folder")
         raise HalibenchError(f"unknown model {spec!r}; valid: shipped {sorted(read_index())}, "
                              f"families {list(KINDS)}, baselines {list(BASELINES)}, a "
                              "checkpoint folder, or package.module:attribute")
@@ -186,6 +190,7 @@ def run(protocol: Protocol, models: list[str | Encoder], levels: list[str] | Non
         for source in sources:
             t0 = time.perf_counter()
             feats = features_for(source, data, use_cache)
+            warn_constant(feats.pool, source)
             if progress:
                 progress(f"{source.model} {source.level}: features in "
                          f"{time.perf_counter() - t0:.1f} s")
@@ -209,6 +214,7 @@ def run(protocol: Protocol, models: list[str | Encoder], levels: list[str] | Non
                     store_outcome(key, res)
                 record = {**record_fields(protocol, source, probe, full, use_cache),
                           "data": data_identity, **res, "environment": environment()}
+                record["deviation"] = deviation(record)
                 if results_dir is not None:
                     record["path"] = str(write_record(results_dir, record))
                 records.append(record)
@@ -232,6 +238,15 @@ def record_fields(protocol: Protocol, source: FeatureSource, probe: str, full: b
             "metric": protocol.metric, "seed": protocol.seed, "full": full,
             "standardize": protocol.standardize, "subset": protocol.subset,
             "feature_cache": cache_note(source, use_cache)}
+
+
+def warn_constant(pool: np.ndarray, source: FeatureSource, rows: int = 1000) -> None:
+    """One warning line when a source's features do not vary over the first pool images:
+    every probe would then predict one class."""
+    if float(np.ptp(np.asarray(pool[:rows], dtype=np.float32), axis=0).max(initial=0.0)) == 0:
+        log.warning("warning: %s %s gives the same features for the first %d pool images; "
+                    "probes on it can only guess one class", source.model, source.level,
+                    min(rows, len(pool)))
 
 
 def warn_grid_edges(records: list[dict[str, Any]]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from halibench.errors import HalibenchError
+from halibench.errors import CheckpointError, HalibenchError
 from halibench.io import atomic_dir, sha256_file, write_json_atomic, write_text_atomic
 from halibench.models.checkpoints import (
     BEST_FILE,
@@ -21,7 +21,7 @@ from halibench.models.checkpoints import (
     verified_config,
 )
 from halibench.models.encoders import write_encoder
-from halibench.models.hub import read_index, writable_folder, writable_index_path
+from halibench.models.hub import FOLDER_ENV, read_index, writable_folder, writable_index_path
 from halibench.names import safe_name
 from halibench.report.results import fmt, latest_table, read_records
 from halibench.report.tables import markdown_table
@@ -161,6 +161,10 @@ def write_card(name: str, results_dir: Path, out: Path | None = None) -> Path:
     records, into ``out`` or the checkpoint's ``README.md``. The checkpoint's own card is
     never replaced by one that lists fewer results (records read from the wrong folder)."""
     folder = writable_folder() / safe_name(name, "checkpoint name")
+    if not (folder / CONFIG_FILE).is_file():
+        raise CheckpointError(f"{name}: no full checkpoint at {folder} (a card is made from its "
+                              f"config and logs; an installed package carries only encoders); "
+                              f"set {FOLDER_ENV} to a folder holding {name}/")
     config = json.loads((folder / CONFIG_FILE).read_text())
     health = pd.read_csv(folder / "health.csv") if (folder / "health.csv").is_file() else None
     validation = (pd.read_csv(folder / VALIDATION_LOG) if (folder / VALIDATION_LOG).is_file()

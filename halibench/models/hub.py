@@ -77,7 +77,8 @@ def download_folder() -> Path:
 
 def local_folders() -> list[Path]:
     env = os.environ.get(FOLDER_ENV)
-    return [*([Path(env)] if env else []), checkout_folder(), download_folder()]
+    checkout = [checkout_folder()] if checkout_folder().is_dir() else []
+    return [*([Path(env)] if env else []), *checkout, download_folder()]
 
 
 def local_copy(entry: dict[str, Any]) -> Path | None:
@@ -98,9 +99,11 @@ def fetch(name: str, entry: dict[str, Any]) -> Path:
     base = os.environ.get(URL_ENV)
     folder = download_folder() / entry["path"]
     if not base:
-        raise CheckpointError(f"{name}: not found in {[str(p) for p in local_folders()]}; set "
-                              f"{FOLDER_ENV} to a folder holding {name}/ or {URL_ENV} to an "
-                              "address to download it from")
+        raise CheckpointError(f"{name}: the full checkpoint is not in "
+                              f"{[str(p) for p in local_folders()]} (an installed package "
+                              f"carries only the shipped encoders, enough for features); "
+                              f"set {FOLDER_ENV} to a folder holding {name}/ or {URL_ENV} to "
+                              "an address to download it from")
     for fname in FILES:
         url = f"{base.rstrip('/')}/{entry['path']}/{fname}"
         try:

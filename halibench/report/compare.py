@@ -33,8 +33,9 @@ def paired_p_value(a: dict[str, float], b: dict[str, float]) -> tuple[float, int
 
 def comparison_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per (labels, probe, model, level) with mean, std, and against the first model's
-    same-level (else first) row: the difference and a paired t-test over the shared draws
-    (over the shared attributes when each record has one draw and per-attribute scores)."""
+    same-level (else first) row, or with one model against its first level: the difference
+    and a paired t-test over the shared draws (over the shared attributes when each record
+    has one draw and per-attribute scores)."""
     rows = []
     for r in records:
         unit, scores = paired_units(r)
@@ -45,14 +46,15 @@ def comparison_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     out = []
     first_model = df["model"].iloc[0]
+    levels_only = df["model"].nunique() == 1
     for (labels, probe), group in df.groupby(["labels", "probe"], sort=True):
         base = group[group["model"] == first_model]
         for row in group.itertuples():
-            ref = base[base["level"] == row.level]
+            ref = base.iloc[:1] if levels_only else base[base["level"] == row.level]
             ref = ref if len(ref) else base.iloc[:1]
             delta = p_value = np.nan
             n_paired = 0
-            if len(ref) and row.model != first_model:
+            if len(ref) and (row.model, row.level) != (first_model, ref["level"].iloc[0]):
                 delta = float(row.mean - ref["mean"].iloc[0])
                 if row.unit == ref["unit"].iloc[0]:
                     p_value, n_paired = paired_p_value(row.scores, ref["scores"].iloc[0])

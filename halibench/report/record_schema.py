@@ -31,10 +31,12 @@ class RecordError(HalibenchError):
     """A damaged, edited or misplaced result record."""
 
 
-def record_file_name(record: dict[str, Any]) -> str:
-    """The name a record is written under; reading checks that it still matches."""
+def record_file_name(record: dict[str, Any], portable: bool = True) -> str:
+    """The name a record is written under; reading checks that it still matches. A ':' of
+    an import-string model name becomes '~' (names before that kept it: ``portable``)."""
     stamp = record["created"][:19].replace(":", "").replace("-", "")
-    return (f"{stamp}_{record['benchmark']}_{record['model']}_{record['level']}_"
+    model = record["model"].replace(":", "~") if portable else record["model"]
+    return (f"{stamp}_{record['benchmark']}_{model}_{record['level']}_"
             f"{record['probe']}_{record['labels']}_{record['run_id'][:8]}.json")
 
 
@@ -70,7 +72,7 @@ def problem(record: Any, path: Path) -> str | None:
         return f"'created' {record['created']!r} is not a UTC time {CREATED_FORMAT}"
     if created > datetime.now(UTC) + CLOCK_SKEW:
         return f"'created' {record['created']} lies in the future"
-    if path.name != record_file_name(record):
+    if path.name not in (record_file_name(record), record_file_name(record, portable=False)):
         return (f"its name does not match its fields (expected {record_file_name(record)}); "
                 "a record is never renamed or edited")
     return None

@@ -31,6 +31,7 @@ def write_record(results_dir: Path, record: dict[str, Any]) -> Path:
     for field in ("benchmark", "model", "level", "probe"):
         safe_name(record[field], f"record {field}")
     record = {"schema": SCHEMA, "run_id": uuid.uuid4().hex, "created": now_created(), **record}
+    record.setdefault("deviation", deviation(record))  # "": official protocol and setting
     path = results_dir / "runs" / record_file_name(record)
     write_json_atomic(path, record)
     return path
@@ -125,6 +126,8 @@ def model_cell(row: Any) -> str:
     cell = f"{row.model} [subset]" if row.subset else str(row.model)
     if not row.official:
         cell += f" ({row.deviation})"
+    if getattr(row, "earlier_protocol", False):
+        cell += " (earlier protocol)"
     return f"{cell} (earlier checkpoint)" if getattr(row, "superseded", False) else cell
 
 
@@ -134,6 +137,24 @@ def mark_superseded(table: pd.DataFrame, shipped: dict[str, str]) -> pd.DataFram
     superseded = [bool(sha) and model in shipped and sha != shipped[model]
                   for model, sha in zip(table["model"], table["checkpoint_sha256"], strict=True)]
     return table.assign(superseded=superseded)
+
+
+def mark_earlier_protocol(table: pd.DataFrame) -> pd.DataFrame:
+    """``earlier_protocol``: an official row of the same setting exists under a newer
+    version of the benchmark (the row is kept; the newer one is the current number)."""
+    setting = ["benchmark", "model", "checkpoint_sha256", "level", "probe", "labels", "full",
+               "n_draws"]
+    official = table[table["official"].astype(bool)]
+    newest = official.groupby(setting, dropna=False)["protocol_version"].agg(
+        lambda v: max(v, key=version_key))
+    current = [bool(o) and version_key(v) < version_key(newest.get(tuple(k), v))
+               for o, v, k in zip(table["official"], table["protocol_version"],
+                                  table[setting].itertuples(index=False), strict=True)]
+    return table.assign(earlier_protocol=current)
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in str(version).split(".") if p.isdigit())
 
 
 def sha_cell(row: Any) -> str:
@@ -216,11 +237,13 @@ def render_markdown(ours: pd.DataFrame, published: pd.DataFrame,
 def write_leaderboard(results_dir: Path) -> tuple[Path, Path]:
     """Regenerate leaderboard.md and leaderboard.csv from the records (deterministic)."""
     shipped = {name: entry["sha256"] for name, entry in read_index().items()}
-    ours = mark_superseded(latest_table(read_records(results_dir)), shipped)
+    ours = mark_earlier_protocol(mark_superseded(latest_table(read_records(results_dir)),
+                                                 shipped))
     published = published_table()
     md = results_dir / "leaderboard.md"
     write_text_atomic(md, render_markdown(ours, published, results_dir) + "\n")
-    mine = ours.drop(columns=["created", "superseded"]).assign(source="halibench")
+    mine = ours.drop(columns=["created", "superseded", "earlier_protocol"]).assign(
+        source="halibench")
     mine = mine[[c for c in mine.columns if not c.startswith("bal_acc:")]
                 + sorted(c for c in mine.columns if c.startswith("bal_acc:"))]
     pub = published.rename(columns={"value": "mean", "paper": "source_paper"})

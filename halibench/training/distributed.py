@@ -42,11 +42,13 @@ def init_distributed(device: str) -> DistInfo:
 
 
 def agreed(info: DistInfo, flag: bool) -> bool:
-    """Rank 0's ``flag`` on every rank (a barrier too)."""
+    """Rank 0's ``flag`` on every rank, after a barrier (no rank leaves before all have it:
+    rank 0 may not tear the group down under a rank still receiving)."""
     if not info.enabled:
         return flag
     t = torch.tensor([int(flag)], device=info.device)
     dist.broadcast(t, src=0)
+    dist.barrier()
     return bool(t.item())
 
 
