@@ -54,7 +54,7 @@ def test_train_export_card_and_figures(tiny_mnist_root, tmp_path, monkeypatch):
     with_rows = runner.invoke(cli, ["card", "tiny-hali", "--results", str(tmp_path / "results")])
     assert with_rows.exit_code == 0, with_rows.output
     before = (shipped / "tiny-hali" / "README.md").read_text()
-    assert "| mnist-semisup | z1 | knn |" in before
+    assert "| mnist-semisup | v1.2 | z1 | knn |" in before
     empty = runner.invoke(cli, ["card", "tiny-hali", "--results", str(tmp_path / "none")])
     assert empty.exit_code == 2 and "pass --results with the records" in empty.output
     assert (shipped / "tiny-hali" / "README.md").read_text() == before

@@ -101,11 +101,13 @@ def write_fake_record(results: Path, model: str, mean: float, created: str,
 def test_a_row_with_a_newer_protocol_version_marks_the_older_one(tmp_path):
     write_fake_record(tmp_path, "m1", 12.0, "2026-01-01T00:00:00", "1.1", "linear")
     write_fake_record(tmp_path, "m1", 11.0, "2026-01-02T00:00:00", "1.2", "linear")
-    write_fake_record(tmp_path, "m2", 13.0, "2026-01-01T00:00:00", "1.1", "linear")
+    write_fake_record(tmp_path, "m2", 11.0, "2026-01-01T00:00:00", "1.1", "linear")
+    write_fake_record(tmp_path, "m2", 13.0, "2026-01-01T00:00:00", "1.1", "l2svm")
     text = write_leaderboard(tmp_path)[0].read_text()
-    assert "| 1 | m1 | z1 | error | 11.00 ± 0.50 | 3 (quick look) |" in text
-    assert "| 2 | m1 (earlier protocol) | z1 | error | 12.00 ± 0.50 |" in text
-    assert "| 3 | m2 | z1 | error | 13.00 ± 0.50 |" in text  # no newer row: not marked
+    assert "| 1 | m1 | z1 | error | 11.00 ± 0.50 | 3 (quick look) |" in text  # current first
+    assert "| 2 | m2 (earlier protocol) | z1 | error | 11.00 ± 0.50 |" in text
+    assert "| 3 | m1 (earlier protocol) | z1 | error | 12.00 ± 0.50 |" in text
+    assert "| 1 | m2 | z1 | error | 13.00 ± 0.50 |" in text  # no 1.2 row of that probe
 
 
 def test_leaderboard_regenerates_byte_identically_and_keeps_newest(tmp_path):

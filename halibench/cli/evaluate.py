@@ -296,7 +296,7 @@ def leaderboard(results_dir: Path, fmt: str, dpi: int) -> None:
 @click.command("list")
 def list_cmd() -> None:
     """Models, shipped checkpoints, levels, benchmarks and probes."""
-    from halibench.evaluation.protocols import list_protocols
+    from halibench.evaluation.protocols import list_protocols, load_protocol
     from halibench.features.sources import BASELINES
     from halibench.models.checkpoints import read_index
     from halibench.probes.registry import PROBES
@@ -307,7 +307,8 @@ def list_cmd() -> None:
                                             for n, e in sorted(index.items())) or "none yet"))
     click.echo("levels: z1..zL, concat, hidden (per model; see feature_info)")
     click.echo("baselines: " + ", ".join(BASELINES))
-    click.echo("benchmarks: " + ", ".join(list_protocols()))
+    click.echo("benchmarks: " + ", ".join(f"{name} ({load_protocol(name).version})"
+                                          for name in list_protocols()))
     click.echo("probes: " + ", ".join(PROBES))
 
 

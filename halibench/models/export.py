@@ -21,7 +21,13 @@ from halibench.models.checkpoints import (
     verified_config,
 )
 from halibench.models.encoders import write_encoder
-from halibench.models.hub import FOLDER_ENV, read_index, writable_folder, writable_index_path
+from halibench.models.hub import (
+    fetch,
+    local_copy,
+    read_index,
+    writable_folder,
+    writable_index_path,
+)
 from halibench.names import safe_name
 from halibench.report.results import fmt, latest_table, read_records
 from halibench.report.tables import markdown_table
@@ -136,9 +142,9 @@ def card_text(name: str, config: dict[str, Any], health: pd.DataFrame | None,
     lines += [RESULTS_HEADING, ""]
     if len(results):
         lines += markdown_table(
-            ("benchmark", "level", "probe", "labels", "metric", "value", "draws"),
-            [(f"{r.benchmark} [subset]" if r.subset else r.benchmark, r.level, r.probe,
-              r.labels, r.metric, fmt(r.mean, r.std, r.n_draws), r.n_draws)
+            ("benchmark", "protocol", "level", "probe", "labels", "metric", "value", "draws"),
+            [(f"{r.benchmark} [subset]" if r.subset else r.benchmark, f"v{r.protocol_version}",
+              r.level, r.probe, r.labels, r.metric, fmt(r.mean, r.std, r.n_draws), r.n_draws)
              for r in results.itertuples()])
     else:
         lines.append("None recorded yet: run `halibench run BENCHMARK --model "
@@ -160,11 +166,14 @@ def write_card(name: str, results_dir: Path, out: Path | None = None) -> Path:
     """(Re)generate the card of shipped checkpoint ``name`` from its config, logs and
     records, into ``out`` or the checkpoint's ``README.md``. The checkpoint's own card is
     never replaced by one that lists fewer results (records read from the wrong folder)."""
-    folder = writable_folder() / safe_name(name, "checkpoint name")
+    index = read_index()
+    folder = ((local_copy(index[name]) if name in index else None)
+              or writable_folder() / safe_name(name, "checkpoint name"))
     if not (folder / CONFIG_FILE).is_file():
-        raise CheckpointError(f"{name}: no full checkpoint at {folder} (a card is made from its "
-                              f"config and logs; an installed package carries only encoders); "
-                              f"set {FOLDER_ENV} to a folder holding {name}/")
+        if name not in index:
+            raise CheckpointError(f"{name}: not a shipped checkpoint ({sorted(index)}) and no "
+                                  f"checkpoint folder at {folder}")
+        folder = fetch(name, index[name])  # a card is made from the full checkpoint's logs
     config = json.loads((folder / CONFIG_FILE).read_text())
     health = pd.read_csv(folder / "health.csv") if (folder / "health.csv").is_file() else None
     validation = (pd.read_csv(folder / VALIDATION_LOG) if (folder / VALIDATION_LOG).is_file()

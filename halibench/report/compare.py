@@ -42,7 +42,7 @@ def comparison_table(records: list[dict[str, Any]]) -> pd.DataFrame:
         rows.append({"labels": r["labels"], "probe": r["probe"], "model": r["model"],
                      "level": r["level"], "metric": r["metric"], "mean": r["mean"],
                      "std": r["std"], "n_draws": len(r["draws"]), "unit": unit,
-                     "scores": scores})
+                     "scores": scores, "deviation": r.get("deviation", "")})
     df = pd.DataFrame(rows)
     out = []
     first_model = df["model"].iloc[0]
@@ -63,7 +63,7 @@ def comparison_table(records: list[dict[str, Any]]) -> pd.DataFrame:
                         "std": row.std, "n_draws": row.n_draws,
                         "vs": f"{first_model}:{ref['level'].iloc[0]}" if len(ref) else "",
                         "delta": delta, "p_value": p_value, "paired_over": row.unit,
-                        "n_paired": n_paired})
+                        "n_paired": n_paired, "deviation": row.deviation})
     return pd.DataFrame(out)
 
 
@@ -73,7 +73,8 @@ def format_table(table: pd.DataFrame) -> str:
         value = f"{r.mean:.2f} ± {r.std:.2f}" if r.n_draws > 1 else f"{r.mean:.2f}"
         delta = "" if np.isnan(r.delta) else f"{r.delta:+.2f}"
         p = "" if np.isnan(r.p_value) else f"{r.p_value:.3g} ({r.n_paired} {r.paired_over})"
-        rows.append((r.labels, r.probe, r.model, r.level, value, r.vs if delta else "", delta, p))
+        model = f"{r.model} ({r.deviation})" if r.deviation else r.model
+        rows.append((r.labels, r.probe, model, r.level, value, r.vs if delta else "", delta, p))
     return "\n".join(markdown_table(
         ("labels", "probe", "model", "level", "value", "Δ vs", "Δ", "paired p"), rows))
 

@@ -140,17 +140,16 @@ def mark_superseded(table: pd.DataFrame, shipped: dict[str, str]) -> pd.DataFram
 
 
 def mark_earlier_protocol(table: pd.DataFrame) -> pd.DataFrame:
-    """``earlier_protocol``: an official row of the same setting exists under a newer
-    version of the benchmark (the row is kept; the newer one is the current number)."""
-    setting = ["benchmark", "model", "checkpoint_sha256", "level", "probe", "labels", "full",
-               "n_draws"]
+    """``earlier_protocol``: an official row of an older version of the benchmark than the
+    newest official version with rows for that probe (kept, and ranked after an equal
+    current row)."""
     official = table[table["official"].astype(bool)]
-    newest = official.groupby(setting, dropna=False)["protocol_version"].agg(
+    newest = official.groupby(["benchmark", "probe"])["protocol_version"].agg(
         lambda v: max(v, key=version_key))
-    current = [bool(o) and version_key(v) < version_key(newest.get(tuple(k), v))
-               for o, v, k in zip(table["official"], table["protocol_version"],
-                                  table[setting].itertuples(index=False), strict=True)]
-    return table.assign(earlier_protocol=current)
+    earlier = [bool(o) and version_key(v) < version_key(newest.get((b, p), v))
+               for o, v, b, p in zip(table["official"], table["protocol_version"],
+                                     table["benchmark"], table["probe"], strict=True)]
+    return table.assign(earlier_protocol=earlier)
 
 
 def version_key(version: str) -> tuple[int, ...]:
@@ -188,7 +187,8 @@ def ranked_tables(mine: pd.DataFrame, draws: int | None) -> list[str]:
     lines: list[str] = []
     for (labels, probe), group in mine.groupby(["labels", "probe"], sort=True):
         lower = (group["metric"] == "error").all()
-        ranked = group.sort_values("mean", ascending=lower, kind="stable")
+        ranked = group.sort_values(["mean", "earlier_protocol"], ascending=[lower, True],
+                                   kind="stable")
         lines += [f"### {labels} labels, {probe} ({'lower' if lower else 'higher'} is "
                   "better)", ""]
         lines += markdown_table(
