@@ -31,7 +31,8 @@ def write_record(results_dir: Path, record: dict[str, Any]) -> Path:
     for field in ("benchmark", "model", "level", "probe"):
         safe_name(record[field], f"record {field}")
     record = {"schema": SCHEMA, "run_id": uuid.uuid4().hex, "created": now_created(), **record}
-    record.setdefault("deviation", deviation(record))  # "": official protocol and setting
+    if "deviation" not in record:  # "": official protocol and setting
+        record["deviation"] = deviation(record)
     path = results_dir / "runs" / record_file_name(record)
     write_json_atomic(path, record)
     return path
@@ -71,11 +72,16 @@ def deviation(record: dict[str, Any]) -> str:
     shas = official_protocols().get(record.get("benchmark"), {})
     if shas.get(record.get("protocol_version")) != record.get("protocol_sha256"):
         return f"not the official protocol: sha256 {(record.get('protocol_sha256') or '')[:12]}"
-    listed = [str(v) for v in load_protocol(record["benchmark"]).labels_per_class]
     setting = record.get("labels_per_class")
-    if setting is not None and str(setting) not in listed:
+    if setting is not None and str(setting) not in listed_settings(record["benchmark"]):
         return f"not an official setting: {setting} labels per class"
     return ""
+
+
+@cache
+def listed_settings(benchmark: str) -> tuple[str, ...]:
+    """The label settings a shipped protocol lists (read once per process)."""
+    return tuple(str(v) for v in load_protocol(benchmark).labels_per_class)
 
 
 def record_key(record: dict[str, Any]) -> tuple:
