@@ -1,4 +1,4 @@
-"""``halibench train``: train ALI, BiGAN or HALI without labels."""
+"""``halibench train``: train ALI, BiGAN or HALI, without labels or semi-supervised."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ from halibench.training.resume import STOPPING
     '  --out runs/hali-mnist --validation mnist-recipe-validation --validate-every 1000 \\',
     '  --patience 3',
     'halibench train ali --out runs/ali-mnist --resume --steps 30000',
+    'halibench train hali --labels-per-class 10 --out runs/hali-mnist-semisup \\',
+    '  --validation mnist-recipe-validation --validate-every 500 --patience 3',
     'torchrun --nproc-per-node 4 -m halibench train hali --device cuda --out runs/h',
 )
 @click.command()
@@ -61,7 +63,8 @@ def train(kind: str, data_root: Path | None, out: Path | None, levels: int | Non
           z_dims: str | None, family: str | None, decoder_head: str | None, beta1: float,
           split_name: str, train_range: str, health_range: str, device: str,
           threads: int | None, resume: bool, **options: Any) -> None:
-    """Train KIND (hali, ali or bigan) on DATASET without labels."""
+    """Train KIND (hali, ali or bigan) on DATASET, without labels or, with
+    --labels-per-class, semi-supervised (D as a (K+1)-class classifier)."""
     import torch
 
     from halibench.models import preset
@@ -77,6 +80,13 @@ def train(kind: str, data_root: Path | None, out: Path | None, levels: int | Non
     run_dir = out or Path("runs") / f"{kind}-{dataset}"
     t_range = parse_range(train_range, "--train-range")
     h_range = parse_range(health_range, "--health-range")
+    try:
+        config = TrainConfig(**split_options(options, TrainConfig) | {
+            "dataset": dataset, "train_range": t_range, "health_range": h_range,
+            "betas": (beta1, 0.999), "device": device})
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    data_config = config
     if resume:  # the stored run's data, never the defaults of this invocation
         from halibench.training.resume import check_resume
         from halibench.training.trainer import stored_run
@@ -86,7 +96,12 @@ def train(kind: str, data_root: Path | None, out: Path | None, levels: int | Non
         dataset, split_name = stored["training"]["dataset"], stored["data"].get("split", "train")
         t_range = tuple(stored["training"]["train_range"])
         h_range = tuple(stored["training"]["health_range"])
-    data = training_data(dataset, data_root, t_range, h_range, split_name)
+        data_config = TrainConfig.from_dict(stored["training"])
+    data = training_data(dataset, data_root, t_range, h_range, split_name, data_config)
+    if resume:
+        from halibench.training.labels import check_same_draw
+
+        check_same_draw(stored.get("labels"), data.labelled, str(run_dir))
     size = data.images.shape[-1]
     if size not in FAMILY_BY_SIZE:
         raise HalibenchError(f"{dataset}: {size}x{size} images fit no architecture family "
@@ -98,6 +113,8 @@ def train(kind: str, data_root: Path | None, out: Path | None, levels: int | Non
     overrides = split_options(options, ModelConfig)
     if decoder_head:
         overrides["decoder_head"] = decoder_head
+    if data.labelled is not None:  # a (K+1)-class discriminator for the labels' K classes
+        overrides["classes"] = int(data.labelled.labels.max()) + 1
     if z_dims:
         try:
             overrides["z_dims"] = tuple(int(v) for v in z_dims.split(","))
@@ -106,12 +123,6 @@ def train(kind: str, data_root: Path | None, out: Path | None, levels: int | Non
                                      param_hint="--z-dims") from None
     try:
         model_config = preset(kind, family, levels, **overrides)
-    except ValueError as e:
-        raise click.UsageError(str(e)) from None
-    try:
-        config = TrainConfig(**split_options(options, TrainConfig) | {
-            "dataset": dataset, "train_range": t_range, "health_range": h_range,
-            "betas": (beta1, 0.999), "device": device})
     except ValueError as e:
         raise click.UsageError(str(e)) from None
     # a resume records what was typed: the stored run's options are the ones in force

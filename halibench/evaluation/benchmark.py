@@ -17,6 +17,8 @@ from halibench.environment import environment
 from halibench.errors import HalibenchError
 from halibench.evaluation.classification import Features
 from halibench.evaluation.gate import check_label_settings, preflight
+from halibench.evaluation.own_classifier import check_trained_labels, require_trained
+from halibench.evaluation.protocol_schema import OWN_PROBE
 from halibench.evaluation.protocols import Protocol
 from halibench.evaluation.result_cache import cached_outcome, outcome_key, store_outcome
 from halibench.evaluation.tasks import TASK_IMPLEMENTATIONS, Setting
@@ -60,9 +62,15 @@ def network_sources(network: HierarchicalALI, name: str, sha: str, levels: list[
                     image_shape: tuple[int, ...]) -> list[FeatureSource]:
     """A hierarchical model's sources per level (default: latents and concat)."""
     valid = network.feature_levels
+    if levels and "classifier" in levels and network.encoder_only:
+        raise HalibenchError(network.encoder_only)
+    if levels and "classifier" in levels and "classifier" not in valid:
+        raise HalibenchError(f"{name}: no 'classifier' level: it is not a semi-supervised model "
+                             "(train one with --labels-per-class)")
     single = network.levels == 1  # concat would repeat z1
     chosen = checked_levels(levels, valid, name, default=[
-        lv for lv in valid if lv != "hidden" and not (single and lv == "concat")])
+        lv for lv in valid
+        if lv not in ("hidden", "classifier") and not (single and lv == "concat")])
     if tuple(network.config.image_shape) != tuple(image_shape):
         raise HalibenchError(f"{name} takes images of shape {network.config.image_shape}, "
                              f"the images given are {tuple(image_shape)}")
@@ -172,6 +180,12 @@ def run(protocol: Protocol, models: list[str | Encoder], levels: list[str] | Non
     bad = [p for p in probes if p not in PROBES]
     if bad:
         raise HalibenchError(f"unknown probe(s) {bad}; valid probes: {list(PROBES)}")
+    levels = task_levels(protocol, probes, levels, full, draws)
+    baselines = [m for m in models if isinstance(m, str) and m in BASELINES]
+    if protocol.task == "own-classifier" and baselines:
+        raise HalibenchError(f"{baselines[0]}: a baseline has no classifier of its own; "
+                             f"{protocol.name} scores models trained with --labels-per-class: "
+                             "pass --model RUN_FOLDER (or a checkpoint)")
     data = BenchmarkData(protocol, root)
     shape = data.image_shape()
     n_draws = draws or protocol.n_draws(full)
@@ -183,9 +197,10 @@ def run(protocol: Protocol, models: list[str | Encoder], levels: list[str] | Non
     rows = sum(r.stop - r.start for r in protocol.splits.values())
     sources = [s for spec in models
                for s in model_sources(spec, levels, shape, protocol.dataset, progress, rows)]
+    settings_of = {id(s): label_settings(protocol, s) for s in sources}
     data_identity = {role: data.split(role).identity for role in protocol.splits}
     records = []
-    settings = len(sources) * len(probes) * len(protocol.labels_per_class)
+    settings = len(probes) * sum(len(v) for v in settings_of.values())
     with progress_bar(settings, protocol.name, "setting") as bar:
         for source in sources:
             t0 = time.perf_counter()
@@ -194,7 +209,7 @@ def run(protocol: Protocol, models: list[str | Encoder], levels: list[str] | Non
             if progress:
                 progress(f"{source.model} {source.level}: features in "
                          f"{time.perf_counter() - t0:.1f} s")
-            for probe, lpc in product(probes, protocol.labels_per_class):
+            for probe, lpc in product(probes, settings_of[id(source)]):
                 t0 = time.perf_counter()
                 bar.set_postfix_str(f"{source.model} {source.level} {probe} {lpc}/class")
                 key = outcome_key({
@@ -209,7 +224,8 @@ def run(protocol: Protocol, models: list[str | Encoder], levels: list[str] | Non
                 else:
                     res = task.evaluate(Setting(
                         protocol, feats, test_labels, label_names, probe, lpc, n_draws,
-                        backend=backend, device=device, variants=source.variants))
+                        backend=backend, device=device, variants=source.variants,
+                        trained_labels=source.trained_labels, model=source.model))
                 if reusable and "reused_outcome" not in res:
                     store_outcome(key, res)
                 record = {**record_fields(protocol, source, probe, full, use_cache),
@@ -227,6 +243,44 @@ def run(protocol: Protocol, models: list[str | Encoder], levels: list[str] | Non
     return records
 
 
+def task_levels(protocol: Protocol, probes: list[str], levels: list[str] | None,
+                full: bool = False, draws: int | None = None) -> list[str] | None:
+    """The levels to evaluate: the own-classifier task reads the ``classifier`` level with
+    its probe ``own``, in its one draw; no other task reads either."""
+    own = protocol.task == "own-classifier"
+    if own and (probes != [OWN_PROBE] or (levels and levels != ["classifier"])):
+        raise HalibenchError(f"{protocol.name} scores a semi-supervised model's own classifier: "
+                             f"probe {OWN_PROBE!r}, level 'classifier' (got probes {probes}, "
+                             f"levels {levels or 'default'})")
+    if own and (full or draws):
+        raise HalibenchError(f"--full/--draws: {protocol.name} has one draw, the one the model "
+                             "trained with; drop the option")
+    if not own and OWN_PROBE in probes:
+        raise HalibenchError(f"--probe {OWN_PROBE}: {protocol.name} probes frozen features; a "
+                             "model's own classifier is scored by an own-classifier protocol, "
+                             "e.g. mnist-semisup-own")
+    if not own and levels and "classifier" in levels:
+        raise HalibenchError(f"--level classifier: the class logits were trained on labels, "
+                             f"not frozen features; score them with an own-classifier "
+                             f"protocol (e.g. mnist-semisup-own), not {protocol.name}")
+    return ["classifier"] if own else levels
+
+
+def label_settings(protocol: Protocol, source: FeatureSource) -> tuple[int | str, ...]:
+    """The label settings to evaluate ``source`` at: all of the protocol's, except for the
+    own-classifier task, which scores a model at the one it trained with."""
+    if protocol.task != "own-classifier":
+        return protocol.labels_per_class
+    trained = require_trained(protocol, source.trained_labels, source.model)
+    count = trained.get("labels_per_class")
+    if count not in protocol.labels_per_class:
+        raise HalibenchError(f"{source.model}: trained with {count} labels per class, the "
+                             f"setting(s) asked for are {list(protocol.labels_per_class)}; pass "
+                             f"--labels-per-class {count}")
+    check_trained_labels(protocol, trained, count, source.model)
+    return (count,)
+
+
 def record_fields(protocol: Protocol, source: FeatureSource, probe: str, full: bool,
                   use_cache: bool) -> dict[str, Any]:
     """What a record says of the protocol, the source and the setting."""
@@ -236,6 +290,7 @@ def record_fields(protocol: Protocol, source: FeatureSource, probe: str, full: b
             "representation": source.representation,
             "checkpoint_sha256": source.checkpoint_sha256, "probe": probe,
             "metric": protocol.metric, "seed": protocol.seed, "full": full,
+            "trained_labels": source.trained_labels,
             "standardize": protocol.standardize, "subset": protocol.subset,
             "feature_cache": cache_note(source, use_cache)}
 

@@ -13,7 +13,8 @@ from halibench.names import safe_name
 MAX_DRAWS = 1000  # the most draws a protocol (or --draws) may ask for
 MAX_GRID = 1000  # the most values of a hyper-parameter grid
 METRICS = ("error", "accuracy", "balanced_accuracy")
-TASKS = ("classification", "attributes")
+TASKS = ("classification", "attributes", "own-classifier")
+OWN_PROBE = "own"  # the probe of the own-classifier task, and of no other
 ROLES = ("pool", "validation", "test")
 REQUIRED_ROLES = ("pool", "test")
 KEYS = {"name", "version", "dataset", "description", "seed", "metric", "standardize",
@@ -146,9 +147,17 @@ def validated(raw: dict[str, Any], path: Path, known_probes: tuple[str, ...]
     probes = raw["probes"]
     if not isinstance(probes, list) or not probes or any(p not in known_probes for p in probes):
         raise fail(path, "probes", f"{probes!r}: a non-empty list of {list(known_probes)}")
+    if (task == "own-classifier") != (OWN_PROBE in probes) or (
+            task == "own-classifier" and probes != [OWN_PROBE]):
+        raise fail(path, "probes", f"{probes!r}: the own-classifier task has exactly the probe "
+                   f"[{OWN_PROBE!r}], and no other task has it")
     if not isinstance(raw.get("standardize", False), bool):
         raise fail(path, "standardize", "true or false")
     draws = int_in(raw, "draws", path, 1, MAX_DRAWS)
+    if task == "own-classifier" and (metric != "error" or raw.get("standardize", False)
+                                     or draws != 1 or raw.get("draws_full", 1) != 1):
+        raise fail(path, "task", "own-classifier scores one draw (the model's own) as an "
+                   "error: it needs metric = \"error\", standardize = false, draws = 1")
     splits = split_ranges(raw, path)
     return dict(
         name=name, version=safe_name(text(raw, "version", path), f"{path}: version"),

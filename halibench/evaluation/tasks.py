@@ -3,7 +3,8 @@
 A protocol names its task; the benchmark runner hands every task the same ``Setting`` and
 writes what it returns into the record. Two tasks exist: ``classification`` (draws of a
 labelled pool, choice on validation, test error or accuracy) and ``attributes`` (one binary
-problem per attribute, balanced accuracy).
+problem per attribute, balanced accuracy) and ``own-classifier`` (a semi-supervised model's
+own classifier, nothing fitted).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 
 from halibench.evaluation.attributes import evaluate_attributes
 from halibench.evaluation.classification import Features, evaluate
+from halibench.evaluation.own_classifier import evaluate_own
 from halibench.evaluation.protocols import Protocol as BenchmarkProtocol
 
 
@@ -32,6 +34,8 @@ class Setting:
     backend: str = "torch"
     device: str = "cpu"
     variants: list[tuple[str, slice]] | None = None
+    trained_labels: dict[str, Any] | None = None  # the labelled draw a model trained with
+    model: str = "model"
 
 
 class Task(Protocol):
@@ -52,5 +56,12 @@ class AttributeTask:
                                    s.label_names, s.backend, device=s.device)
 
 
+class OwnClassifierTask:
+    def evaluate(self, s: Setting) -> dict[str, Any]:
+        return evaluate_own(s.protocol, s.features, s.test_labels, s.labels_per_class,
+                            s.trained_labels, s.model)
+
+
 TASK_IMPLEMENTATIONS: dict[str, Task] = {"classification": ClassificationTask(),
-                                         "attributes": AttributeTask()}
+                                         "attributes": AttributeTask(),
+                                         "own-classifier": OwnClassifierTask()}

@@ -6,7 +6,9 @@ Levels of a model with L latent levels:
   sampled chain on request);
 - ``concat``: all levels side by side;
 - ``hidden``: ALI's SVM features: the mean of z1 followed by the post-activation outputs of
-  the last three hidden x-encoder layers, flattened (5376 dims for the 32 px family).
+  the last three hidden x-encoder layers, flattened (5376 dims for the 32 px family);
+- ``classifier`` (semi-supervised models only): the K class logits of the model's own
+  classifier, its discriminator on (x, z1..zL) (needs the full checkpoint).
 
 Extraction always runs in eval mode under ``torch.inference_mode()`` and in batches; the
 result does not depend on the batch size.
@@ -46,6 +48,8 @@ def _batch_features(model: HierarchicalALI, x: torch.Tensor, levels: list[str], 
         elif lv == "hidden":  # the mean of z1: the chain's first latent unless sampled
             mu = model.encode_hidden(x)[0] if sample else latents[0]
             out[lv] = torch.cat([mu] + [h.flatten(1) for h in hidden[-HIDDEN_LAYERS:]], dim=1)
+        elif lv == "classifier":
+            out[lv] = model.classify(x, latents)
         else:
             out[lv] = by_name[lv]
     return out

@@ -48,6 +48,11 @@ class FeatureSource:
     cacheable = True  # a source with no stable identity (an unversioned callable) is not
     chunk_rows: int = 1024
 
+    @property
+    def trained_labels(self) -> dict[str, Any] | None:
+        """The labelled draw a semi-supervised model trained with (None: no labels)."""
+        return None
+
     def for_level(self, level: str) -> FeatureSource:
         """The same source read at another level (a model's sibling level)."""
         return replace(self, level=level)
@@ -88,6 +93,10 @@ class ModelSource(FeatureSource):
     network: HierarchicalALI | None = None
     batch_size: int = 500
     sibling_levels: tuple[str, ...] = ()
+
+    @property
+    def trained_labels(self) -> dict[str, Any] | None:
+        return None if self.network is None else self.network.trained_labels
 
     def transform_into(self, images: np.ndarray, allocate: Allocate = empty_features,
                        desc: str | None = None) -> dict[str, np.ndarray]:

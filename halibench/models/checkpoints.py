@@ -177,11 +177,14 @@ def model_config_of(folder: Path, config: dict[str, Any]) -> ModelConfig:
 
 def load_checkpoint(path: str | Path, expected_sha256: str | None = None
                     ) -> tuple[HierarchicalALI, dict[str, Any]]:
-    """Model and config.json of a checkpoint or run folder; the weights' hash is checked."""
-    folder = resolve_folder(Path(path))
+    """Model and config.json of a checkpoint or run folder (its step marked ``best`` on
+    validation, else its newest, as ``export`` chooses); the weights' hash is checked."""
+    path = Path(path)
+    folder = resolve_folder(path, BEST_FILE if marked(path, BEST_FILE) else LATEST_FILE)
     config = verified_config(folder, expected_sha256)
     model = build_model(model_config_of(folder, config))
     load_weights(model, folder / MODEL_FILE)
+    model.trained_labels = config.get("labels")
     model.eval()
     return model, config
 

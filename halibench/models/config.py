@@ -41,7 +41,8 @@ class ModelConfig(JsonConfig):
     discriminator layer (which then has no batch norm). ``decoder_head``: ``conv1x1`` ends
     p(x|z1) with the family's last block and a 1x1 convolution (the ALI appendix's layout);
     ``upsample`` replaces both by one transposed convolution of the last block's shape
-    that writes the pixels (DCGAN's layout).
+    that writes the pixels (DCGAN's layout). ``classes`` K > 0 makes the discriminator a
+    (K+1)-class classifier of the tuple for semi-supervised training (``fake_logit``).
     """
 
     kind: Kind = "hali"
@@ -61,6 +62,10 @@ class ModelConfig(JsonConfig):
     spectral_norm: bool = option(
         False, "Stabiliser: spectral normalisation on the discriminator (no batch norm).")
     decoder_head: str = "conv1x1"
+    classes: int = 0
+    fake_logit: str = option(
+        "zero", "Semi-supervised D: the fake class's logit is fixed at 0 (K outputs, "
+        "improved-GAN's form) or learned (K+1 outputs).", choices=("zero", "learned"))
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -80,6 +85,14 @@ class ModelConfig(JsonConfig):
             raise ValueError(f"init_std must be positive, got {self.init_std}")
         if self.prior not in ("gaussian", "uniform"):
             raise ValueError(f"prior must be 'gaussian' or 'uniform', got {self.prior!r}")
+        if self.classes < 0 or (self.classes == 1):
+            raise ValueError(f"classes must be 0 (unsupervised) or at least 2, got "
+                             f"{self.classes}")
+        if self.classes and self.discriminator != "joint":
+            raise ValueError("a semi-supervised model needs the joint discriminator (one head "
+                             "over x, z1..zL that classifies the tuple)")
+        if self.fake_logit not in ("zero", "learned"):
+            raise ValueError(f"fake_logit must be 'zero' or 'learned', got {self.fake_logit!r}")
         object.__setattr__(self, "z_dims", tuple(int(d) for d in self.z_dims))
 
     @property

@@ -74,8 +74,10 @@ def load_encoder(name: str, entry: dict[str, Any]) -> tuple[HierarchicalALI, dic
             tensors[k].shape != expected[k].shape for k in expected):
         raise CheckpointError(f"{weights}: tensors do not match {name}'s encoder")
     model.load_state_dict(tensors, strict=False)
+    model.trained_labels = config.get("labels")
     model.encoder_only = (
-        f"{name}: only its encoder is installed (package data); reconstructions and samples "
+        f"{name}: only its encoder is installed (package data); reconstructions, samples and "
+        f"its own classifier "
         f"need the full checkpoint: set {FOLDER_ENV} to a folder holding {name}/, or "
         f"{URL_ENV} to an address to download it from (looked in "
         f"{[str(p) for p in local_folders()]})")

@@ -103,6 +103,16 @@ def stopping_lines(config: dict[str, Any], validation: pd.DataFrame | None) -> l
     return []
 
 
+def how_trained(config: dict[str, Any]) -> str:
+    labels = config.get("labels")
+    if not labels:
+        return "trained without labels"
+    alone = config.get("training", {}).get("unlabelled") == "none"
+    how = "on labels alone (supervised-only baseline)" if alone else "semi-supervised"
+    return (f"trained {how} with {labels['labels_per_class']} labels per class (draw "
+            f"{labels['draw']} of {labels['protocol']}, {labels['count']} images)")
+
+
 def card_text(name: str, config: dict[str, Any], health: pd.DataFrame | None,
               results: pd.DataFrame, notes: str = "",
               validation: pd.DataFrame | None = None) -> str:
@@ -111,7 +121,7 @@ def card_text(name: str, config: dict[str, Any], health: pd.DataFrame | None,
     lines = [f"# {name}", "",
              f"{model['kind'].upper()} ({model['family']} family, z dims "
              f"{model['z_dims']}, discriminator `{model['discriminator']}`, spectral norm "
-             f"{model.get('spectral_norm', False)}), trained without labels by halibench.", "",
+             f"{model.get('spectral_norm', False)}), {how_trained(config)} by halibench.", "",
              "## Training", "",
              f"- Command: `{config.get('command', 'not recorded')}`",
              *[f"- Resumed with: `{c}`" for c in config.get("resumes", [])],

@@ -60,6 +60,8 @@ class HierarchicalALI(nn.Module):
             init_weights(self, config.init_std)
         # set by loading encoder-only weights: features work, decoding does not
         self.encoder_only: str | None = None
+        # set by loading a semi-supervised checkpoint: the labelled draw it trained with
+        self.trained_labels: dict | None = None
 
     @property
     def encoder(self) -> EncoderChain:
@@ -113,10 +115,20 @@ class HierarchicalALI(nn.Module):
         top = self.generators.sample_prior(n, self.config.z_dims[-1], device)
         return self.decoder(top, self.levels, sample=sample_intermediate)[0]
 
+    def classify(self, x: torch.Tensor, latents: list[torch.Tensor] | None = None
+                 ) -> torch.Tensor:
+        """Class logits (batch, K) of a semi-supervised model's own classifier: its
+        discriminator on (x, z1..zL), the chain of encoder means unless ``latents``."""
+        self._check_decoder()
+        latents = self.encode(x) if latents is None else latents
+        return self.discriminator.class_logits(x, latents)
+
     @property
     def feature_levels(self) -> list[str]:
-        """Every feature level, in canonical order: z1..zL, concat, hidden."""
-        return [*self.level_names, "concat", "hidden"]
+        """Every feature level, in canonical order: z1..zL, concat, hidden, and for a
+        semi-supervised model ``classifier`` (its own class logits)."""
+        own = ["classifier"] if self.config.classes else []
+        return [*self.level_names, "concat", "hidden", *own]
 
     @property
     def feature_info(self) -> list[dict]:
@@ -132,4 +144,7 @@ class HierarchicalALI(nn.Module):
         hidden_shapes = [(dims[0],), *self.encoder.x_encoder.trunk.shapes[-HIDDEN_LAYERS:]]
         info.append({"name": "hidden", "dim": sum(math.prod(s) for s in hidden_shapes),
                      "shape": hidden_shapes})
+        if self.config.classes:
+            k = self.config.classes
+            info.append({"name": "classifier", "dim": k, "shape": [(k,)]})
         return info

@@ -21,7 +21,7 @@ class Probe:
     path, e.g. k-NN); ``solvers`` describes what runs for each backend."""
 
     name: str
-    estimator: type
+    estimator: type | None  # None: nothing is fitted (the own classifier)
     loss: str | None
     solvers: dict[str, str]
 
@@ -41,6 +41,8 @@ PROBES: dict[str, Probe] = {p.name: p for p in (
         "sklearn": "LogisticRegression(lbfgs, max_iter=1000) per output (one-vs-rest), one "
                    "fit per draw, C and output"}),
     Probe("knn", KNNProbe, None, {"torch": "Euclidean, exact, chunked"}),
+    Probe("own", None, None, {
+        "torch": "argmax of a semi-supervised model's own class logits; nothing fitted"}),
 )}
 
 

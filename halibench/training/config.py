@@ -47,6 +47,28 @@ class TrainConfig(JsonConfig):
         maximum=0.5)
     r1_weight: float = option(
         0.0, "Stabiliser: zero-centred gradient penalty on encoder tuples (R1).", minimum=0)
+    generator_loss: str = option(
+        "non-saturating", "What both chains minimise: the non-saturating GAN loss, or feature "
+        "matching (squared distance of the batch-mean last hidden D features of encoder and "
+        "decoder tuples; improved-GAN's semi-supervised choice).",
+        choices=("non-saturating", "feature-matching"))
+    labels_per_class: int = option(
+        0, "Semi-supervised: labelled images per class, the label protocol's seeded class-"
+        "balanced draw; D becomes a (K+1)-class classifier (0: no labels).", minimum=0)
+    label_protocol: str | None = option(
+        None, "Protocol whose pool, seed and draws give the labels (default: DATASET-semisup-"
+        "own, whose draws mnist-semisup shares).")
+    label_draw: int = option(0, "Which of the label protocol's draws (0-based).", minimum=0)
+    supervised_weight: float = option(
+        1.0, "Weight of the labelled cross-entropy in D's loss.", minimum=0)
+    labelled_batch: int = option(
+        100, "Labelled images per step, drawn with replacement from the labelled draw.",
+        minimum=1)
+    unlabelled: str = option(
+        "adversarial", "What the unlabelled images do: the adversarial game, or none (the "
+        "supervised-only baseline: the same classifier and encoder trained on the labels "
+        "alone).",
+        choices=("adversarial", "none"))
     autocast: str = option("none", "Mixed precision: forward passes in bfloat16.",
                            choices=("none", "bf16"))
     device: str = "cpu"
@@ -64,8 +86,30 @@ class TrainConfig(JsonConfig):
         if bool(self.validate_every) != bool(self.validation):
             raise ValueError("--validate-every and --validation go together: give both (or "
                              "neither)")
+        if self.generator_loss not in ("non-saturating", "feature-matching"):
+            raise ValueError(f"generator_loss must be 'non-saturating' or 'feature-matching', "
+                             f"got {self.generator_loss!r}")
+        if self.unlabelled not in ("adversarial", "none"):
+            raise ValueError(f"unlabelled must be 'adversarial' or 'none', got "
+                             f"{self.unlabelled!r}")
+        label_options = {"label_protocol": None, "label_draw": 0, "supervised_weight": 1.0,
+                         "labelled_batch": 100, "unlabelled": "adversarial"}
+        changed = [k for k, v in label_options.items() if getattr(self, k) != v]
+        if changed and not self.labels_per_class:
+            raise ValueError(f"--{changed[0].replace('_', '-')} is a semi-supervised option: "
+                             "give --labels-per-class too")
+        if self.unlabelled == "none" and (
+                self.generator_loss != "non-saturating" or self.cycle_weight or self.r1_weight
+                or self.supervised_weight == 0):
+            raise ValueError("--unlabelled none trains the classifier alone (cross-entropy, "
+                             "weight > 0): drop --generator-loss, --cycle-weight and "
+                             "--r1-weight")
         if self.patience and not self.validate_every:
             raise ValueError("--patience needs --validate-every and --validation")
+
+    @property
+    def semi_supervised(self) -> bool:
+        return self.labels_per_class > 0
 
     def noise_std(self, step: int) -> float:
         """Instance noise: ``instance_noise`` annealed linearly to 0 over ``instance_noise_steps``

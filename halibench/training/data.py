@@ -8,14 +8,26 @@ import numpy as np
 import torch
 
 from halibench.data import data_root, load
+from halibench.training.config import TrainConfig
+from halibench.training.labels import check_disjoint, label_protocol, labelled_draw
 from halibench.training.trainer import TrainingData
+from halibench.training.validation import validation_protocol
 
 
 def training_data(dataset: str, root: str | Path | None, train_range: tuple[int, int],
-                  health_range: tuple[int, int], split_name: str = "train") -> TrainingData:
-    """Rows of one split (``train`` by default); labels are read only for the health slice's
-    1-NN probe, and only when they are class labels."""
+                  health_range: tuple[int, int], split_name: str = "train",
+                  config: TrainConfig | None = None) -> TrainingData:
+    """Rows of one split (``train`` by default); labels are read for the health slice's 1-NN
+    probe (class labels only) and, when ``config`` is semi-supervised, for its labelled
+    draw."""
     split = load(dataset, split_name, root)
+    labelled = None
+    if config is not None and config.semi_supervised:
+        labelled = labelled_draw(label_protocol(config.label_protocol, dataset), split,
+                                 split_name, train_range, config.labels_per_class,
+                                 config.label_draw)
+        check_disjoint(labelled, validation_protocol(config.validation, dataset)
+                       if config.validation else None, split_name)
     learn = split.take(*train_range)
     held_out = split.take(*health_range)
     labels = torch.from_numpy(np.asarray(held_out.labels)) if held_out.labels.ndim == 1 else None
@@ -23,6 +35,7 @@ def training_data(dataset: str, root: str | Path | None, train_range: tuple[int,
         images=torch.from_numpy(np.array(learn.images)),
         health_images=torch.from_numpy(np.array(held_out.images)),
         health_labels=labels,
+        labelled=labelled,
         description={"dataset": dataset, "split": split_name, "train_range": list(train_range),
                      "health_range": list(health_range), "data_root": str(data_root(root))},
     )

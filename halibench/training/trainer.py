@@ -3,9 +3,17 @@
 Losses are the non-saturating GAN losses in softplus form. The discriminator calls encoder
 tuples (x, z1..zL) ~ q "real" and decoder tuples ~ p "fake"; the generators (both chains)
 minimise softplus(D(q)) + softplus(-D(p)). Named stabilisers, off by default and recorded in
-the config: instance noise on D's image inputs, spectral norm in D (a model option), and an
+the config: feature matching instead of the non-saturating loss, instance noise on D's image
+inputs, spectral norm in D (a model option), and an
 ALICE-style cycle term ``cycle_weight`` * mean over levels of ||x - x_l||^2 (x_l: x encoded
 to level l and decoded back, sampled), summed over pixels and averaged over the batch.
+
+Semi-supervised (``labels_per_class`` > 0, improved-GAN's (K+1)-class game): D's heads give K
+class logits and the adversarial logit is their log-sum-exp against the fake class, so the
+unlabelled losses above are "any of 1..K" for encoder tuples and "class K+1" for decoder
+tuples; labelled encoder tuples (x, z ~ q(z|x)) add ``supervised_weight`` * cross-entropy of
+their class to D's loss, in the same D pass. With ``unlabelled = "none"`` only that term
+trains, into D and the encoder (the supervised-only baseline; the decoder is not trained).
 
 Randomness: the global RNG is reseeded at every step from (seed, rank, step), and the data
 order of each epoch is a permutation seeded by (seed, epoch). So a run resumed from a
@@ -49,6 +57,7 @@ from halibench.progress import progress
 from halibench.training.config import TrainConfig
 from halibench.training.distributed import DistInfo, agreed, init_distributed
 from halibench.training.health import health_probes
+from halibench.training.labels import LabelledDraw
 from halibench.training.validation import EarlyStopping
 
 log = logging.getLogger("halibench")
@@ -65,6 +74,7 @@ class TrainingData:
     health_images: torch.Tensor
     health_labels: torch.Tensor | None = None
     description: dict[str, Any] | None = None
+    labelled: LabelledDraw | None = None
 
 
 class ShardedEpochSampler:
@@ -127,10 +137,16 @@ def r1_penalty(disc: torch.nn.Module, x: torch.Tensor, latents: list[torch.Tenso
 
 def adversarial_step(gen: torch.nn.Module, disc: torch.nn.Module, opt_g: torch.optim.Optimizer,
                      opt_d: torch.optim.Optimizer, x: torch.Tensor, noise_std: float = 0.0,
-                     config: TrainConfig | None = None) -> dict[str, float]:
+                     config: TrainConfig | None = None,
+                     labelled: tuple[torch.Tensor, torch.Tensor] | None = None
+                     ) -> dict[str, float]:
     """One discriminator update, then one update of both chains, with ``config``'s
-    stabilisers (cycle term, label smoothing, R1, bf16 autocast)."""
+    stabilisers (cycle term, label smoothing, R1, bf16 autocast). ``labelled`` images and
+    classes add the supervised term of semi-supervised training to D's update."""
     cfg = config or TrainConfig()
+    if cfg.unlabelled == "none":
+        assert labelled is not None, "the supervised-only step needs labelled images"
+        return supervised_step(gen, disc, opt_g, opt_d, labelled, cfg)
     precision = (torch.autocast(x.device.type, dtype=torch.bfloat16)
                  if cfg.autocast == "bf16" else nullcontext())
     with precision:
@@ -142,21 +158,31 @@ def adversarial_step(gen: torch.nn.Module, disc: torch.nn.Module, opt_g: torch.o
     z_all = [torch.cat([a, c]).float() for a, c in zip(ze, zd, strict=True)]
 
     opt_d.zero_grad(set_to_none=True)
+    x_d, z_d = x_all.detach(), [z.detach() for z in z_all]
+    if labelled is not None:  # one D pass for both games
+        xl, zl = labelled_tuples(gen, labelled[0], precision)
+        x_d, z_d = torch.cat([x_d, xl]), [torch.cat([a, c]) for a, c in zip(z_d, zl,
+                                                                             strict=True)]
     with precision:
-        logits = disc(x_all.detach(), [z.detach() for z in z_all])
-    loss_d, _ = discriminator_losses(logits.float(), b, cfg.label_smoothing)
+        out = disc(x_d, z_d, raw=True).float()
+    d = unwrap(disc)
+    logits = d.adversarial(out[:2 * b])
+    loss_d, _ = discriminator_losses(logits, b, cfg.label_smoothing)
+    extra: dict[str, float] = {}
+    if labelled is not None:
+        class_logits = out[2 * b:, :d.classes]
+        supervised = F.cross_entropy(class_logits, labelled[1])
+        loss_d = loss_d + cfg.supervised_weight * supervised
+        extra = supervised_metrics(supervised, class_logits, labelled[1])
     if cfg.r1_weight > 0:
         loss_d = loss_d + cfg.r1_weight / 2 * r1_penalty(disc, x_all[:b], [z[:b] for z in z_all])
     loss_d.backward()
     opt_d.step()
 
-    d = unwrap(disc)
     d.requires_grad_(False)
     try:
         opt_g.zero_grad(set_to_none=True)
-        with precision:
-            logits_g = d(x_all, z_all)
-        _, loss_g = discriminator_losses(logits_g.float(), b)
+        loss_g = generator_loss(d, x_all, z_all, b, cfg.generator_loss, precision)
         cycle = (cycle_loss([r.float() for r in recons], x, cfg.cycle_reduction) if recons
                  else torch.zeros((), device=x.device))
         (loss_g + cfg.cycle_weight * cycle).backward()
@@ -167,7 +193,58 @@ def adversarial_step(gen: torch.nn.Module, disc: torch.nn.Module, opt_g: torch.o
         acc_q = (logits[:b] > 0).float().mean()
         acc_p = (logits[b:] < 0).float().mean()
     return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "cycle": cycle.item(),
-            "d_acc_encoder": float(acc_q), "d_acc_decoder": float(acc_p)}
+            "d_acc_encoder": float(acc_q), "d_acc_decoder": float(acc_p), **extra}
+
+
+def generator_loss(d: torch.nn.Module, x_all: torch.Tensor, z_all: list[torch.Tensor],
+                   b: int, kind: str, precision) -> torch.Tensor:
+    """Both chains' loss against the (frozen) discriminator ``d`` on [encoder tuples;
+    decoder tuples]: non-saturating, or feature matching of D's last hidden features."""
+    if kind == "feature-matching":
+        with precision:
+            feats = d.penultimate(x_all, z_all).float()
+        return (feats[:b].mean(0) - feats[b:].mean(0)).pow(2).mean()
+    with precision:
+        logits = d(x_all, z_all)
+    return discriminator_losses(logits.float(), b)[1]
+
+
+def labelled_tuples(gen: torch.nn.Module, images: torch.Tensor, precision
+                    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Encoder tuples (x, z1..zL ~ q) of labelled images, as constants for D's update."""
+    with torch.no_grad(), precision:
+        latents = unwrap(gen).encoder(images, sample=True)[0]
+    return images, [z.float() for z in latents]
+
+
+def supervised_metrics(loss: torch.Tensor, class_logits: torch.Tensor, labels: torch.Tensor
+                       ) -> dict[str, float]:
+    with torch.no_grad():
+        acc = (class_logits.argmax(1) == labels).float().mean()
+    return {"loss_supervised": loss.item(), "labelled_acc": float(acc)}
+
+
+def supervised_step(gen: torch.nn.Module, disc: torch.nn.Module, opt_g: torch.optim.Optimizer,
+                    opt_d: torch.optim.Optimizer, labelled: tuple[torch.Tensor, torch.Tensor],
+                    cfg: TrainConfig) -> dict[str, float]:
+    """The supervised-only baseline's step: the same classifier, D on (x, z ~ q(z|x)),
+    trained by cross-entropy on labelled images alone, into the encoder as well (the
+    decoder gets no gradient and stays as initialised)."""
+    images, classes = labelled
+    precision = (torch.autocast(images.device.type, dtype=torch.bfloat16)
+                 if cfg.autocast == "bf16" else nullcontext())
+    opt_d.zero_grad(set_to_none=True)
+    opt_g.zero_grad(set_to_none=True)
+    with precision:
+        latents = unwrap(gen).encoder(images, sample=True)[0]
+        out = disc(images, [z.float() for z in latents], raw=True).float()
+    class_logits = out[:, :unwrap(disc).classes]
+    loss = F.cross_entropy(class_logits, classes)
+    (cfg.supervised_weight * loss).backward()
+    opt_d.step()
+    opt_g.step()
+    return {"loss_d": loss.item(), "loss_g": 0.0, "cycle": 0.0, "d_acc_encoder": 0.0,
+            "d_acc_decoder": 0.0, **supervised_metrics(loss, class_logits, classes)}
 
 
 class CsvLog:
@@ -216,6 +293,17 @@ def stored_run(run_dir: Path) -> dict[str, Any]:
     return stored
 
 
+def check_labels(model_config: ModelConfig, config: TrainConfig, data: TrainingData) -> None:
+    """A semi-supervised run has labelled images and a classifier with their classes."""
+    if config.semi_supervised != (data.labelled is not None) or (
+            config.semi_supervised != bool(model_config.classes)):
+        raise HalibenchError("semi-supervised training needs --labels-per-class, its labelled "
+                             "draw and a model with classes, all three (or none)")
+    if data.labelled is not None and int(data.labelled.labels.max()) >= model_config.classes:
+        raise HalibenchError(f"labels reach {int(data.labelled.labels.max())}, the model has "
+                             f"{model_config.classes} classes")
+
+
 class Trainer:
     """Trains one model into a run folder of checkpoints and CSV logs. A resumed run keeps
     its stored config but ``steps`` and the ``resume_changes`` (validation and stopping)."""
@@ -251,6 +339,10 @@ class Trainer:
             raise HalibenchError(f"images of shape {tuple(data.images.shape[1:])} do not fit "
                                  f"the {model_config.family} family ({expected}); choose the "
                                  "family that matches the dataset")
+        check_labels(model_config, config, data)
+        if config.semi_supervised and self.dist.enabled:
+            raise HalibenchError("semi-supervised training runs in one process for now (its "
+                                 "labelled pass is not synchronised across ranks); drop torchrun")
         torch.manual_seed(config.seed)
         self.model: HierarchicalALI = build_model(model_config).to(self.dist.device)
         self.opt_g = torch.optim.Adam(self.model.generators.parameters(), lr=config.lr,
@@ -287,8 +379,13 @@ class Trainer:
         torch.manual_seed(step_seed(self.config.seed, self.dist.rank, step))
         idx = self.sampler.indices(step)
         x = as_float_images(self.data.images[idx]).to(self.dist.device, non_blocking=True)
+        labelled = None
+        if self.data.labelled is not None:
+            pick = torch.randint(len(self.data.labelled.labels), (self.config.labelled_batch,))
+            labelled = (as_float_images(self.data.labelled.images[pick]).to(self.dist.device),
+                        self.data.labelled.labels[pick].to(self.dist.device))
         return adversarial_step(self.gen, self.disc, self.opt_g, self.opt_d, x,
-                                self.config.noise_std(step), self.config)
+                                self.config.noise_std(step), self.config, labelled)
 
     def checkpoint(self, step: int) -> Path:
         folder = self.run_dir / f"step-{step:08d}"
@@ -304,6 +401,8 @@ class Trainer:
             "rng": {"scheme": "torch.manual_seed(step_seed(seed, rank, step)) every step",
                     "seed": self.config.seed},
         }
+        if self.data.labelled is not None:
+            meta["labels"] = self.data.labelled.spec
         save_checkpoint(folder, self.model, meta, self.optimizers)
         mark_latest(self.run_dir, folder, self.config.keep_checkpoints)
         return folder

@@ -3,8 +3,10 @@
 C chosen on train[50000:55000], error on train[55000:60000]), and keep the best step.
 
 The score of a step is its best level's metric under the protocol's first probe and first
-label setting; it is computed exactly as ``halibench run PROTOCOL --model CHECKPOINT`` would
-(the same features, draws and selection) but nothing is cached or recorded.
+label setting (a semi-supervised model's: the error of its own classifier on the protocol's
+"test" rows, with the frozen-feature score of z1 beside it); it is computed exactly as
+``halibench run PROTOCOL --model CHECKPOINT`` would (the same features, draws and selection)
+but nothing is cached or recorded.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 
 from halibench.errors import HalibenchError
 from halibench.evaluation.benchmark import BenchmarkData, assemble, network_sources
+from halibench.evaluation.own_classifier import error_percent
 from halibench.evaluation.protocols import Protocol, load_protocol
 from halibench.evaluation.tasks import TASK_IMPLEMENTATIONS, Setting
 from halibench.features.extract import extract_features
@@ -44,6 +47,7 @@ class ValidationScorer:
 
     protocol: Protocol
     root: str | Path | None = None
+    frozen: bool = True  # a semi-supervised model's z1 score beside its classifier's
     data: BenchmarkData = field(init=False)
 
     def __post_init__(self) -> None:
@@ -59,7 +63,19 @@ class ValidationScorer:
     def score(self, model: HierarchicalALI, levels: list[str] | None = None
               ) -> dict[str, float]:
         """{level: mean metric over the protocol's draws} for each level (default: the
-        latents and concat), plus ``score``: the best of them. Each split's images go
+        latents and concat; z1 for a semi-supervised model), plus ``score``: the best of
+        them, or a semi-supervised model's own-classifier error."""
+        if model.config.classes:
+            own = self.own_error(model)
+            frozen = self.frozen_scores(model, levels or ["z1"]) if self.frozen else {}
+            return {"classifier": own, **frozen, "score": own}
+        frozen = self.frozen_scores(model, levels)
+        best = (min if self.protocol.metric in LOWER_IS_BETTER else max)(frozen.values())
+        return {**frozen, "score": best}
+
+    def frozen_scores(self, model: HierarchicalALI, levels: list[str] | None
+                      ) -> dict[str, float]:
+        """The protocol's probe on each level's frozen features; each split's images go
         through the model once for all levels."""
         chosen = [s.level for s in network_sources(model, "validation", "", levels,
                                                    self.data.image_shape())]
@@ -77,8 +93,18 @@ class ValidationScorer:
             res = task.evaluate(Setting(self.protocol, feats, test_labels, label_names,
                                         self.probe, self.labels, self.protocol.draws))
             out[level] = round(float(res["mean"]), 4)
-        best = (min if self.protocol.metric in LOWER_IS_BETTER else max)(out.values())
-        return {**out, "score": best}
+        return out
+
+    def own_error(self, model: HierarchicalALI) -> float:
+        """A semi-supervised model's own-classifier error (%) on the "test" rows."""
+        if self.protocol.metric not in LOWER_IS_BETTER:
+            raise HalibenchError(f"--validation {self.protocol.name}: its metric is "
+                                 f"{self.protocol.metric}; a semi-supervised run stops on an "
+                                 "error")
+        device = next(model.parameters()).device
+        logits = extract_features(model, self.data.split("test").images, ["classifier"],
+                                  device=device)["classifier"]
+        return round(error_percent(logits, np.asarray(self.data.split("test").labels)), 4)
 
 
 class EarlyStopping:
@@ -87,7 +113,8 @@ class EarlyStopping:
     def __init__(self, config: TrainConfig, root: str | Path | None = None) -> None:
         self.every, self.patience = config.validate_every, config.patience
         self.scorer = (ValidationScorer(validation_protocol(config.validation, config.dataset),
-                                        root) if config.validate_every else None)
+                                        root, frozen=config.unlabelled != "none")
+                       if config.validate_every else None)
         self.best: float | None = None
         self.best_step = 0
         self.since_best = 0

@@ -1,0 +1,66 @@
+"""The semi-supervised validation study: one row per training run, validation rows only.
+
+For each run folder: the options the study varies (kind, seed, generator loss, supervised
+weight, labelled batch, fake logit, what the unlabelled images do), the best step on the
+run's validation protocol, the own classifier's validation error there (and z1's
+frozen-feature L2-SVM score beside it), the last step trained and the training seconds.
+Appends the rows to ``--jsonl`` (one JSON object per run; a run already there is not added
+twice) and prints them as a Markdown table. The test split is never read.
+
+    python benchmarks/semisup/study.py RUN [RUN ...] --jsonl results/semisup/mnist-study.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from halibench.io import write_text_atomic
+from halibench.report.tables import markdown_table
+from halibench.training.trainer import VALIDATION_FILE, stored_run
+
+OPTIONS = ("generator_loss", "supervised_weight", "labelled_batch", "unlabelled", "lr", "lr_d")
+
+
+def study_row(run: Path) -> dict[str, Any]:
+    """What one run folder says of its options and its validation curve."""
+    stored = stored_run(run)
+    training, model = stored["training"], stored["model"]
+    with open(run / VALIDATION_FILE, newline="") as f:
+        curve = list(csv.DictReader(f))
+    if not curve:
+        raise SystemExit(f"{run}: no validation scores; train with --validation")
+    best = min(curve, key=lambda r: (float(r["score"]), int(r["step"])))
+    return {"run": run.name, "kind": model["kind"], "seed": training["seed"],
+            **{k: training.get(k) for k in OPTIONS}, "fake_logit": model.get("fake_logit"),
+            "labels": stored.get("labels", {}).get("labels_per_class"),
+            "validation": curve[-1]["protocol"], "best_step": int(best["step"]),
+            "classifier_val_error": float(best["classifier"]),
+            "z1_val_error": float(best["z1"]) if best.get("z1") else None,
+            "curve": [(int(r["step"]), float(r["classifier"])) for r in curve],
+            "last_step": int(stored["step"]), "train_seconds": stored.get("train_seconds"),
+            "command": stored.get("command")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", type=Path, nargs="+")
+    parser.add_argument("--jsonl", type=Path, default=None)
+    args = parser.parse_args()
+    rows = [study_row(r) for r in args.runs]
+    if args.jsonl:
+        old = args.jsonl.read_text().splitlines() if args.jsonl.is_file() else []
+        seen = {json.loads(line)["run"] for line in old}
+        new = [json.dumps(r, sort_keys=True) for r in rows if r["run"] not in seen]
+        args.jsonl.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(args.jsonl, "".join(line + "\n" for line in old + new))
+    cols = ["run", "kind", "seed", *OPTIONS, "fake_logit", "best_step", "classifier_val_error",
+            "z1_val_error", "last_step", "train_seconds"]
+    print("\n".join(markdown_table(cols, [[r[k] for k in cols] for r in rows])))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,258 @@
+"""Semi-supervised (K+1)-class training and its own-classifier task, on tiny fixtures: the
+labels are the protocol's draw, the record's error is the model's argmax error, and every
+mismatch between a model and a protocol is refused before anything runs."""
+
+import numpy as np
+import pytest
+import torch
+
+from halibench.errors import HalibenchError
+from halibench.evaluation.protocols import balanced_draws, load_protocol
+from halibench.models import build_model, preset
+from halibench.models.checkpoints import load_checkpoint
+from halibench.training.trainer import TrainConfig, Trainer, adversarial_step
+
+OWN = """
+name = "{name}"
+version = "1.0"
+dataset = "mnist"
+task = "own-classifier"
+seed = 5
+metric = "error"
+labels_per_class = [2, 3]
+draws = 1
+probes = ["own"]
+
+[splits]
+pool = {{ split = "train", start = 0, stop = 200 }}
+validation = {{ split = "train", start = 200, stop = 250 }}
+test = {{ split = "test", start = 0, stop = 100 }}
+"""
+
+VALIDATION = """
+name = "tiny-val"
+version = "1.0"
+dataset = "mnist"
+seed = 3
+metric = "error"
+labels_per_class = [2]
+draws = 2
+probes = ["l2svm"]
+
+[splits]
+pool = { split = "train", start = 0, stop = 200 }
+validation = { split = "train", start = 200, stop = 250 }
+test = { split = "train", start = 250, stop = 300 }
+
+[probe.l2svm]
+log_c = { start = -2.0, stop = 2.0, count = 3 }
+"""
+
+
+def own_protocol(tmp_path, name="tiny-own"):
+    path = tmp_path / f"{name}.toml"
+    path.write_text(OWN.format(name=name))
+    return path
+
+
+def validation_protocol_file(tmp_path):
+    path = tmp_path / "tiny-val.toml"
+    path.write_text(VALIDATION)
+    return path
+
+
+def semisup_config(tmp_path, **kw):
+    base = dict(steps=4, batch_size=16, checkpoint_every=2, health_every=0, log_every=1,
+                train_range=(0, 200), health_range=(200, 240), labels_per_class=2,
+                label_protocol=str(own_protocol(tmp_path)), labelled_batch=8,
+                validation=str(validation_protocol_file(tmp_path)), validate_every=2)
+    return TrainConfig(**(base | kw))
+
+
+def tiny_semisup(root, tmp_path, kind="hali", **kw):
+    from halibench.training.data import training_data
+
+    cfg = semisup_config(tmp_path, **kw)
+    data = training_data("mnist", root, (0, 200), (200, 240), config=cfg)
+    model = preset(kind, "28px", width=0.25, hidden_dim=32, classes=10)
+    return Trainer(model, cfg, tmp_path / "run", data), data
+
+
+@pytest.mark.parametrize("fake_logit", ["zero", "learned"])
+def test_adversarial_logit_is_log_odds_of_any_class_against_fake(fake_logit):
+    torch.manual_seed(0)
+    model = build_model(preset("hali", "28px", width=0.25, hidden_dim=32, classes=4,
+                               fake_logit=fake_logit)).eval()
+    x = torch.rand(5, 1, 28, 28)
+    z = model.encode(x)
+    raw = model.discriminator(x, z, raw=True)
+    assert raw.shape == (5, 4 + (fake_logit == "learned"))
+    fake = raw[:, 4:] if fake_logit == "learned" else torch.zeros(5, 1)
+    expected = torch.logsumexp(raw[:, :4], 1, keepdim=True) - fake
+    assert torch.allclose(model.discriminator(x, z), expected, atol=1e-6)
+    assert torch.equal(model.classify(x), raw[:, :4])
+    assert "classifier" in model.feature_levels
+
+
+def test_semi_supervised_config_is_checked():
+    with pytest.raises(ValueError, match="joint discriminator"):
+        preset("hali", "28px", classes=10, discriminator="pairs")
+    with pytest.raises(ValueError, match="at least 2"):
+        preset("ali", "28px", classes=1)
+    with pytest.raises(ValueError, match="--labels-per-class"):
+        TrainConfig(unlabelled="none")
+    with pytest.raises(ValueError, match="--supervised-weight is a semi-supervised option"):
+        TrainConfig(supervised_weight=3.0)
+    with pytest.raises(ValueError, match="trains the classifier alone"):
+        TrainConfig(labels_per_class=1, unlabelled="none", generator_loss="feature-matching")
+
+
+@pytest.mark.parametrize("change", ['metric = "accuracy"', "standardize = true", "draws = 7"])
+def test_own_classifier_protocols_score_one_draw_as_an_error(tmp_path, change):
+    from halibench.evaluation.protocol_schema import ProtocolError
+
+    path = own_protocol(tmp_path)
+    key = change.split(" = ")[0]
+    lines = [line for line in path.read_text().splitlines() if not line.startswith(key)]
+    path.write_text("\n".join([*lines[:4], change, *lines[4:]]))
+    with pytest.raises(ProtocolError, match="own-classifier scores one draw"):
+        load_protocol(str(path))
+
+
+def test_a_resumed_run_keeps_its_labelled_draw(tiny_mnist_root, tmp_path):
+    from halibench.training.data import training_data
+    from halibench.training.labels import check_same_draw
+
+    first = training_data("mnist", tiny_mnist_root, (0, 200), (200, 240),
+                          config=semisup_config(tmp_path)).labelled
+    check_same_draw(first.spec, first, "run")
+    other = training_data("mnist", tiny_mnist_root, (0, 200), (200, 240),
+                          config=semisup_config(tmp_path, label_draw=1)).labelled
+    with pytest.raises(HalibenchError, match="labelled draw differs"):
+        check_same_draw(first.spec, other, "run")
+    with pytest.raises(HalibenchError, match="labelled draw differs"):
+        check_same_draw(None, other, "run")
+
+
+def test_labels_are_the_protocols_draw(tiny_mnist_root, tmp_path):
+    from halibench.data import load
+    from halibench.training.data import training_data
+
+    cfg = semisup_config(tmp_path, label_draw=1)
+    data = training_data("mnist", tiny_mnist_root, (0, 200), (200, 240), config=cfg)
+    pool_labels = np.asarray(load("mnist", "train", tiny_mnist_root).labels[0:200])
+    expected = np.sort(balanced_draws(pool_labels, 2, 2, 5)[1])
+    assert np.array_equal(data.labelled.rows, expected)
+    assert np.array_equal(data.labelled.labels.numpy(), pool_labels[expected])
+    assert data.labelled.spec["draw"] == 1 and data.labelled.spec["count"] == 20
+
+
+def test_labelled_rows_may_not_be_validation_rows(tiny_mnist_root, tmp_path):
+    from halibench.training.data import training_data
+
+    bad = tmp_path / "bad-val.toml"  # its test rows are pool rows of the labels' protocol
+    bad.write_text(VALIDATION.replace('"tiny-val"', '"bad-val"').replace(
+        "start = 0, stop = 200", "start = 100, stop = 200").replace(
+        "start = 250, stop = 300", "start = 0, stop = 100"))
+    cfg = semisup_config(tmp_path, validation=str(bad))
+    with pytest.raises(HalibenchError, match="hold labelled training images"):
+        training_data("mnist", tiny_mnist_root, (0, 200), (200, 240), config=cfg)
+
+
+def test_own_classifier_record_is_the_models_argmax_error(tiny_mnist_root, tmp_path):
+    from halibench.api import evaluate
+    from halibench.data import load
+
+    trainer, _ = tiny_semisup(tiny_mnist_root, tmp_path)
+    final = trainer.fit()
+    model, config = load_checkpoint(final)
+    assert config["labels"]["labels_per_class"] == 2 and model.trained_labels["draw"] == 0
+    rows = (tmp_path / "run" / "validation.csv").read_text().splitlines()
+    assert rows[0].startswith("step,classifier,z1,score")
+    records = evaluate(str(final), str(own_protocol(tmp_path)), results_dir=None,
+                       data_root=tiny_mnist_root, use_cache=False)
+    assert [(r["level"], r["probe"], r["labels_per_class"]) for r in records] == [
+        ("classifier", "own", 2)]  # only the label setting it trained with
+    test = load("mnist", "test", tiny_mnist_root)
+    with torch.no_grad():
+        x = torch.from_numpy(np.array(test.images[:100])).float() / 255
+        predicted = model.classify(x).argmax(1).numpy()
+    error = 100 * np.mean(predicted != np.asarray(test.labels[:100]))
+    assert records[0]["mean"] == pytest.approx(error)
+    assert records[0]["draws"][0]["draw"] == 0
+
+
+def test_mismatched_models_and_protocols_are_refused(tiny_mnist_root, tmp_path):
+    from halibench.api import evaluate
+
+    trainer, _ = tiny_semisup(tiny_mnist_root, tmp_path, steps=2, validate_every=0,
+                              validation=None)
+    final = trainer.fit()
+    own = str(own_protocol(tmp_path))
+    with pytest.raises(HalibenchError, match="trained with 2 labels per class"):
+        evaluate(str(final), own, labels_per_class=[3], data_root=tiny_mnist_root)
+    with pytest.raises(HalibenchError, match="one draw"):
+        evaluate(str(final), own, draws=5, data_root=tiny_mnist_root)
+    with pytest.raises(HalibenchError, match="--level classifier"):
+        evaluate(str(final), str(validation_protocol_file(tmp_path)), levels=["classifier"],
+                 data_root=tiny_mnist_root)
+    other = own_protocol(tmp_path, "other-own")
+    other.write_text(other.read_text().replace("seed = 5", "seed = 6"))
+    with pytest.raises(HalibenchError, match="trained with labels"):
+        evaluate(str(final), str(other), data_root=tiny_mnist_root)
+    with pytest.raises(HalibenchError, match="probes frozen features"):
+        evaluate(str(final), str(validation_protocol_file(tmp_path)), probes=["own"],
+                 data_root=tiny_mnist_root)
+    with pytest.raises(HalibenchError, match="own classifier"):
+        evaluate(str(final), own, probes=["l2svm"], data_root=tiny_mnist_root)
+    with pytest.raises(HalibenchError, match="no classifier of its own"):
+        evaluate("untrained-hali", own, data_root=tiny_mnist_root)
+
+
+def test_supervised_only_step_trains_the_classifier_and_encoder_alone():
+    torch.manual_seed(0)
+    model = build_model(preset("ali", "28px", width=0.25, hidden_dim=32, classes=3))
+    opt_g = torch.optim.Adam(model.generators.parameters())
+    opt_d = torch.optim.Adam(model.discriminator.parameters())
+    dec_before = [p.detach().clone() for p in model.generators.decoder.parameters()]
+    enc_before = [p.detach().clone() for p in model.generators.encoder.parameters()]
+    d_before = [p.detach().clone() for p in model.discriminator.parameters()]
+    cfg = TrainConfig(labels_per_class=1, unlabelled="none")
+    labelled = (torch.rand(6, 1, 28, 28), torch.tensor([0, 1, 2, 0, 1, 2]))
+    metrics = adversarial_step(model.generators, model.discriminator, opt_g, opt_d,
+                               torch.rand(4, 1, 28, 28), config=cfg, labelled=labelled)
+    assert metrics["loss_g"] == 0.0 and "labelled_acc" in metrics
+    def changed(before, module):
+        return [not torch.equal(a, b) for a, b in zip(before, module.parameters(), strict=True)]
+
+    assert not any(changed(dec_before, model.generators.decoder))
+    assert any(changed(enc_before, model.generators.encoder))
+    assert any(changed(d_before, model.discriminator))
+
+
+def test_shipped_own_protocols_share_their_siblings_draws():
+    for own, sibling in [("mnist-semisup-own", "mnist-semisup"),
+                         ("cifar10-semisup-subset-own", "cifar10-semisup-subset"),
+                         ("svhn-semisup-own", "svhn-semisup"),
+                         ("cifar10-semisup-own", "cifar10-semisup")]:
+        a, b = load_protocol(own), load_protocol(sibling)
+        assert (a.dataset, a.seed, a.splits) == (b.dataset, b.seed, b.splits)
+        assert set(a.labels_per_class) <= set(b.labels_per_class) and a.task == "own-classifier"
+
+
+def test_feature_matching_is_the_distance_of_mean_penultimate_features():
+    from contextlib import nullcontext
+
+    from halibench.training.trainer import generator_loss
+
+    torch.manual_seed(0)
+    model = build_model(preset("hali", "28px", width=0.25, hidden_dim=32, classes=3)).eval()
+    x = torch.rand(8, 1, 28, 28)
+    z = model.encode(x)
+    feats = model.discriminator.penultimate(x, z)
+    assert feats.shape[0] == 8 and model.discriminator.heads[0][-1].in_features == feats.shape[1]
+    expected = (feats[:4].mean(0) - feats[4:].mean(0)).pow(2).mean()
+    loss = generator_loss(model.discriminator, x, z, 4, "feature-matching", nullcontext())
+    assert torch.allclose(loss, expected)
+    with pytest.raises(ValueError, match="generator_loss"):
+        TrainConfig(generator_loss="minimax")
