@@ -73,7 +73,8 @@ def evaluation_options(f):
     for option in reversed([
         click.option("--level", "levels", multiple=True, help="Feature level(s); default all "
                      "of the model's latent levels and concat."),
-        click.option("--probe", "probes", multiple=True, help="Probe(s): l2svm, linear, knn."),
+        click.option("--probe", "probes", multiple=True,
+                     help="Probe(s): l2svm, linear, knn; own on the *-own protocols."),
         click.option("--full", is_flag=True, help="The protocol's full number of draws."),
         click.option("--labels-per-class", "labels_per_class", multiple=True,
                      help="Only these label settings of the protocol (e.g. 10)."),
@@ -305,7 +306,8 @@ def list_cmd() -> None:
     click.echo("models: hali, ali, bigan (train with `halibench train`)")
     click.echo("checkpoints: " + (", ".join(f"{n} ({e.get('dataset', '?')})"
                                             for n, e in sorted(index.items())) or "none yet"))
-    click.echo("levels: z1..zL, concat, hidden (per model; see feature_info)")
+    click.echo("levels: z1..zL, concat, hidden (per model; see feature_info); classifier "
+               "(semi-supervised models, *-own protocols)")
     click.echo("baselines: " + ", ".join(BASELINES))
     click.echo("benchmarks: " + ", ".join(f"{name} ({load_protocol(name).version})"
                                           for name in list_protocols()))
