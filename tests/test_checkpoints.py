@@ -101,3 +101,13 @@ def test_cli_resume_without_checkpoint(tiny_mnist_root, tmp_path):
     result = CliRunner().invoke(cli, train_args(tiny_mnist_root, tmp_path / "none", "--resume"))
     assert result.exit_code == 2
     assert "no checkpoint to resume from" in result.output
+
+
+def test_cli_train_refuses_a_non_empty_out_without_resume(tiny_mnist_root, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine\n")
+    result = CliRunner().invoke(cli, train_args(tiny_mnist_root, out))
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and "--out is not empty" in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]

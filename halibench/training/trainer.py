@@ -319,6 +319,10 @@ class Trainer:
         self.started = time.perf_counter()
         resume_from = None
         self.resumes: list[str] = []
+        if (not resume and self.dist.is_main and self.run_dir.is_dir()
+                and any(self.run_dir.iterdir())):
+            raise HalibenchError(f"{self.run_dir}: --out is not empty; continue its run with "
+                                 "--resume, or give a new folder")
         if resume:
             resume_from = resolve_folder(self.run_dir)
             stored = stored_run(self.run_dir)
