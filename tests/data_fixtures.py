@@ -60,3 +60,30 @@ def write_celeba(folder: Path, n: int = 12, images: int | None = None) -> np.nda
     0/1 attribute matrix."""
     counts = (n // 2, 3 * n // 4 - n // 2, n - 3 * n // 4)
     return write_fake_celeba(folder, counts, images=images)
+
+
+TINY_VALIDATION = """
+name = "tiny-val"
+version = "1.0"
+dataset = "mnist"
+seed = 3
+metric = "error"
+labels_per_class = [2]
+draws = 2
+probes = ["l2svm"]
+
+[splits]
+pool = { split = "train", start = 0, stop = 200 }
+validation = { split = "train", start = 200, stop = 250 }
+test = { split = "train", start = 250, stop = 300 }
+
+[probe.l2svm]
+log_c = { start = -2.0, stop = 2.0, count = 3 }
+"""
+
+
+def validation_protocol_file(folder: Path) -> Path:
+    """A validation protocol on the tiny MNIST fixture's held-out training rows 200:300."""
+    path = folder / "tiny-val.toml"
+    path.write_text(TINY_VALIDATION)
+    return path

@@ -3,6 +3,7 @@ import json
 import pytest
 import torch
 from click.testing import CliRunner
+from data_fixtures import validation_protocol_file
 from safetensors.torch import load_file, save_file
 
 import halibench
@@ -109,5 +110,53 @@ def test_cli_train_refuses_a_non_empty_out_without_resume(tiny_mnist_root, tmp_p
     (out / "notes.txt").write_text("mine\n")
     result = CliRunner().invoke(cli, train_args(tiny_mnist_root, out))
     assert result.exit_code == 2
-    assert result.output.count("\n") == 1 and "--out is not empty" in result.output
+    assert result.output.count("\n") == 1 and "--out holds a run" in result.output
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def test_cli_train_restarts_a_folder_left_with_logs_only(tiny_mnist_root, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "losses.csv").write_text("step,loss_d\n7,0.5\n")  # killed before a checkpoint
+    (out / ".step-00000010.123.tmp").mkdir()
+    result = CliRunner().invoke(cli, train_args(tiny_mnist_root, out))
+    assert result.exit_code == 0, result.output
+    assert [r.split(",")[0] for r in (out / "losses.csv").read_text().splitlines()] == [
+        "step", "2"]
+
+
+def test_cli_resume_refuses_a_step_folder_and_a_step_already_reached(tiny_mnist_root, tmp_path):
+    out = tmp_path / "run"
+    runner = CliRunner()
+    assert runner.invoke(cli, train_args(tiny_mnist_root, out)).exit_code == 0
+    step = out / "step-00000002"
+    result = runner.invoke(cli, train_args(tiny_mnist_root, step, "--resume", "--steps", "4"))
+    assert result.exit_code == 2 and "checkpoint folder inside a run" in result.output
+    assert sorted(p.name for p in step.iterdir() if p.is_dir()) == []
+    result = runner.invoke(cli, train_args(tiny_mnist_root, out, "--resume", "--steps", "2"))
+    assert result.exit_code == 2 and "already at step 2" in result.output
+
+
+def test_cli_resume_checks_validation_against_the_stored_checkpoint_interval(
+        tiny_mnist_root, tmp_path):
+    out = tmp_path / "run"
+    runner = CliRunner()
+    args = train_args(tiny_mnist_root, out, "--checkpoint-every", "2")
+    assert runner.invoke(cli, args).exit_code == 0
+    given = ["train", "ali", "--data-root", str(tiny_mnist_root), "--out", str(out), "--resume",
+             "--steps", "4", "--validation", str(validation_protocol_file(tmp_path)),
+             "--validate-every", "2"]
+    result = runner.invoke(cli, given)
+    assert result.exit_code == 0, result.output
+    assert (out / "validation.csv").read_text().splitlines()[1].startswith("4,")
+
+
+def test_cli_train_refuses_rows_its_validation_protocol_holds_out(tiny_mnist_root, tmp_path):
+    args = train_args(tiny_mnist_root, tmp_path / "run", "--validation",
+                      "mnist-recipe-validation", "--validate-every", "2", "--checkpoint-every",
+                      "2")
+    args[args.index("0:200")] = "0:52000"
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and result.output.count("\n") == 1
+    assert "validation rows 50000:55000 lie inside --train-range 0:52000" in result.output
+    assert not (tmp_path / "run").exists()

@@ -110,3 +110,28 @@ def test_a_rerun_reuses_the_probe_outcome_and_no_cache_recomputes(tiny_mnist_roo
     (other,) = benchmark.run(protocol, ["raw-pixels"], None, ["l2svm"], root=tiny_mnist_root,
                              draws=3)
     assert len(calls) == 3 and len(other["draws"]) == 3
+
+
+def test_pca_axes_are_the_same_in_every_process_and_name_their_cache_entries():
+    """Splits cached by different processes must share one fit: the axes are exact and
+    signed, and their hash is part of the entry's name (a regression: a randomized fit in a
+    second process once projected new splits on other axes than the cached pool)."""
+    from halibench.features.sources import PCASource
+
+    pool = np.random.default_rng(0).integers(0, 256, (60, 1, 8, 8), dtype=np.uint8)
+    fits, axes = [], []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        source = PCASource("pca", "pixels", max_components=5, pool_key="p")
+        fits.append(cached_features(source, "pool-id", lambda: pool,
+                                    fit_pool=lambda: pool))
+        axes.append(source.components_.copy())
+    np.testing.assert_array_equal(axes[0], axes[1])
+    np.testing.assert_array_equal(fits[0], fits[1])
+    centred = pool.reshape(60, -1) / 255.0 - pool.reshape(60, -1).mean(0) / 255.0
+    top = np.linalg.svd(centred, full_matrices=False)[2][0]
+    assert abs(abs(float(top @ source.components_[0])) - 1) < 1e-4
+    other = PCASource("pca", "pixels", max_components=5, pool_key="p")
+    other.fit(pool)
+    other.components_ = -other.components_
+    assert feature_path(other, "pool-id") != feature_path(source, "pool-id")

@@ -2,9 +2,12 @@
 labels are the protocol's draw, the record's error is the model's argmax error, and every
 mismatch between a model and a protocol is refused before anything runs."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
+from data_fixtures import TINY_VALIDATION, validation_protocol_file
 
 from halibench.errors import HalibenchError
 from halibench.evaluation.protocols import balanced_draws, load_protocol
@@ -29,35 +32,10 @@ validation = {{ split = "train", start = 200, stop = 250 }}
 test = {{ split = "test", start = 0, stop = 100 }}
 """
 
-VALIDATION = """
-name = "tiny-val"
-version = "1.0"
-dataset = "mnist"
-seed = 3
-metric = "error"
-labels_per_class = [2]
-draws = 2
-probes = ["l2svm"]
-
-[splits]
-pool = { split = "train", start = 0, stop = 200 }
-validation = { split = "train", start = 200, stop = 250 }
-test = { split = "train", start = 250, stop = 300 }
-
-[probe.l2svm]
-log_c = { start = -2.0, stop = 2.0, count = 3 }
-"""
-
 
 def own_protocol(tmp_path, name="tiny-own"):
     path = tmp_path / f"{name}.toml"
     path.write_text(OWN.format(name=name))
-    return path
-
-
-def validation_protocol_file(tmp_path):
-    path = tmp_path / "tiny-val.toml"
-    path.write_text(VALIDATION)
     return path
 
 
@@ -147,15 +125,15 @@ def test_labels_are_the_protocols_draw(tiny_mnist_root, tmp_path):
     assert data.labelled.spec["draw"] == 1 and data.labelled.spec["count"] == 20
 
 
-def test_labelled_rows_may_not_be_validation_rows(tiny_mnist_root, tmp_path):
+def test_labelled_and_unlabelled_rows_may_not_be_validation_rows(tiny_mnist_root, tmp_path):
     from halibench.training.data import training_data
 
     bad = tmp_path / "bad-val.toml"  # its test rows are pool rows of the labels' protocol
-    bad.write_text(VALIDATION.replace('"tiny-val"', '"bad-val"').replace(
+    bad.write_text(TINY_VALIDATION.replace('"tiny-val"', '"bad-val"').replace(
         "start = 0, stop = 200", "start = 100, stop = 200").replace(
         "start = 250, stop = 300", "start = 0, stop = 100"))
     cfg = semisup_config(tmp_path, validation=str(bad))
-    with pytest.raises(HalibenchError, match="hold labelled training images"):
+    with pytest.raises(HalibenchError, match="test rows 0:100 lie inside --train-range 0:200"):
         training_data("mnist", tiny_mnist_root, (0, 200), (200, 240), config=cfg)
 
 
@@ -209,6 +187,29 @@ def test_mismatched_models_and_protocols_are_refused(tiny_mnist_root, tmp_path):
         evaluate("untrained-hali", own, data_root=tiny_mnist_root)
 
 
+def test_a_supervised_only_run_says_so_in_its_health_log_and_records(tiny_mnist_root,
+                                                                      tmp_path):
+    import csv
+
+    from halibench.api import evaluate
+    from halibench.report.results import deviation, official_protocols
+
+    trainer, _ = tiny_semisup(tiny_mnist_root, tmp_path, kind="ali", steps=2, health_every=2,
+                              validate_every=0, validation=None, unlabelled="none")
+    final = trainer.fit()
+    with open(tmp_path / "run" / "health.csv", newline="") as f:
+        health = list(csv.DictReader(f))
+    assert health and all(math.isnan(float(r["d_acc_encoder"])) for r in health)
+    record = evaluate(str(final), str(own_protocol(tmp_path)), results_dir=None,
+                      data_root=tiny_mnist_root, use_cache=False)[0]
+    assert record["trained_labels"]["unlabelled"] == "none"
+    as_official = record | {"benchmark": "mnist-semisup-own", "protocol_version": "1.0",
+                            "labels_per_class": 10, "deviation": None,
+                            "protocol_sha256": official_protocols()["mnist-semisup-own"]["1.0"]}
+    assert deviation(as_official).startswith("supervised only")
+    assert deviation(as_official | {"trained_labels": {"unlabelled": "adversarial"}}) == ""
+
+
 def test_supervised_only_step_trains_the_classifier_and_encoder_alone():
     torch.manual_seed(0)
     model = build_model(preset("ali", "28px", width=0.25, hidden_dim=32, classes=3))
@@ -221,13 +222,34 @@ def test_supervised_only_step_trains_the_classifier_and_encoder_alone():
     labelled = (torch.rand(6, 1, 28, 28), torch.tensor([0, 1, 2, 0, 1, 2]))
     metrics = adversarial_step(model.generators, model.discriminator, opt_g, opt_d,
                                torch.rand(4, 1, 28, 28), config=cfg, labelled=labelled)
-    assert metrics["loss_g"] == 0.0 and "labelled_acc" in metrics
+    assert math.isnan(metrics["loss_g"]) and math.isnan(metrics["d_acc_encoder"])
+    assert "labelled_acc" in metrics
     def changed(before, module):
         return [not torch.equal(a, b) for a, b in zip(before, module.parameters(), strict=True)]
 
     assert not any(changed(dec_before, model.generators.decoder))
     assert any(changed(enc_before, model.generators.encoder))
     assert any(changed(d_before, model.discriminator))
+
+
+@pytest.mark.parametrize("unlabelled", ["adversarial", "none"])
+@pytest.mark.parametrize("noise", [0.0, 0.5])
+def test_instance_noise_reaches_the_labelled_images_as_well(noise, unlabelled):
+    torch.manual_seed(0)
+    model = build_model(preset("ali", "28px", width=0.25, hidden_dim=32, classes=3))
+    seen: list[torch.Tensor] = []
+    model.discriminator.register_forward_pre_hook(lambda _m, args, *_: seen.append(args[0]))
+    labelled = (torch.rand(6, 1, 28, 28), torch.tensor([0, 1, 2, 0, 1, 2]))
+    adversarial_step(model.generators, model.discriminator,
+                     torch.optim.Adam(model.generators.parameters()),
+                     torch.optim.Adam(model.discriminator.parameters()),
+                     torch.rand(4, 1, 28, 28), noise_std=noise,
+                     config=TrainConfig(labels_per_class=1, unlabelled=unlabelled),
+                     labelled=labelled)
+    # D's one pass: 4 encoder, 4 decoder tuples, then the 6 labelled (only those without
+    # unlabelled images)
+    shown = seen[0][-6:]
+    assert torch.equal(shown, labelled[0]) == (noise == 0.0)
 
 
 def test_shipped_own_protocols_share_their_siblings_draws():

@@ -1,11 +1,13 @@
-"""The semi-supervised validation study: one row per training run, validation rows only.
+"""The validation study of training options: one row per training run, validation rows only.
 
-For each run folder: the options the study varies (kind, seed, generator loss, supervised
-weight, labelled batch, fake logit, what the unlabelled images do), the best step on the
-run's validation protocol, the own classifier's validation error there (and z1's
-frozen-feature L2-SVM score beside it), the last step trained and the training seconds.
-Appends the rows to ``--jsonl`` (one JSON object per run; a run already there is not added
-twice) and prints them as a Markdown table. The test split is never read.
+For each run folder: the options a study varies (kind, seed, generator loss, supervised
+weight, labelled batch, fake logit, what the unlabelled images do, learning rates, cycle
+weight, width), the best step on the run's validation protocol and its score there (the own
+classifier's validation error for a semi-supervised run, with z1's frozen-feature L2-SVM
+score beside it; the best level's frozen score for an unsupervised one), the curve, the last
+step trained and the training seconds. Appends the rows to ``--jsonl`` (one JSON object per
+run; a run already there is not added twice) and prints them as a Markdown table. The test
+split is never read.
 
     python benchmarks/semisup/study.py RUN [RUN ...] --jsonl results/semisup/mnist-study.jsonl
 """
@@ -22,7 +24,8 @@ from halibench.io import write_text_atomic
 from halibench.report.tables import markdown_table
 from halibench.training.trainer import VALIDATION_FILE, stored_run
 
-OPTIONS = ("generator_loss", "supervised_weight", "labelled_batch", "unlabelled", "lr", "lr_d")
+OPTIONS = ("generator_loss", "supervised_weight", "labelled_batch", "unlabelled", "lr", "lr_d",
+           "cycle_weight")
 
 
 def study_row(run: Path) -> dict[str, Any]:
@@ -36,11 +39,13 @@ def study_row(run: Path) -> dict[str, Any]:
     best = min(curve, key=lambda r: (float(r["score"]), int(r["step"])))
     return {"run": run.name, "kind": model["kind"], "seed": training["seed"],
             **{k: training.get(k) for k in OPTIONS}, "fake_logit": model.get("fake_logit"),
+            "width": model.get("width"),
             "labels": stored.get("labels", {}).get("labels_per_class"),
             "validation": curve[-1]["protocol"], "best_step": int(best["step"]),
-            "classifier_val_error": float(best["classifier"]),
+            "val_score": float(best["score"]),
+            "classifier_val_error": float(best["classifier"]) if best.get("classifier") else None,
             "z1_val_error": float(best["z1"]) if best.get("z1") else None,
-            "curve": [(int(r["step"]), float(r["classifier"])) for r in curve],
+            "curve": [(int(r["step"]), float(r["score"])) for r in curve],
             "last_step": int(stored["step"]), "train_seconds": stored.get("train_seconds"),
             "command": stored.get("command")}
 
@@ -57,7 +62,8 @@ def main() -> None:
         new = [json.dumps(r, sort_keys=True) for r in rows if r["run"] not in seen]
         args.jsonl.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(args.jsonl, "".join(line + "\n" for line in old + new))
-    cols = ["run", "kind", "seed", *OPTIONS, "fake_logit", "best_step", "classifier_val_error",
+    cols = ["run", "kind", "seed", *OPTIONS, "fake_logit", "width", "best_step", "val_score",
+            "classifier_val_error",
             "z1_val_error", "last_step", "train_seconds"]
     print("\n".join(markdown_table(cols, [[r[k] for k in cols] for r in rows])))
 

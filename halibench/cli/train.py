@@ -70,7 +70,7 @@ def train(kind: str, data_root: Path | None, out: Path | None, levels: int | Non
     from halibench.models import preset
     from halibench.models.config import FAMILY_BY_SIZE
     from halibench.training.data import training_data
-    from halibench.training.trainer import Trainer
+    from halibench.training.trainer import Trainer, check_out_folder
 
     if threads:
         torch.set_num_threads(threads)
@@ -78,26 +78,33 @@ def train(kind: str, data_root: Path | None, out: Path | None, levels: int | Non
     ctx = click.get_current_context()
     dataset = options["dataset"]
     run_dir = out or Path("runs") / f"{kind}-{dataset}"
+    check_out_folder(run_dir, resume)
+    given = given_on_command_line(ctx)
     t_range = parse_range(train_range, "--train-range")
     h_range = parse_range(health_range, "--health-range")
-    try:
-        config = TrainConfig(**split_options(options, TrainConfig) | {
-            "dataset": dataset, "train_range": t_range, "health_range": h_range,
-            "betas": (beta1, 0.999), "device": device})
-    except ValueError as e:
-        raise click.UsageError(str(e)) from None
-    data_config = config
-    if resume:  # the stored run's data, never the defaults of this invocation
+    if resume:  # the stored run's data and options, never the defaults of this invocation
         from halibench.training.resume import check_resume
         from halibench.training.trainer import stored_run
 
         stored = stored_run(run_dir)
-        check_resume(given_on_command_line(ctx) | {"kind": kind}, stored, str(run_dir))
+        check_resume(given | {"kind": kind}, stored, str(run_dir))
+        if options["steps"] <= stored["step"]:
+            raise HalibenchError(f"{run_dir}: already at step {stored['step']}; give --steps "
+                                 "above it to train on")
         dataset, split_name = stored["training"]["dataset"], stored["data"].get("split", "train")
         t_range = tuple(stored["training"]["train_range"])
         h_range = tuple(stored["training"]["health_range"])
-        data_config = TrainConfig.from_dict(stored["training"])
-    data = training_data(dataset, data_root, t_range, h_range, split_name, data_config)
+        fields = {**stored["training"], "steps": options["steps"], "device": device,
+                  **{k: options[k] for k in STOPPING if k in given}}
+    else:
+        fields = split_options(options, TrainConfig) | {
+            "dataset": dataset, "train_range": t_range, "health_range": h_range,
+            "betas": (beta1, 0.999), "device": device}
+    try:
+        config = TrainConfig.from_dict(fields)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    data = training_data(dataset, data_root, t_range, h_range, split_name, config)
     if resume:
         from halibench.training.labels import check_same_draw
 
@@ -126,7 +133,6 @@ def train(kind: str, data_root: Path | None, out: Path | None, levels: int | Non
     except ValueError as e:
         raise click.UsageError(str(e)) from None
     # a resume records what was typed: the stored run's options are the ones in force
-    given = given_on_command_line(ctx)
     changes = {k: getattr(config, k) for k in STOPPING if k in given} if resume else None
     trainer = Trainer(model_config, config, run_dir, data, resume=resume,
                       command=command_line(ctx, ("kind",), typed_only=resume),

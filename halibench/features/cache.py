@@ -88,16 +88,16 @@ def cached_features(source: FeatureSource, data_identity: str,
     fitted first. A model's sibling levels are extracted in the same pass and cached too.
     ``use_cache=False`` does not read the cache but replaces the entry with what it computes."""
     sweep_stale_temps(feature_dir())  # a killed writer's leftovers, on every use of the cache
+    if source.needs_fit and getattr(source, "components_", None) is None:
+        if fit_pool is None:  # fitted first: the fit is part of the source's identity
+            raise ValueError(f"{source.model} must be fitted on the pool first")
+        source.fit(fit_pool())
     storable = bool(data_identity) and source.cacheable
     path = feature_path(source, data_identity)
     if use_cache and storable and path.is_file():
         entry = verified_entry(path, len(images()))
         if entry is not None:
             return entry
-    if source.needs_fit and getattr(source, "components_", None) is None:
-        if fit_pool is None:
-            raise ValueError(f"{source.model} must be fitted on the pool first")
-        source.fit(fit_pool())
     if not storable:
         return source.transform_into(images(), desc=source.model)[source.level]
     stream_to_cache(source, data_identity, images())

@@ -133,18 +133,30 @@ class PCASource(FeatureSource):
         self.variants = [(f"k={c}", slice(0, c)) for c in PCA_COMPONENTS]
 
     def identity(self) -> dict[str, Any]:
+        """Includes the fitted axes' sha256: features projected on other axes (another
+        process's fit) can never be mixed with these in the cache."""
+        assert self.components_ is not None and self.mean_ is not None, "fit first"
+        fitted = hashlib.sha256(self.components_.tobytes() + self.mean_.tobytes()).hexdigest()
         return {**super().identity(), "max_components": self.max_components,
-                "fit_rows": self.fit_rows, "seed": self.seed, "pool": self.pool_key}
+                "fit_rows": self.fit_rows, "seed": self.seed, "pool": self.pool_key,
+                "fitted_sha256": fitted}
 
     def fit(self, pool_images: np.ndarray) -> None:
+        """Exact principal axes of a seeded sample of the pool (eigenvectors of its
+        covariance), each signed so that its largest loading is positive: the same axes in
+        every process, as cached features of several splits require."""
         rng = np.random.default_rng(self.seed)
         rows = np.sort(rng.choice(len(pool_images), min(self.fit_rows, len(pool_images)),
                                   replace=False))
         x = torch.from_numpy(RawPixels("", "").transform(pool_images[rows])).double()
-        self.mean_ = x.mean(0).numpy()
+        mean = x.mean(0)
+        centred = x - mean
         k = min(self.max_components, *x.shape)
-        _, _, v = torch.pca_lowrank(x - x.mean(0), q=k, center=False, niter=4)
-        self.components_ = v.T.float().numpy()
+        _, vectors = torch.linalg.eigh(centred.T @ centred)  # ascending eigenvalues
+        axes = vectors[:, -k:].flip(1).T
+        signs = torch.sign(axes.gather(1, axes.abs().argmax(1, keepdim=True)))
+        self.mean_ = mean.float().numpy()
+        self.components_ = (axes * signs).float().numpy()
 
     def transform(self, images: np.ndarray) -> np.ndarray:
         x = RawPixels("", "").transform(images) - self.mean_

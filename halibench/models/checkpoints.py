@@ -175,6 +175,16 @@ def model_config_of(folder: Path, config: dict[str, Any]) -> ModelConfig:
         raise CheckpointError(f"{folder / CONFIG_FILE}: invalid model config ({e})") from None
 
 
+def trained_labels_of(config: dict[str, Any]) -> dict[str, Any] | None:
+    """The labelled draw a checkpoint trained with, and what its unlabelled images did
+    ("adversarial", or "none" for the supervised-only baseline); None without labels."""
+    labels = config.get("labels")
+    if not labels:
+        return None
+    unlabelled = (config.get("training") or {}).get("unlabelled", "adversarial")
+    return {**labels, "unlabelled": labels.get("unlabelled", unlabelled)}
+
+
 def load_checkpoint(path: str | Path, expected_sha256: str | None = None
                     ) -> tuple[HierarchicalALI, dict[str, Any]]:
     """Model and config.json of a checkpoint or run folder (its step marked ``best`` on
@@ -184,7 +194,7 @@ def load_checkpoint(path: str | Path, expected_sha256: str | None = None
     config = verified_config(folder, expected_sha256)
     model = build_model(model_config_of(folder, config))
     load_weights(model, folder / MODEL_FILE)
-    model.trained_labels = config.get("labels")
+    model.trained_labels = trained_labels_of(config)
     model.eval()
     return model, config
 

@@ -21,7 +21,12 @@ from safetensors.torch import load_file, save_file
 from halibench.errors import CheckpointError
 from halibench.io import atomic_path, sha256_file, write_text_atomic
 from halibench.models import HierarchicalALI, build_model
-from halibench.models.checkpoints import CONFIG_FILE, MODEL_FILE, model_config_of
+from halibench.models.checkpoints import (
+    CONFIG_FILE,
+    MODEL_FILE,
+    model_config_of,
+    trained_labels_of,
+)
 from halibench.models.hub import FOLDER_ENV, URL_ENV, index_path, local_folders
 
 PREFIX = "generators.encoder."
@@ -74,7 +79,7 @@ def load_encoder(name: str, entry: dict[str, Any]) -> tuple[HierarchicalALI, dic
             tensors[k].shape != expected[k].shape for k in expected):
         raise CheckpointError(f"{weights}: tensors do not match {name}'s encoder")
     model.load_state_dict(tensors, strict=False)
-    model.trained_labels = config.get("labels")
+    model.trained_labels = trained_labels_of(config)
     model.encoder_only = (
         f"{name}: only its encoder is installed (package data); reconstructions, samples and "
         f"its own classifier "

@@ -76,6 +76,8 @@ def deviation(record: dict[str, Any]) -> str:
     if setting is not None and str(setting) not in listed_settings(record["benchmark"]):
         return f"not an official setting: {setting} labels per class"
     trained = record.get("trained_labels")
+    if trained and trained.get("unlabelled") == "none":
+        return "supervised only: the labelled images alone, no unlabelled ones"
     if trained and record.get("probe") != "own":
         return (f"trained with labels: {trained.get('labels_per_class')} per class, draw "
                 f"{trained.get('draw')} of {trained.get('protocol')}")

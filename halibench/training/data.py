@@ -9,9 +9,9 @@ import torch
 
 from halibench.data import data_root, load
 from halibench.training.config import TrainConfig
-from halibench.training.labels import check_disjoint, label_protocol, labelled_draw
+from halibench.training.labels import label_protocol, labelled_draw
 from halibench.training.trainer import TrainingData
-from halibench.training.validation import validation_protocol
+from halibench.training.validation import check_held_out, validation_protocol
 
 
 def training_data(dataset: str, root: str | Path | None, train_range: tuple[int, int],
@@ -20,14 +20,15 @@ def training_data(dataset: str, root: str | Path | None, train_range: tuple[int,
     """Rows of one split (``train`` by default); labels are read for the health slice's 1-NN
     probe (class labels only) and, when ``config`` is semi-supervised, for its labelled
     draw."""
+    if config is not None and config.validation:  # labelled rows lie in the train range
+        check_held_out(validation_protocol(config.validation, dataset), split_name,
+                       train_range)
     split = load(dataset, split_name, root)
     labelled = None
     if config is not None and config.semi_supervised:
         labelled = labelled_draw(label_protocol(config.label_protocol, dataset), split,
                                  split_name, train_range, config.labels_per_class,
                                  config.label_draw)
-        check_disjoint(labelled, validation_protocol(config.validation, dataset)
-                       if config.validation else None, split_name)
     learn = split.take(*train_range)
     held_out = split.take(*health_range)
     labels = torch.from_numpy(np.asarray(held_out.labels)) if held_out.labels.ndim == 1 else None

@@ -80,15 +80,3 @@ def check_same_draw(stored: dict[str, Any] | None, draw: LabelledDraw | None, ru
         raise HalibenchError(f"{run}: --resume: the labelled draw differs from the one the run "
                              "started with (protocol file or options changed); resume with the "
                              "original label protocol, or start a new run")
-
-
-def check_disjoint(draw: LabelledDraw, validation: Protocol | None, split_name: str) -> None:
-    """No labelled image may be a held-out image (validation or test role) of the stopping
-    protocol; its pool may share them (its probes draw labels there too)."""
-    if validation is None:
-        return
-    for role, r in validation.splits.items():
-        inside = (draw.rows >= r.start) & (draw.rows < r.stop)
-        if role != "pool" and r.split == split_name and np.any(inside):
-            raise HalibenchError(f"--validation {validation.name}: its {role} rows "
-                                 f"{r.start}:{r.stop} hold labelled training images")

@@ -146,7 +146,7 @@ def adversarial_step(gen: torch.nn.Module, disc: torch.nn.Module, opt_g: torch.o
     cfg = config or TrainConfig()
     if cfg.unlabelled == "none":
         assert labelled is not None, "the supervised-only step needs labelled images"
-        return supervised_step(gen, disc, opt_g, opt_d, labelled, cfg)
+        return supervised_step(gen, disc, opt_g, opt_d, labelled, cfg, noise_std)
     precision = (torch.autocast(x.device.type, dtype=torch.bfloat16)
                  if cfg.autocast == "bf16" else nullcontext())
     with precision:
@@ -161,6 +161,8 @@ def adversarial_step(gen: torch.nn.Module, disc: torch.nn.Module, opt_g: torch.o
     x_d, z_d = x_all.detach(), [z.detach() for z in z_all]
     if labelled is not None:  # one D pass for both games
         xl, zl = labelled_tuples(gen, labelled[0], precision)
+        if noise_std > 0:  # D sees every image through the same instance noise
+            xl = xl + noise_std * torch.randn_like(xl)
         x_d, z_d = torch.cat([x_d, xl]), [torch.cat([a, c]) for a, c in zip(z_d, zl,
                                                                              strict=True)]
     with precision:
@@ -226,7 +228,7 @@ def supervised_metrics(loss: torch.Tensor, class_logits: torch.Tensor, labels: t
 
 def supervised_step(gen: torch.nn.Module, disc: torch.nn.Module, opt_g: torch.optim.Optimizer,
                     opt_d: torch.optim.Optimizer, labelled: tuple[torch.Tensor, torch.Tensor],
-                    cfg: TrainConfig) -> dict[str, float]:
+                    cfg: TrainConfig, noise_std: float = 0.0) -> dict[str, float]:
     """The supervised-only baseline's step: the same classifier, D on (x, z ~ q(z|x)),
     trained by cross-entropy on labelled images alone, into the encoder as well (the
     decoder gets no gradient and stays as initialised)."""
@@ -237,14 +239,17 @@ def supervised_step(gen: torch.nn.Module, disc: torch.nn.Module, opt_g: torch.op
     opt_g.zero_grad(set_to_none=True)
     with precision:
         latents = unwrap(gen).encoder(images, sample=True)[0]
-        out = disc(images, [z.float() for z in latents], raw=True).float()
+        shown = images + noise_std * torch.randn_like(images) if noise_std > 0 else images
+        out = disc(shown, [z.float() for z in latents], raw=True).float()
     class_logits = out[:, :unwrap(disc).classes]
     loss = F.cross_entropy(class_logits, classes)
     (cfg.supervised_weight * loss).backward()
     opt_d.step()
     opt_g.step()
-    return {"loss_d": loss.item(), "loss_g": 0.0, "cycle": 0.0, "d_acc_encoder": 0.0,
-            "d_acc_decoder": 0.0, **supervised_metrics(loss, class_logits, classes)}
+    # no adversarial game is played: its columns are NaN (not measured), never 0
+    nan = float("nan")
+    return {"loss_d": loss.item(), "loss_g": nan, "cycle": nan, "d_acc_encoder": nan,
+            "d_acc_decoder": nan, **supervised_metrics(loss, class_logits, classes)}
 
 
 class CsvLog:
@@ -278,6 +283,22 @@ class CsvLog:
             writer = csv.DictWriter(f, fieldnames=names)
             writer.writeheader()
             writer.writerows(rows)
+
+
+def check_out_folder(run_dir: Path, resume: bool) -> None:
+    """``--out`` must be a run folder: not one checkpoint inside it, and, for a new run,
+    empty or holding only what an interrupted start left (logs, unfinished temp files)."""
+    run_dir = Path(run_dir)
+    if (run_dir / MODEL_FILE).exists():
+        raise HalibenchError(f"{run_dir}: a checkpoint folder inside a run; give --out the "
+                             "run folder above it")
+    if resume or not run_dir.is_dir():
+        return
+    restartable = {"losses.csv", "health.csv", VALIDATION_FILE}
+    if any(p.name not in restartable and not p.name.startswith(".")
+           for p in run_dir.iterdir()):
+        raise HalibenchError(f"{run_dir}: --out holds a run or other files; continue its run "
+                             "with --resume, or give a new folder")
 
 
 def stored_run(run_dir: Path) -> dict[str, Any]:
@@ -319,10 +340,8 @@ class Trainer:
         self.started = time.perf_counter()
         resume_from = None
         self.resumes: list[str] = []
-        if (not resume and self.dist.is_main and self.run_dir.is_dir()
-                and any(self.run_dir.iterdir())):
-            raise HalibenchError(f"{self.run_dir}: --out is not empty; continue its run with "
-                                 "--resume, or give a new folder")
+        if self.dist.is_main:
+            check_out_folder(self.run_dir, resume)
         if resume:
             resume_from = resolve_folder(self.run_dir)
             stored = stored_run(self.run_dir)
@@ -406,7 +425,7 @@ class Trainer:
                     "seed": self.config.seed},
         }
         if self.data.labelled is not None:
-            meta["labels"] = self.data.labelled.spec
+            meta["labels"] = {**self.data.labelled.spec, "unlabelled": self.config.unlabelled}
         save_checkpoint(folder, self.model, meta, self.optimizers)
         mark_latest(self.run_dir, folder, self.config.keep_checkpoints)
         return folder
@@ -417,6 +436,8 @@ class Trainer:
             row[f"{key}_mean"] = sum(r[key] for r in recent) / max(1, len(recent))
         row.update(health_probes(self.model, self.data.health_images, self.data.health_labels,
                                  seed=self.config.seed))
+        if self.config.unlabelled == "none":  # no adversarial game: D's accuracy in it is moot
+            row.update(d_acc_encoder=float("nan"), d_acc_decoder=float("nan"))
         self.health.append(row)
         return row
 

@@ -41,6 +41,16 @@ def validation_protocol(name: str, dataset: str) -> Protocol:
     return protocol
 
 
+def check_held_out(protocol: Protocol, split_name: str, train_range: tuple[int, int]) -> None:
+    """A run may not learn from the rows its stopping protocol holds out (validation, test)."""
+    start, stop = train_range
+    for role, r in protocol.splits.items():
+        if role != "pool" and r.split == split_name and r.start < stop and start < r.stop:
+            raise HalibenchError(f"--validation {protocol.name}: its {role} rows "
+                                 f"{r.start}:{r.stop} lie inside --train-range {start}:{stop}; "
+                                 "train on rows outside them")
+
+
 @dataclass
 class ValidationScorer:
     """Scores of a model's levels on a validation protocol, and the better-of rule."""
