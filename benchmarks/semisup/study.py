@@ -36,7 +36,8 @@ def study_row(run: Path) -> dict[str, Any]:
         curve = list(csv.DictReader(f))
     if not curve:
         raise SystemExit(f"{run}: no validation scores; train with --validation")
-    best = min(curve, key=lambda r: (float(r["score"]), int(r["step"])))
+    best_step = int(curve[-1]["best_step"])  # the trainer's better-of rule, per metric
+    best = next(r for r in curve if int(r["step"]) == best_step)
     return {"run": run.name, "kind": model["kind"], "seed": training["seed"],
             **{k: training.get(k) for k in OPTIONS}, "fake_logit": model.get("fake_logit"),
             "width": model.get("width"),

@@ -142,18 +142,20 @@ class PCASource(FeatureSource):
                 "fitted_sha256": fitted}
 
     def fit(self, pool_images: np.ndarray) -> None:
-        """Exact principal axes of a seeded sample of the pool (eigenvectors of its
-        covariance), each signed so that its largest loading is positive: the same axes in
-        every process, as cached features of several splits require."""
+        """Principal axes of a seeded sample of the pool (randomized SVD under a seeded
+        generator), each signed so that its largest loading is positive: the same axes in
+        every process on one machine, and the identity's hash keeps any other fit apart."""
         rng = np.random.default_rng(self.seed)
         rows = np.sort(rng.choice(len(pool_images), min(self.fit_rows, len(pool_images)),
                                   replace=False))
         x = torch.from_numpy(RawPixels("", "").transform(pool_images[rows])).double()
         mean = x.mean(0)
-        centred = x - mean
-        k = min(self.max_components, *x.shape)
-        _, vectors = torch.linalg.eigh(centred.T @ centred)  # ascending eigenvalues
-        axes = vectors[:, -k:].flip(1).T
+        k = min(self.max_components, len(x) - 1, x.shape[1])  # centred rank: at most n - 1
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            _, _, v = torch.pca_lowrank(x - mean, q=min(k + 10, *x.shape), center=False,
+                                        niter=4)
+        axes = v[:, :k].T
         signs = torch.sign(axes.gather(1, axes.abs().argmax(1, keepdim=True)))
         self.mean_ = mean.float().numpy()
         self.components_ = (axes * signs).float().numpy()

@@ -390,7 +390,10 @@ class Trainer:
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             for log in (self.losses, self.health, self.validation):
-                log.truncate_after(self.start_step)
+                if self.start_step:
+                    log.truncate_after(self.start_step)
+                else:  # a new run: an interrupted start's logs may have other columns
+                    log.path.unlink(missing_ok=True)
             self.stopper.restore(self.validation.rows())
 
     @property
