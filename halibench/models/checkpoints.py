@@ -181,8 +181,8 @@ def trained_labels_of(config: dict[str, Any]) -> dict[str, Any] | None:
     labels = config.get("labels")
     if not labels:
         return None
-    unlabelled = (config.get("training") or {}).get("unlabelled", "adversarial")
-    return {**labels, "unlabelled": labels.get("unlabelled", unlabelled)}
+    return {**labels, "unlabelled": (config.get("training") or {}).get("unlabelled",
+                                                                       "adversarial")}
 
 
 def load_checkpoint(path: str | Path, expected_sha256: str | None = None

@@ -29,8 +29,9 @@ def nearest_neighbour_accuracy(train_x: torch.Tensor, train_y: torch.Tensor,
 
 @torch.inference_mode()
 def health_probes(model: HierarchicalALI, images: torch.Tensor, labels: torch.Tensor | None,
-                  seed: int = 0) -> dict[str, float]:
-    """Health metrics on a held-out slice; the global RNG is left untouched."""
+                  seed: int = 0, adversarial: bool = True) -> dict[str, float]:
+    """Health metrics on a held-out slice; the global RNG is left untouched. Without an
+    ``adversarial`` game (the supervised-only baseline) D's accuracies in it are NaN."""
     was_training = model.training
     model.eval()
     out: dict[str, float] = {}
@@ -51,9 +52,11 @@ def health_probes(model: HierarchicalALI, images: torch.Tensor, labels: torch.Te
                 out[f"recon_z{level}"] = float(F.mse_loss(rec, x))
             perm = torch.randperm(len(x), device=device)
             out["recon_random_pair"] = float(F.mse_loss(x[perm], x))
-            (xe, ze), (xd, zd), _ = model.generators(x)
-            out["d_acc_encoder"] = float((model.discriminator(xe, ze) > 0).float().mean())
-            out["d_acc_decoder"] = float((model.discriminator(xd, zd) < 0).float().mean())
+            out["d_acc_encoder"] = out["d_acc_decoder"] = float("nan")
+            if adversarial:
+                (xe, ze), (xd, zd), _ = model.generators(x)
+                out["d_acc_encoder"] = float((model.discriminator(xe, ze) > 0).float().mean())
+                out["d_acc_decoder"] = float((model.discriminator(xd, zd) < 0).float().mean())
     finally:
         model.train(was_training)
     return out

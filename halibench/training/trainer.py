@@ -135,6 +135,11 @@ def r1_penalty(disc: torch.nn.Module, x: torch.Tensor, latents: list[torch.Tenso
     return sum(g.flatten(1).pow(2).sum(1) for g in grads).mean()
 
 
+def with_instance_noise(x: torch.Tensor, std: float) -> torch.Tensor:
+    """D's view of images: ``x`` plus Gaussian noise of ``std`` (``x`` itself at 0)."""
+    return x + std * torch.randn_like(x) if std > 0 else x
+
+
 def adversarial_step(gen: torch.nn.Module, disc: torch.nn.Module, opt_g: torch.optim.Optimizer,
                      opt_d: torch.optim.Optimizer, x: torch.Tensor, noise_std: float = 0.0,
                      config: TrainConfig | None = None,
@@ -153,16 +158,14 @@ def adversarial_step(gen: torch.nn.Module, disc: torch.nn.Module, opt_g: torch.o
         (xe, ze), (xd, zd), recons = gen(x, cycle=cfg.cycle_weight > 0)
     b = x.shape[0]
     x_all = torch.cat([xe, xd]).float()
-    if noise_std > 0:
-        x_all = x_all + noise_std * torch.randn_like(x_all)
+    x_all = with_instance_noise(x_all, noise_std)
     z_all = [torch.cat([a, c]).float() for a, c in zip(ze, zd, strict=True)]
 
     opt_d.zero_grad(set_to_none=True)
     x_d, z_d = x_all.detach(), [z.detach() for z in z_all]
     if labelled is not None:  # one D pass for both games
         xl, zl = labelled_tuples(gen, labelled[0], precision)
-        if noise_std > 0:  # D sees every image through the same instance noise
-            xl = xl + noise_std * torch.randn_like(xl)
+        xl = with_instance_noise(xl, noise_std)  # D sees every image through the noise
         x_d, z_d = torch.cat([x_d, xl]), [torch.cat([a, c]) for a, c in zip(z_d, zl,
                                                                              strict=True)]
     with precision:
@@ -239,8 +242,8 @@ def supervised_step(gen: torch.nn.Module, disc: torch.nn.Module, opt_g: torch.op
     opt_g.zero_grad(set_to_none=True)
     with precision:
         latents = unwrap(gen).encoder(images, sample=True)[0]
-        shown = images + noise_std * torch.randn_like(images) if noise_std > 0 else images
-        out = disc(shown, [z.float() for z in latents], raw=True).float()
+        out = disc(with_instance_noise(images, noise_std), [z.float() for z in latents],
+                   raw=True).float()
     class_logits = out[:, :unwrap(disc).classes]
     loss = F.cross_entropy(class_logits, classes)
     (cfg.supervised_weight * loss).backward()
@@ -428,7 +431,7 @@ class Trainer:
                     "seed": self.config.seed},
         }
         if self.data.labelled is not None:
-            meta["labels"] = {**self.data.labelled.spec, "unlabelled": self.config.unlabelled}
+            meta["labels"] = self.data.labelled.spec
         save_checkpoint(folder, self.model, meta, self.optimizers)
         mark_latest(self.run_dir, folder, self.config.keep_checkpoints)
         return folder
@@ -438,9 +441,8 @@ class Trainer:
         for key in ("loss_d", "loss_g"):
             row[f"{key}_mean"] = sum(r[key] for r in recent) / max(1, len(recent))
         row.update(health_probes(self.model, self.data.health_images, self.data.health_labels,
-                                 seed=self.config.seed))
-        if self.config.unlabelled == "none":  # no adversarial game: D's accuracy in it is moot
-            row.update(d_acc_encoder=float("nan"), d_acc_decoder=float("nan"))
+                                 seed=self.config.seed,
+                                 adversarial=self.config.unlabelled != "none"))
         self.health.append(row)
         return row
 
