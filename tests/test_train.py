@@ -65,10 +65,11 @@ def kill_at(step_to_die):
 STABILISED = dict(instance_noise=0.1, instance_noise_steps=6, cycle_weight=0.1)
 
 
-@pytest.mark.parametrize("stabilised", [False, True])
-def test_kill_and_resume_equals_uninterrupted(tmp_path, stabilised):
+@pytest.mark.parametrize("stabilised,updates", [(False, "alternating"), (True, "alternating"),
+                                                (True, "simultaneous")])
+def test_kill_and_resume_equals_uninterrupted(tmp_path, stabilised, updates):
     cfg = preset("hali", "28px", width=0.25, spectral_norm=stabilised)
-    extra = STABILISED if stabilised else {}
+    extra = {**(STABILISED if stabilised else {}), "updates": updates}
     full = Trainer(cfg, tiny_config(steps=8, checkpoint_every=4, **extra), tmp_path / "full",
                    tiny_data()).fit()
     run = tmp_path / "killed"

@@ -1,28 +1,42 @@
-"""Training throughput per architecture family: harness step vs a bare loop, and bf16.
+"""Training throughput: the harness step per family against plain references, and against a
+public ALI port's step on the same network.
 
-The harness step is ``Trainer.step`` (seeded per step, sharded sampler, uint8 -> float,
-discriminator update, generator update). The bare loop runs the same networks on a float
-batch that is already in memory, with plain PyTorch and no harness. A third trainer runs the
-harness step under ``--autocast bf16``. All three are timed in the same process, alternating,
-after warm-up; ``ratio`` is harness images/s / bare images/s, ``bf16_ratio`` the bf16 harness
-step's images/s / the float32 harness step's.
+Per family (``--families``), timed in one process, alternating, after warm-up:
+- ``before``: the harness step as it was at commit 6ac3c10 (``nn.Dropout``, for-loop Adam),
+  the reference for this round's speed-ups;
+- ``harness``: ``Trainer.step`` as shipped (alternating updates: D steps, then both chains
+  play the updated D in a second D pass);
+- ``simultaneous``: ``--updates simultaneous`` (one D pass gives both gradients);
+- ``bare``: the same networks in a plain PyTorch loop on a float batch already in memory;
+- ``bf16``: the simultaneous step under ``--autocast bf16``.
+FLOPs per image are counted with ``torch.utils.flop_counter`` on one step of each update
+scheme; ``% peak`` is the measured rate against the float32 matmul peak of this machine.
 
-    python benchmarks/perf/train_throughput.py [--steps 6] [--kind hali] [--json out.json]
+``--peer`` adds the comparison the issue asks for: the public port's SVHN step rebuilt from
+its published architecture (``ali_port_peer.py``) against the harness on
+``preset("ali", "32px")``, the same 10.37 M-parameter network, batch 100.
+
+    python benchmarks/perf/train_throughput.py --families 28px-dcgan --peer \\
+        --json results/perf/train-throughput.json
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
 import tempfile
 import time
-from dataclasses import replace
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from ali_port_peer import PortStep
+from machine import machine, machine_line
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from halibench.io import write_json_atomic
 from halibench.models import preset
+from halibench.models.layers import Dropout
 from halibench.report.tables import markdown_table
 from halibench.training.trainer import TrainConfig, Trainer, TrainingData
 
@@ -51,65 +65,130 @@ def bare_step(model, opt_g, opt_d, x):
     model.discriminator.requires_grad_(True)
 
 
-def measure(family: str, kind: str, steps: int) -> dict:
-    batch = BATCH[family]
+def as_before(trainer: Trainer) -> Trainer:
+    """The trainer with the step of commit 6ac3c10: ``nn.Dropout``, for-loop Adam."""
+    for module in list(trainer.model.modules()):
+        for name, child in module.named_children():
+            if isinstance(child, Dropout):
+                setattr(module, name, nn.Dropout(child.p))
+    cfg = trainer.config
+    trainer.opt_g = torch.optim.Adam(trainer.model.generators.parameters(), cfg.lr,
+                                     betas=cfg.betas, fused=False)
+    trainer.opt_d = torch.optim.Adam(trainer.model.discriminator.parameters(),
+                                     cfg.lr_d or cfg.lr, betas=cfg.betas, fused=False)
+    return trainer
+
+
+def trainer_for(kind: str, family: str, batch: int, **changes) -> Trainer:
     model_config = preset(kind, family)
-    shape = model_config.image_shape
-    images = (torch.rand(batch * 4, *shape) * 255).to(torch.uint8)
+    images = (torch.rand(batch * 4, *model_config.image_shape) * 255).to(torch.uint8)
     data = TrainingData(images, images[:batch], None)
-    cfg = TrainConfig(steps=10**6, batch_size=batch, health_every=0, train_range=(0, len(images)))
+    cfg = TrainConfig(steps=10**6, batch_size=batch, health_every=0,
+                      train_range=(0, len(images)), **changes)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(model_config, cfg, tmp, data)
-    with tempfile.TemporaryDirectory() as tmp:
-        bf16 = Trainer(model_config, replace(cfg, autocast="bf16"), tmp, data)
     trainer.model.train()
-    bare_model = trainer.model
-    opt_g = torch.optim.Adam(bare_model.generators.parameters(), 1e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(bare_model.discriminator.parameters(), 1e-4, betas=(0.5, 0.999))
-    x = images[:batch].float() / 255
+    return trainer
+
+
+def interleaved(steps: dict[str, Callable[[int], None]], n: int, batch: int
+                ) -> dict[str, float]:
+    """Images/s of each step function, timed in turn, step by step, after two warm-ups."""
     for i in range(2):
-        trainer.step(i)
-        bare_step(bare_model, opt_g, opt_d, x)
-        bf16.step(i)
-    t_harness = t_bare = t_bf16 = 0.0
-    for i in range(steps):
-        t0 = time.perf_counter()
-        trainer.step(2 + i)
-        t1 = time.perf_counter()
-        bare_step(bare_model, opt_g, opt_d, x)
-        t2 = time.perf_counter()
-        bf16.step(2 + i)
-        t3 = time.perf_counter()
-        t_harness += t1 - t0
-        t_bare += t2 - t1
-        t_bf16 += t3 - t2
-    harness, bare, fast = (batch * steps / t for t in (t_harness, t_bare, t_bf16))
+        for fn in steps.values():
+            fn(i)
+    seconds = dict.fromkeys(steps, 0.0)
+    for i in range(n):
+        for name, fn in steps.items():
+            t0 = time.perf_counter()
+            fn(2 + i)
+            seconds[name] += time.perf_counter() - t0
+    return {name: batch * n / s for name, s in seconds.items()}
+
+
+def flops_per_image(step: Callable[[int], None], batch: int) -> float:
+    with FlopCounterMode(display=False) as counter:
+        step(10**5)
+    return counter.get_total_flops() / batch
+
+
+def measure(family: str, kind: str, steps: int, peak: float) -> dict:
+    batch = BATCH[family]
+    before = as_before(trainer_for(kind, family, batch))
+    harness = trainer_for(kind, family, batch)
+    simultaneous = trainer_for(kind, family, batch, updates="simultaneous")
+    bf16 = trainer_for(kind, family, batch, updates="simultaneous", autocast="bf16")
+    bare = trainer_for(kind, family, batch).model
+    opt_g = torch.optim.Adam(bare.generators.parameters(), 1e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(bare.discriminator.parameters(), 1e-4, betas=(0.5, 0.999))
+    x = torch.rand(batch, *bare.config.image_shape)
+    rates = interleaved({"before": before.step, "harness": harness.step,
+                         "simultaneous": simultaneous.step,
+                         "bare": lambda _: bare_step(bare, opt_g, opt_d, x),
+                         "bf16": bf16.step}, steps, batch)
+    flops = {"alternating": flops_per_image(harness.step, batch),
+             "simultaneous": flops_per_image(simultaneous.step, batch)}
     return {"family": family, "kind": kind, "batch": batch, "steps": steps,
-            "harness_img_s": round(harness, 1), "bare_img_s": round(bare, 1),
-            "ratio": round(harness / bare, 3), "bf16_img_s": round(fast, 1),
-            "bf16_ratio": round(fast / harness, 3)}
+            **{f"{k}_img_s": round(v, 1) for k, v in rates.items()},
+            "speedup": round(rates["simultaneous"] / rates["before"], 3),
+            "gflop_per_image": {k: round(v / 1e9, 3) for k, v in flops.items()},
+            "fraction_of_fp32_peak": {
+                "harness": round(rates["harness"] * flops["alternating"] / 1e12 / peak, 3),
+                "simultaneous": round(rates["simultaneous"] * flops["simultaneous"] / 1e12
+                                      / peak, 3)}}
+
+
+def measure_peer(steps: int) -> dict:
+    """The port's step against the harness on the same ALI-SVHN network, batch 100."""
+    batch = 100
+    port = PortStep()
+    x = torch.rand(batch, 3, 32, 32)
+    harness = trainer_for("ali", "32px", batch, instance_noise=0.1)
+    simultaneous = trainer_for("ali", "32px", batch, instance_noise=0.1, updates="simultaneous")
+    bf16 = trainer_for("ali", "32px", batch, instance_noise=0.1, updates="simultaneous",
+                       autocast="bf16")
+    params = sum(p.numel() for p in port.model.parameters())
+    ours = sum(p.numel() for p in harness.model.parameters())
+    assert params == ours, f"peer network has {params} parameters, ours {ours}"
+    rates = interleaved({"port": lambda _: port(x), "harness": harness.step,
+                         "simultaneous": simultaneous.step, "bf16": bf16.step}, steps, batch)
+    return {"network": "ALI SVHN (preset ali 32px)", "parameters": params, "batch": batch,
+            "steps": steps, **{f"{k}_img_s": round(v, 1) for k, v in rates.items()},
+            **{f"{k}_vs_port": round(rates[k] / rates["port"], 3)
+               for k in ("harness", "simultaneous", "bf16")}}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--kind", default="hali", choices=["hali", "ali", "bigan"])
-    parser.add_argument("--families", default="28px,32px,64px")
+    parser.add_argument("--families", default="28px,28px-dcgan,32px")
+    parser.add_argument("--peer", action="store_true", help="Add the public port's step.")
     parser.add_argument("--json", default=None, help="Write the rows to this file.")
     args = parser.parse_args()
-    rows = [measure(f, args.kind, args.steps) for f in args.families.split(",")]
-    print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{platform.processor() or platform.machine()}")
+    info = machine()
+    peak = info["matmul_tflops"]["float32"]
+    rows = [measure(f, args.kind, args.steps, peak) for f in args.families.split(",") if f]
+    peer = measure_peer(args.steps) if args.peer else None
+    print(machine_line(info))
     print("\n".join(markdown_table(
-        ("family", "kind", "batch", "harness img/s", "bare img/s", "ratio", "bf16 img/s",
-         "bf16 / float32"),
-        [(r["family"], r["kind"], r["batch"], r["harness_img_s"], r["bare_img_s"], r["ratio"],
-          r["bf16_img_s"], r["bf16_ratio"]) for r in rows])))
+        ("family", "kind", "batch", "before img/s", "harness", "simultaneous", "bare", "bf16",
+         "simultaneous / before", "GFLOP/img (alt, sim)", "fp32 peak (alt, sim)"),
+        [(r["family"], r["kind"], r["batch"], r["before_img_s"], r["harness_img_s"],
+          r["simultaneous_img_s"], r["bare_img_s"], r["bf16_img_s"], r["speedup"],
+          f"{r['gflop_per_image']['alternating']}, {r['gflop_per_image']['simultaneous']}",
+          f"{r['fraction_of_fp32_peak']['harness']:.0%}, "
+          f"{r['fraction_of_fp32_peak']['simultaneous']:.0%}") for r in rows])))
+    if peer:
+        print()
+        print("\n".join(markdown_table(
+            ("network", "batch", "port img/s", "harness", "simultaneous", "bf16",
+             "harness / port", "simultaneous / port", "bf16 / port"),
+            [(peer["network"], peer["batch"], peer["port_img_s"], peer["harness_img_s"],
+              peer["simultaneous_img_s"], peer["bf16_img_s"], peer["harness_vs_port"],
+              peer["simultaneous_vs_port"], peer["bf16_vs_port"])])))
     if args.json:
-        write_json_atomic(args.json, {"torch": torch.__version__,
-                                      "threads": torch.get_num_threads(),
-                                      "cpu": platform.processor() or platform.machine(),
-                                      "rows": rows})
+        write_json_atomic(args.json, {"machine": info, "rows": rows, "peer": peer})
 
 
 if __name__ == "__main__":

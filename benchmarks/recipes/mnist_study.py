@@ -5,13 +5,16 @@ Each configuration is a list of ``halibench train`` options. Every run trains HA
 kind given) on train[0:50000] for ``--steps`` steps of batch 100 with both cores; its
 score is the L2-SVM error at 100 labels of the protocol in
 the shipped ``mnist-recipe-validation`` protocol (C chosen on train[50000:55000], error on
-train[55000:60000]) for each level, plus the last health row (1-NN per level on
+train[55000:60000]) for each level (each draw's error kept, for paired comparisons with
+``--pair``), plus the last health row (1-NN per level on
 train[50000:52000], discriminator accuracy on each side in eval mode). MNIST's test split
 is never read. Runs go to ``--runs``; results append to ``--jsonl`` (one line per run) and
 the Markdown table is rebuilt from all lines there.
 
     HALIBENCH_DATA=../shared/data python benchmarks/recipes/mnist_study.py --steps 500 \\
         --runs /tmp/study --jsonl benchmarks/recipes/mnist-study.jsonl [--only NAME ...]
+    python benchmarks/recipes/mnist_study.py --steps 4000 --runs /tmp/study \
+        --pair dcgan-family dcgan-family+simultaneous   # B - A per level, paired by draw
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ CONFIGS: dict[str, list[str]] = {
     "dcgan-family+shipped+noise": DCGAN + SHIPPED + ["--instance-noise", "0.1",
                                                      "--instance-noise-steps", "500"],
     "dcgan-family+shipped+spectral-norm": DCGAN + SHIPPED + ["--spectral-norm"],
+    # Parity of the faster step: the plain recipe (hali-mnist's) with one D pass per step.
+    "dcgan-family+simultaneous": DCGAN + ["--updates", "simultaneous"],
 }
 
 
@@ -79,6 +84,8 @@ def score(run: Path) -> dict:
     records = benchmark.run(protocol, [str(run)], None, ["l2svm"])
     health = pd.read_csv(run / "health.csv").iloc[-1].to_dict()
     return {"validation_error": {r["level"]: round(r["mean"], 2) for r in records},
+            "validation_draws": {r["level"]: [round(d["test"], 2) for d in r["draws"]]
+                                 for r in records},
             "health": {k: round(float(v), 4) for k, v in health.items()}}
 
 
@@ -94,6 +101,29 @@ def table(lines: list[dict]) -> str:
          "D acc. encoder", "D acc. decoder", "command"), rows))
 
 
+def paired(lines: list[dict], a: str, b: str, kind: str, steps: int) -> list[str]:
+    """Per level: mean of B - A over the validation draws both scored, and the paired t-test's
+    p (the newest line of each name at this kind and budget)."""
+    from scipy.stats import ttest_rel
+
+    def newest(name: str) -> dict:
+        found = [r for r in lines if (r["name"], r["kind"], r["steps"]) == (name, kind, steps)
+                 and "validation_draws" in r]
+        if not found:
+            raise SystemExit(f"--pair: no {kind} line named {name!r} at {steps} steps with "
+                             "per-draw errors in --jsonl")
+        return found[-1]
+
+    ra, rb = newest(a), newest(b)
+    out = []
+    for level, errors_a in ra["validation_draws"].items():
+        errors_b = rb["validation_draws"][level]
+        diff = sum(errors_b) / len(errors_b) - sum(errors_a) / len(errors_a)
+        out.append(f"{level}: {b} - {a} = {diff:+.2f} points over {len(errors_a)} draws, "
+                   f"paired p = {ttest_rel(errors_b, errors_a).pvalue:.3g}")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=500)
@@ -103,7 +133,13 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--table-only", action="store_true",
                         help="Only rebuild mnist.md from the lines in --jsonl.")
+    parser.add_argument("--pair", nargs=2, metavar=("A", "B"), default=None,
+                        help="Only compare two configurations' lines, paired by draw.")
     args = parser.parse_args()
+    if args.pair:
+        lines = [json.loads(x) for x in args.jsonl.read_text().splitlines() if x.strip()]
+        print("\n".join(paired(lines, *args.pair, args.kind, args.steps)))
+        return
     for name in [] if args.table_only else args.only or CONFIGS:
         command = train_command(name, args.kind, args.steps, args.runs)
         t0 = time.perf_counter()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
@@ -35,6 +37,42 @@ def scaled(channels: int, width: float) -> int:
     return max(8, int(round(channels * width)))
 
 
+class Dropout(nn.Module):
+    """``nn.Dropout`` with a cheaper mask on CPU. ``bernoulli_`` draws one random number per
+    element; here each 64-bit draw gives three 16-bit uniforms, about 3x faster on CPU (a
+    third of D's step time went to ``bernoulli_``). An element is kept when its uniform is at
+    least ``round(p * 2**16)``, so the drop probability is ``p`` to within 2**-17; kept
+    elements are scaled by 1 / (1 - p). On other devices and in eval mode: ``F.dropout``."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        if not 0 <= p < 1:
+            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0 or x.device.type != "cpu":
+            return F.dropout(x, self.p, self.training)
+        return x * keep_mask(x, self.p) * (1.0 / (1.0 - self.p))
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+# the three int16 words of an int64 that hold its low 48 bits (its top bit is always 0)
+LOW_48_BITS = slice(0, 3) if sys.byteorder == "little" else slice(1, 4)
+
+
+def keep_mask(x: torch.Tensor, p: float) -> torch.Tensor:
+    """Boolean mask shaped like ``x``, each element True with probability 1 - p (to 2**-17),
+    from 16-bit uniforms cut from the 63 random bits of int64 draws (three per draw)."""
+    n = x.numel()
+    bits = torch.empty((n + 2) // 3, dtype=torch.int64, device=x.device).random_()
+    uniforms = bits.view(torch.int16).view(-1, 4)[:, LOW_48_BITS]
+    threshold = round(p * 2**16) - 2**15  # int16 holds the uniform minus 2**15
+    return (uniforms >= threshold).flatten()[:n].view(x.shape)
+
+
 class ConvStack(nn.Module):
     """Conv layers, each followed by optional batch norm, leaky ReLU and dropout.
 
@@ -56,7 +94,7 @@ class ConvStack(nn.Module):
                 layers.append(nn.BatchNorm2d(out))
             layers.append(nn.LeakyReLU(slope))
             if dropout > 0:
-                layers.append(nn.Dropout(dropout))
+                layers.append(Dropout(dropout))
             self.blocks.append(nn.Sequential(*layers))
             channels, size = out, spec.out_size(size)
             if size <= 0:
@@ -86,7 +124,7 @@ def mlp(in_dim: int, widths: tuple[int, ...], out_dim: int | None, *, slope: flo
             layers.append(nn.BatchNorm1d(w))
         layers.append(nn.LeakyReLU(slope))
         if dropout > 0:
-            layers.append(nn.Dropout(dropout))
+            layers.append(Dropout(dropout))
         dim = w
     if out_dim is not None:
         layers.append(nn.Linear(dim, out_dim))

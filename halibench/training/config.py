@@ -69,6 +69,11 @@ class TrainConfig(JsonConfig):
         "supervised-only baseline: the same classifier and encoder trained on the labels "
         "alone).",
         choices=("adversarial", "none"))
+    updates: str = option(
+        "alternating", "How the two sides update: alternating (D steps, then both chains play "
+        "the updated D in a second D pass) or simultaneous (one D pass gives both gradients, "
+        "as the public ALI port; faster, a different game dynamics).",
+        choices=("alternating", "simultaneous"))
     autocast: str = option("none", "Mixed precision: forward passes in bfloat16.",
                            choices=("none", "bf16"))
     device: str = "cpu"
@@ -89,6 +94,12 @@ class TrainConfig(JsonConfig):
         if self.generator_loss not in ("non-saturating", "feature-matching"):
             raise ValueError(f"generator_loss must be 'non-saturating' or 'feature-matching', "
                              f"got {self.generator_loss!r}")
+        if self.updates not in ("alternating", "simultaneous"):
+            raise ValueError(f"updates must be 'alternating' or 'simultaneous', got "
+                             f"{self.updates!r}")
+        if self.updates == "simultaneous" and self.generator_loss != "non-saturating":
+            raise ValueError("--updates simultaneous takes both losses from D's logits: use "
+                             "the non-saturating --generator-loss (or --updates alternating)")
         if self.unlabelled not in ("adversarial", "none"):
             raise ValueError(f"unlabelled must be 'adversarial' or 'none', got "
                              f"{self.unlabelled!r}")
