@@ -1,6 +1,7 @@
 """The faster training step: the cheap dropout mask, simultaneous updates, fused Adam."""
 
 import copy
+import json
 
 import pytest
 import torch
@@ -9,6 +10,7 @@ from test_train import tiny_config, tiny_data
 from halibench.models import build_model, preset
 from halibench.models.layers import Dropout, keep_mask
 from halibench.training.trainer import (
+    DROPOUT_MASKS,
     TrainConfig,
     Trainer,
     adversarial_step,
@@ -81,11 +83,13 @@ def test_simultaneous_updates_take_both_gradients_from_one_discriminator(kind):
                                                                      strict=True))
 
 
-def test_simultaneous_updates_refuse_feature_matching():
+def test_simultaneous_updates_refuse_what_needs_a_second_pass_or_no_game():
     with pytest.raises(ValueError, match="--updates simultaneous"):
         TrainConfig(updates="simultaneous", generator_loss="feature-matching")
     with pytest.raises(ValueError, match="updates must be"):
         TrainConfig(updates="both")
+    with pytest.raises(ValueError, match="--unlabelled none"):
+        TrainConfig(labels_per_class=1, unlabelled="none", updates="simultaneous")
 
 
 def test_simultaneous_semi_supervised_step_trains_both_sides():
@@ -109,5 +113,6 @@ def test_new_runs_use_fused_adam_and_record_the_update_scheme(tmp_path):
                       tmp_path / "run", tiny_data())
     assert trainer.opt_g.param_groups[0]["fused"] and trainer.opt_d.param_groups[0]["fused"]
     final = trainer.fit()
-    stored = (final / "config.json").read_text()
-    assert '"updates": "simultaneous"' in stored
+    stored = json.loads((final / "config.json").read_text())
+    assert stored["training"]["updates"] == "simultaneous"
+    assert stored["rng"]["dropout"] == DROPOUT_MASKS

@@ -12,12 +12,17 @@ Per family (``--families``), timed in one process, alternating, after warm-up:
 FLOPs per image are counted with ``torch.utils.flop_counter`` on one step of each update
 scheme; ``% peak`` is the measured rate against the float32 matmul peak of this machine.
 
-``--peer`` adds the comparison the issue asks for: the public port's SVHN step rebuilt from
-its published architecture (``ali_port_peer.py``) against the harness on
-``preset("ali", "32px")``, the same 10.37 M-parameter network, batch 100.
+``--tried`` adds two variants of the simultaneous step that were tried and not adopted:
+the model in channels-last memory format, and both networks under ``torch.compile`` (its
+compilation is in the warm-up, not in the timing).
+
+``--peer`` adds the comparison the issue asks for: a public port's SVHN step rebuilt in its
+layout (``ali_port_peer.py``) against the harness on ``preset("ali", "32px")``, the same
+layer list (the port: 10,366,145 parameters, no convolution bias before batch norm,
+channel dropout; ours: 10,367,108, element dropout as in the ALI paper), batch 100.
 
     python benchmarks/perf/train_throughput.py --families 28px-dcgan --peer \\
-        --json results/perf/train-throughput.json
+        --json results/perf/train-throughput-DATE.json
 """
 
 from __future__ import annotations
@@ -112,7 +117,16 @@ def flops_per_image(step: Callable[[int], None], batch: int) -> float:
     return counter.get_total_flops() / batch
 
 
-def measure(family: str, kind: str, steps: int, peak: float) -> dict:
+def tried_variants(kind: str, family: str, batch: int) -> dict[str, Callable[[int], None]]:
+    """The simultaneous step in channels-last memory format, and compiled."""
+    channels_last = trainer_for(kind, family, batch, updates="simultaneous")
+    channels_last.model.to(memory_format=torch.channels_last)
+    compiled = trainer_for(kind, family, batch, updates="simultaneous")
+    compiled.gen, compiled.disc = torch.compile(compiled.gen), torch.compile(compiled.disc)
+    return {"channels_last": channels_last.step, "compiled": compiled.step}
+
+
+def measure(family: str, kind: str, steps: int, peak: float, tried: bool = False) -> dict:
     batch = BATCH[family]
     before = as_before(trainer_for(kind, family, batch))
     harness = trainer_for(kind, family, batch)
@@ -125,7 +139,9 @@ def measure(family: str, kind: str, steps: int, peak: float) -> dict:
     rates = interleaved({"before": before.step, "harness": harness.step,
                          "simultaneous": simultaneous.step,
                          "bare": lambda _: bare_step(bare, opt_g, opt_d, x),
-                         "bf16": bf16.step}, steps, batch)
+                         "bf16": bf16.step,
+                         **(tried_variants(kind, family, batch) if tried else {})},
+                        steps, batch)
     flops = {"alternating": flops_per_image(harness.step, batch),
              "simultaneous": flops_per_image(simultaneous.step, batch)}
     return {"family": family, "kind": kind, "batch": batch, "steps": steps,
@@ -149,10 +165,10 @@ def measure_peer(steps: int) -> dict:
                        autocast="bf16")
     params = sum(p.numel() for p in port.model.parameters())
     ours = sum(p.numel() for p in harness.model.parameters())
-    assert params == ours, f"peer network has {params} parameters, ours {ours}"
     rates = interleaved({"port": lambda _: port(x), "harness": harness.step,
                          "simultaneous": simultaneous.step, "bf16": bf16.step}, steps, batch)
-    return {"network": "ALI SVHN (preset ali 32px)", "parameters": params, "batch": batch,
+    return {"network": "ALI SVHN", "port_parameters": params, "harness_parameters": ours,
+            "batch": batch,
             "steps": steps, **{f"{k}_img_s": round(v, 1) for k, v in rates.items()},
             **{f"{k}_vs_port": round(rates[k] / rates["port"], 3)
                for k in ("harness", "simultaneous", "bf16")}}
@@ -164,11 +180,14 @@ def main() -> None:
     parser.add_argument("--kind", default="hali", choices=["hali", "ali", "bigan"])
     parser.add_argument("--families", default="28px,28px-dcgan,32px")
     parser.add_argument("--peer", action="store_true", help="Add the public port's step.")
+    parser.add_argument("--tried", action="store_true",
+                        help="Add channels-last and torch.compile variants.")
     parser.add_argument("--json", default=None, help="Write the rows to this file.")
     args = parser.parse_args()
     info = machine()
     peak = info["matmul_tflops"]["float32"]
-    rows = [measure(f, args.kind, args.steps, peak) for f in args.families.split(",") if f]
+    rows = [measure(f, args.kind, args.steps, peak, args.tried)
+            for f in args.families.split(",") if f]
     peer = measure_peer(args.steps) if args.peer else None
     print(machine_line(info))
     print("\n".join(markdown_table(
@@ -179,6 +198,12 @@ def main() -> None:
           f"{r['gflop_per_image']['alternating']}, {r['gflop_per_image']['simultaneous']}",
           f"{r['fraction_of_fp32_peak']['harness']:.0%}, "
           f"{r['fraction_of_fp32_peak']['simultaneous']:.0%}") for r in rows])))
+    if args.tried:
+        print()
+        print("\n".join(markdown_table(
+            ("family", "simultaneous img/s", "channels-last", "compiled"),
+            [(r["family"], r["simultaneous_img_s"], r["channels_last_img_s"],
+              r["compiled_img_s"]) for r in rows])))
     if peer:
         print()
         print("\n".join(markdown_table(

@@ -13,8 +13,12 @@ the Markdown table is rebuilt from all lines there.
 
     HALIBENCH_DATA=../shared/data python benchmarks/recipes/mnist_study.py --steps 500 \\
         --runs /tmp/study --jsonl benchmarks/recipes/mnist-study.jsonl [--only NAME ...]
-    python benchmarks/recipes/mnist_study.py --steps 4000 --runs /tmp/study \
+    python benchmarks/recipes/mnist_study.py --steps 4000 \\
         --pair dcgan-family dcgan-family+simultaneous   # B - A per level, paired by draw
+
+(``--pair`` trains nothing: it compares two lines already in ``--jsonl``. Its draws are the
+validation protocol's label draws of one training run per configuration, so its p-value
+leaves out the spread between training seeds.)
 """
 
 from __future__ import annotations
@@ -128,7 +132,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--kind", default="hali")
-    parser.add_argument("--runs", type=Path, required=True)
+    parser.add_argument("--runs", type=Path, default=None, help="Run folders (to train).")
     parser.add_argument("--jsonl", type=Path, default=HERE / "mnist-study.jsonl")
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--table-only", action="store_true",
@@ -140,6 +144,8 @@ def main() -> None:
         lines = [json.loads(x) for x in args.jsonl.read_text().splitlines() if x.strip()]
         print("\n".join(paired(lines, *args.pair, args.kind, args.steps)))
         return
+    if args.runs is None and not args.table_only:
+        parser.error("--runs is needed to train (or give --pair or --table-only)")
     for name in [] if args.table_only else args.only or CONFIGS:
         command = train_command(name, args.kind, args.steps, args.runs)
         t0 = time.perf_counter()

@@ -111,10 +111,10 @@ class TrainConfig(JsonConfig):
                              "give --labels-per-class too")
         if self.unlabelled == "none" and (
                 self.generator_loss != "non-saturating" or self.cycle_weight or self.r1_weight
-                or self.supervised_weight == 0):
+                or self.supervised_weight == 0 or self.updates != "alternating"):
             raise ValueError("--unlabelled none trains the classifier alone (cross-entropy, "
-                             "weight > 0): drop --generator-loss, --cycle-weight and "
-                             "--r1-weight")
+                             "weight > 0): drop --generator-loss, --cycle-weight, "
+                             "--r1-weight and --updates")
         if self.patience and not self.validate_every:
             raise ValueError("--patience needs --validate-every and --validation")
 

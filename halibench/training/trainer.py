@@ -62,6 +62,9 @@ from halibench.training.validation import EarlyStopping
 
 log = logging.getLogger("halibench")
 VALIDATION_FILE = "validation.csv"
+RNG_SCHEME = "torch.manual_seed(step_seed(seed, rank, step)) every step"
+# how D's dropout masks are drawn; runs saved before this key drew them with bernoulli_
+DROPOUT_MASKS = "keep_mask: 16-bit words of int64 draws"
 
 StepCallback = Callable[[int, dict[str, float]], None]
 
@@ -185,9 +188,8 @@ def adversarial_step(gen: torch.nn.Module, disc: torch.nn.Module, opt_g: torch.o
     if cfg.r1_weight > 0:
         loss_d = loss_d + cfg.r1_weight / 2 * r1_penalty(disc, x_all[:b], [z[:b] for z in z_all])
     if simultaneous:  # both gradients from this pass, before either side steps
-        loss_d.backward(inputs=list(d.parameters()), retain_graph=True)
-        cycle = generator_update(opt_g, loss_g, recons, x, cfg,
-                                 inputs=list(unwrap(gen).parameters()))
+        loss_d.backward(inputs=trainable(d), retain_graph=True)
+        cycle = generator_update(opt_g, loss_g, recons, x, cfg, inputs=trainable(unwrap(gen)))
         opt_d.step()
     else:  # D steps, then the chains play the updated D in a second pass
         loss_d.backward()
@@ -203,6 +205,10 @@ def adversarial_step(gen: torch.nn.Module, disc: torch.nn.Module, opt_g: torch.o
         acc_p = (logits[b:] < 0).float().mean()
     return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "cycle": cycle.item(),
             "d_acc_encoder": float(acc_q), "d_acc_decoder": float(acc_p), **extra}
+
+
+def trainable(module: torch.nn.Module) -> list[torch.Tensor]:
+    return [p for p in module.parameters() if p.requires_grad]
 
 
 def generator_update(opt_g: torch.optim.Optimizer, loss_g: torch.Tensor,
@@ -273,11 +279,11 @@ def supervised_step(gen: torch.nn.Module, disc: torch.nn.Module, opt_g: torch.op
 
 
 def adam(module: torch.nn.Module, lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
-    """Adam over ``module``'s parameters, fused into one kernel per step where the device has
-    one (same update, ~8 % faster steps on CPU). A resumed run keeps its stored setting."""
-    device = next(module.parameters()).device.type
-    return torch.optim.Adam(module.parameters(), lr=lr, betas=betas,
-                            fused=device in ("cpu", "cuda") or None)
+    """Adam over ``module``'s parameters, fused into one kernel per step on CPU and CUDA (the
+    same update; a resumed run keeps the setting stored in its optimiser state)."""
+    params = list(module.parameters())
+    fused = params[0].device.type in ("cpu", "cuda")
+    return torch.optim.Adam(params, lr=lr, betas=betas, fused=True if fused else None)
 
 
 class CsvLog:
@@ -383,6 +389,10 @@ class Trainer:
             except ValueError as e:
                 raise HalibenchError(f"{self.run_dir}: --resume: {e}") from None
             self.start_step = int(stored["step"])
+            if model_config.dropout and stored.get("rng", {}).get("dropout") != DROPOUT_MASKS:
+                log.warning("%s: started with other dropout masks (bernoulli_); the resumed "
+                            "steps draw them with %s, so they do not replay the uninterrupted "
+                            "run exactly", self.run_dir, DROPOUT_MASKS)
             self.seconds_before = float(stored.get("train_seconds", 0.0))
         self.model_config, self.config, self.data = model_config, config, data
         expected = model_config.image_shape
@@ -415,11 +425,11 @@ class Trainer:
         self.stopper = EarlyStopping(config, (data.description or {}).get("data_root"))
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            for log in (self.losses, self.health, self.validation):
+            for csv_log in (self.losses, self.health, self.validation):
                 if self.start_step:
-                    log.truncate_after(self.start_step)
+                    csv_log.truncate_after(self.start_step)
                 else:  # a new run: an interrupted start's logs may have other columns
-                    log.path.unlink(missing_ok=True)
+                    csv_log.path.unlink(missing_ok=True)
             self.stopper.restore(self.validation.rows())
 
     @property
@@ -450,8 +460,8 @@ class Trainer:
             "command": self.command,
             "resumes": self.resumes,
             "train_seconds": round(self.seconds_before + time.perf_counter() - self.started, 1),
-            "rng": {"scheme": "torch.manual_seed(step_seed(seed, rank, step)) every step",
-                    "seed": self.config.seed},
+            "rng": {"scheme": RNG_SCHEME, "seed": self.config.seed,
+                    "dropout": DROPOUT_MASKS},
         }
         if self.data.labelled is not None:
             meta["labels"] = self.data.labelled.spec
