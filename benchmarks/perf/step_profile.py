@@ -17,7 +17,8 @@ from train_throughput import BATCH, as_before, trainer_for
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kind", default="hali", choices=["hali", "ali", "bigan"])
     parser.add_argument("--family", default="28px-dcgan", choices=list(BATCH))
     parser.add_argument("--updates", default="alternating",

@@ -175,7 +175,8 @@ def measure_peer(steps: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--kind", default="hali", choices=["hali", "ali", "bigan"])
     parser.add_argument("--families", default="28px,28px-dcgan,32px")

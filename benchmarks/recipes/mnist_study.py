@@ -1,5 +1,6 @@
 """The MNIST recipe study: train each configuration at one fixed budget, score it on
-validation rows only, and write the table (``benchmarks/recipes/mnist.md``).
+validation rows only, and write the table (``mnist.md`` beside ``--jsonl``: by default
+``benchmarks/recipes/mnist.md``).
 
 Each configuration is a list of ``halibench train`` options. Every run trains HALI (or the
 kind given) on train[0:50000] for ``--steps`` steps of batch 100 with both cores; its
@@ -129,12 +130,14 @@ def paired(lines: list[dict], a: str, b: str, kind: str, steps: int) -> list[str
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--kind", default="hali")
     parser.add_argument("--runs", type=Path, default=None, help="Run folders (to train).")
     parser.add_argument("--jsonl", type=Path, default=HERE / "mnist-study.jsonl")
-    parser.add_argument("--only", nargs="*", default=None)
+    parser.add_argument("--only", nargs="*", default=None, choices=list(CONFIGS),
+                        help="Configurations to train (default: all).")
     parser.add_argument("--table-only", action="store_true",
                         help="Only rebuild mnist.md from the lines in --jsonl.")
     parser.add_argument("--pair", nargs=2, metavar=("A", "B"), default=None,
@@ -162,7 +165,7 @@ def main() -> None:
               "docstring); validation rows only. The first three rows ran when `28px` was the "
               "default 28 px family (their commands have no `--family`); `CONFIGS` names it "
               "now.\n\n")
-    write_text_atomic(HERE / "mnist.md", header + table(lines) + "\n")
+    write_text_atomic(args.jsonl.parent / "mnist.md", header + table(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -58,7 +58,9 @@ from halibench.training.resume import STOPPING
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads for torch.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last "
-              "checkpoint (its stored config wins, except --steps).")
+              "checkpoint. Its stored options stay; only --steps, --threads, --device, "
+              "--data-root and the validation options (--validation, --validate-every, "
+              "--patience) may differ.")
 def train(kind: str, data_root: Path | None, out: Path | None, levels: int | None,
           z_dims: str | None, family: str | None, decoder_head: str | None, beta1: float,
           split_name: str, train_range: str, health_range: str, device: str,

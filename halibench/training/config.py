@@ -72,8 +72,8 @@ class TrainConfig(JsonConfig):
     updates: str = option(
         "alternating", "How the two sides update: alternating (D steps, then both chains play "
         "the updated D in a second D pass) or simultaneous (one D pass gives both gradients, "
-        "as the public ALI port; ~1.2x faster steps, but its D wins more: worse features in "
-        "the MNIST parity run, see docs/training-and-recipes.md).",
+        "as the public ALI port; ~1.2x faster steps, but worse features in one MNIST parity "
+        "run: docs/training-and-recipes.md#faster-steps).",
         choices=("alternating", "simultaneous"))
     autocast: str = option("none", "Mixed precision: forward passes in bfloat16.",
                            choices=("none", "bf16"))
