@@ -185,10 +185,12 @@ def main() -> None:
                         help="Add channels-last and torch.compile variants.")
     parser.add_argument("--json", default=None, help="Write the rows to this file.")
     args = parser.parse_args()
+    families = [f for f in args.families.split(",") if f]
+    if unknown := sorted(set(families) - set(BATCH)):
+        parser.error(f"--families: unknown {unknown}; choose from {sorted(BATCH)}")
     info = machine()
     peak = info["matmul_tflops"]["float32"]
-    rows = [measure(f, args.kind, args.steps, peak, args.tried)
-            for f in args.families.split(",") if f]
+    rows = [measure(f, args.kind, args.steps, peak, args.tried) for f in families]
     peer = measure_peer(args.steps) if args.peer else None
     print(machine_line(info))
     print("\n".join(markdown_table(

@@ -35,6 +35,7 @@ from pathlib import Path
 import pandas as pd
 
 from halibench.io import write_text_atomic
+from halibench.report.compare import paired_p_value
 from halibench.report.tables import markdown_table
 
 HERE = Path(__file__).resolve().parent
@@ -109,8 +110,6 @@ def table(lines: list[dict]) -> str:
 def paired(lines: list[dict], a: str, b: str, kind: str, steps: int) -> list[str]:
     """Per level: mean of B - A over the validation draws both scored, and the paired t-test's
     p (the newest line of each name at this kind and budget)."""
-    from scipy.stats import ttest_rel
-
     def newest(name: str) -> dict:
         found = [r for r in lines if (r["name"], r["kind"], r["steps"]) == (name, kind, steps)
                  and "validation_draws" in r]
@@ -122,10 +121,12 @@ def paired(lines: list[dict], a: str, b: str, kind: str, steps: int) -> list[str
     ra, rb = newest(a), newest(b)
     out = []
     for level, errors_a in ra["validation_draws"].items():
-        errors_b = rb["validation_draws"][level]
-        diff = sum(errors_b) / len(errors_b) - sum(errors_a) / len(errors_a)
-        out.append(f"{level}: {b} - {a} = {diff:+.2f} points over {len(errors_a)} draws, "
-                   f"paired p = {ttest_rel(errors_b, errors_a).pvalue:.3g}")
+        by_draw_a = dict(enumerate(errors_a))
+        by_draw_b = dict(enumerate(rb["validation_draws"][level]))
+        p_value, n = paired_p_value(by_draw_b, by_draw_a)
+        diff = sum(by_draw_b[k] - by_draw_a[k] for k in range(n)) / n
+        out.append(f"{level}: {b} - {a} = {diff:+.2f} points over {n} draws, "
+                   f"paired p = {p_value:.3g}")
     return out
 
 

@@ -50,12 +50,12 @@ class Dropout(nn.Module):
         if not 0 <= p < 1:
             raise ValueError(f"dropout probability must be in [0, 1), got {p}")
         self.p = p
+        self.scale = WORD / (WORD - round(p * WORD))  # 1 / the mask's exact keep probability
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0 or x.device.type != "cpu":
             return F.dropout(x, self.p, self.training)
-        dropped = round(self.p * WORD)
-        return x * keep_mask(x, self.p) * (WORD / (WORD - dropped))
+        return x * keep_mask(x, self.p) * self.scale
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
