@@ -155,3 +155,20 @@ def test_a_resume_may_add_validation_to_a_run_trained_without(tiny_mnist_root, t
     with pytest.raises(HalibenchError, match="--resume: --validate-every and --validation"):
         tiny_run(tiny_mnist_root, tmp_path, protocol, resume=True, steps=12,
                  resume_changes={"validation": None})
+
+
+def test_celeba_validation_protocol_holds_out_only_validation_ids():
+    """The shipped CelebA stopping protocol trains its probes on the ids the model trains
+    on (1-3000), scores ids 3001-3600 and never reads the subset's test ids (3601+)."""
+    from halibench.evaluation.protocols import load_protocol
+    from halibench.training.validation import check_held_out
+
+    protocol = validation_protocol("celeba-recipe-validation", "celeba")
+    subset_test = load_protocol("celeba-attributes-subset").splits["test"]
+    assert all(r.split == subset_test.split and r.stop <= subset_test.start
+               for r in protocol.splits.values())
+    check_held_out(protocol, "present", (0, 3000))
+    with pytest.raises(HalibenchError, match="lie inside --train-range"):
+        check_held_out(protocol, "present", (0, 3300))
+    with pytest.raises(HalibenchError, match="model trains on mnist"):
+        validation_protocol("celeba-recipe-validation", "mnist")

@@ -45,7 +45,7 @@ from halibench.models.layers import Dropout
 from halibench.report.tables import markdown_table
 from halibench.training.trainer import TrainConfig, Trainer, TrainingData
 
-BATCH = {"28px": 100, "28px-dcgan": 100, "32px": 64, "64px": 32}
+BATCH = {"28px": 100, "28px-dcgan": 100, "32px": 64, "64px": 32, "64px-dcgan": 32}
 
 
 def bare_step(model, opt_g, opt_d, x):

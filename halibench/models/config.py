@@ -9,7 +9,7 @@ from halibench.jsonable import JsonConfig, option
 
 Kind = Literal["hali", "ali", "bigan"]
 KINDS: tuple[str, ...] = get_args(Kind)
-Family = Literal["28px", "28px-dcgan", "32px", "64px"]
+Family = Literal["28px", "28px-dcgan", "32px", "64px", "64px-dcgan"]
 Prior = Literal["gaussian", "uniform"]
 DiscriminatorMode = Literal["joint", "pairs"]
 
@@ -18,15 +18,16 @@ FAMILY_SHAPES: dict[str, tuple[int, int, int]] = {
     "28px-dcgan": (1, 28, 28),
     "32px": (3, 32, 32),
     "64px": (3, 64, 64),
+    "64px-dcgan": (3, 64, 64),
 }
 # The standard family of each image size (``halibench train --family`` picks another). For
 # 28 px it is the DCGAN-shaped family, chosen by the MNIST recipe study; ``28px`` remains
 # for the checkpoints trained with it.
 FAMILY_BY_SIZE = {28: "28px-dcgan", 32: "32px", 64: "64px"}
 # |z| of the first level per family: the ALI appendix for 32 px and 64 px, our choice for 28 px.
-DEFAULT_Z1 = {"28px": 64, "28px-dcgan": 64, "32px": 256, "64px": 256}
-# How p(x|z1) writes pixels unless asked otherwise: the DCGAN family's last block has 1 map.
-DEFAULT_DECODER_HEAD = {"28px-dcgan": "upsample"}
+DEFAULT_Z1 = {"28px": 64, "28px-dcgan": 64, "32px": 256, "64px": 256, "64px-dcgan": 256}
+# How p(x|z1) writes pixels unless asked otherwise: the DCGAN families' last block writes them.
+DEFAULT_DECODER_HEAD = {"28px-dcgan": "upsample", "64px-dcgan": "upsample"}
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,11 @@ maps, ``T`` the transposed version. The 28 px families are ours (the ALI paper h
 own discriminator (``benchmarks/recipes/image_game.py``); ``28px-dcgan`` follows the DCGAN
 MNIST pair (generator 128x7x7 -> 64x14x14 -> pixels; discriminator image branch 64 -> 128
 strided convolutions, read by the joint layers at 7x7), the pair that plays that game.
+``64px-dcgan`` is the same idea at 64 px: DCGAN's 64 px pair (generator 512x4x4 -> 256x8x8 ->
+128x16x16 -> 64x32x32 -> pixels by the last transposed convolution; discriminator image
+branch 64 -> 128 -> 256 -> 512 strided 4x4 convolutions, read by the joint layers at 4x4) and
+an encoder that mirrors the branch down to 1x1, instead of the appendix's 64 px networks,
+whose decoder ends in a thin block and a 1x1 convolution.
 """
 
 from __future__ import annotations
@@ -70,5 +75,15 @@ FAMILIES: dict[str, FamilySpec] = {
         disc_z=(1024, 1024),
         disc_joint=(2048, 2048),
         slope=0.02,
+    ),
+    "64px-dcgan": FamilySpec(
+        encoder=(C(4, 2, 64, 1), C(4, 2, 128, 1), C(4, 2, 256, 1), C(4, 2, 512, 1),
+                 C(4, 1, 512)),
+        decoder=(T(4, 1, 512), T(4, 2, 256, 1), T(4, 2, 128, 1), T(4, 2, 64, 1),
+                 T(4, 2, 3, 1)),
+        disc_x=(C(4, 2, 64, 1), C(4, 2, 128, 1), C(4, 2, 256, 1), C(4, 2, 512, 1)),
+        disc_z=(512, 512),
+        disc_joint=(1024, 1024),
+        slope=0.2,
     ),
 }
