@@ -170,5 +170,17 @@ def test_celeba_validation_protocol_holds_out_only_validation_ids():
     check_held_out(protocol, "present", (0, 3000))
     with pytest.raises(HalibenchError, match="lie inside --train-range"):
         check_held_out(protocol, "present", (0, 3300))
-    with pytest.raises(HalibenchError, match="model trains on mnist"):
-        validation_protocol("celeba-recipe-validation", "mnist")
+    with pytest.raises(HalibenchError, match="overlaps celeba-attributes-subset's test"):
+        check_held_out(protocol, "present", (3600, 4283))
+
+
+def test_a_validation_protocol_may_not_read_a_shipped_benchmarks_test_rows(tmp_path):
+    """Test ids that live in a split not named "test" (CelebA's subset) are refused too."""
+    from halibench.evaluation.protocols import benchmarks_dir
+
+    text = (benchmarks_dir() / "celeba-recipe-validation.toml").read_text()
+    leaky = tmp_path / "leaky.toml"
+    leaky.write_text(text.replace('name = "celeba-recipe-validation"', 'name = "leaky"')
+                     .replace("start = 3300, stop = 3600", "start = 3600, stop = 4283"))
+    with pytest.raises(HalibenchError, match="overlap celeba-attributes-subset's test rows"):
+        validation_protocol(str(leaky), "celeba")

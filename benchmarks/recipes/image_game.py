@@ -42,6 +42,7 @@ from torch import nn
 from halibench.data import load
 from halibench.models import build_model, preset
 from halibench.models.chains import XDecoder
+from halibench.models.config import DEFAULT_Z1
 
 
 def textbook_generator(z_dim: int) -> nn.Module:
@@ -62,11 +63,11 @@ def textbook_discriminator() -> nn.Module:
 class PackageGenerator(nn.Module):
     """A family's XDecoder (its ``decoder_head`` layout), fed z directly."""
 
-    def __init__(self, z_dim: int, family: str = "28px", head: str = "conv1x1",
+    def __init__(self, z_dim: int, family: str = "28px", head: str | None = None,
                  width: float = 1.0) -> None:
         super().__init__()
-        self.net = XDecoder(preset("ali", family, z_dims=(z_dim,), decoder_head=head,
-                                   width=width))
+        heads = {"decoder_head": head} if head else {}
+        self.net = XDecoder(preset("ali", family, z_dims=(z_dim,), width=width, **heads))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)
@@ -88,12 +89,11 @@ GENERATORS = {28: {"package": PackageGenerator,
                    "package-upsampling-head": lambda z: PackageGenerator(z, head="upsample"),
                    "textbook": textbook_generator},
               64: {"64px@0.25": lambda z: PackageGenerator(z, "64px", width=0.25),
-                   "64px-dcgan@0.5": lambda z: PackageGenerator(z, "64px-dcgan", "upsample",
-                                                                width=0.5)}}
+                   "64px-dcgan@0.5": lambda z: PackageGenerator(z, "64px-dcgan", width=0.5)}}
 DISCRIMINATORS = {28: {"package": PackageDiscriminator, "textbook": textbook_discriminator},
                   64: {"64px@0.25": lambda: PackageDiscriminator("64px", 0.25),
                        "64px-dcgan@0.5": lambda: PackageDiscriminator("64px-dcgan", 0.5)}}
-Z_DIM = {28: 64, 64: 256}
+Z_DIM = {28: DEFAULT_Z1["28px"], 64: DEFAULT_Z1["64px"]}  # one z for every generator
 
 
 def training_images(size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -188,6 +188,8 @@ def main() -> None:
     parser.add_argument("--samples", type=Path, default=None,
                         help="PNG of each pairing's last eight samples.")
     args = parser.parse_args()
+    if not 0 < args.every <= args.steps:
+        parser.error("--every: between 1 and --steps (each pairing is scored every EVERY steps)")
     images, real = training_images(args.size)
     reference = nearest_real_distance(images[:500], real)
     mean_face = nearest_real_distance(images.mean(0, keepdim=True), real)

@@ -41,7 +41,8 @@ from halibench.training.resume import STOPPING
 @click.option("--z-dims", default=None, help="Comma-separated |z| per level, e.g. 64,32.")
 @click.option("--family", type=click.Choice(list(FAMILY_SHAPES)), default=None,
               help="Architecture family (default: the one of the images' size; 28px-dcgan is "
-              "the 28 px family that plays MNIST's image game).")
+              "the 28 px family that plays MNIST's image game; 64px-dcgan the 64 px one that "
+              "plays CelebA's).")
 @click.option("--decoder-head", type=click.Choice(["conv1x1", "upsample"]), default=None,
               help="How p(x|z1) writes pixels: a 1x1 conv after the last block (ALI's "
               "layout), or the last transposed conv itself (DCGAN's); default: the family's.")

@@ -9,8 +9,10 @@ strided convolutions, read by the joint layers at 7x7), the pair that plays that
 ``64px-dcgan`` is the same idea at 64 px: DCGAN's 64 px pair (generator 512x4x4 -> 256x8x8 ->
 128x16x16 -> 64x32x32 -> pixels by the last transposed convolution; discriminator image
 branch 64 -> 128 -> 256 -> 512 strided 4x4 convolutions, read by the joint layers at 4x4) and
-an encoder that mirrors the branch down to 1x1, instead of the appendix's 64 px networks,
-whose decoder ends in a thin block and a 1x1 convolution.
+an encoder of the branch's four convolutions and a 4x4 one down to 1x1, instead of the
+appendix's 64 px networks, whose decoder ends in a thin block and a 1x1 convolution. With
+``--decoder-head conv1x1`` either DCGAN family's last block is that thin layout again (its
+nominal 1 or 3 maps scaled up to 8).
 """
 
 from __future__ import annotations

@@ -26,7 +26,8 @@ class TrainConfig(JsonConfig):
     log_every: int = 10
     validation: str | None = option(
         None, "Validation protocol (shipped name or .toml path) scored at checkpoints, e.g. "
-        "mnist-recipe-validation; its rows must be held-out training rows.")
+        "mnist-recipe-validation or celeba-recipe-validation; its rows must be held-out "
+        "training rows.")
     validate_every: int = option(
         0, "Steps between validation scores (0: never); a multiple of --checkpoint-every.",
         minimum=0)

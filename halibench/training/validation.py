@@ -19,7 +19,7 @@ import numpy as np
 from halibench.errors import HalibenchError
 from halibench.evaluation.benchmark import BenchmarkData, assemble, network_sources
 from halibench.evaluation.own_classifier import error_percent
-from halibench.evaluation.protocols import Protocol, load_protocol
+from halibench.evaluation.protocols import Protocol, SplitRange, list_protocols, load_protocol
 from halibench.evaluation.tasks import TASK_IMPLEMENTATIONS, Setting
 from halibench.features.extract import extract_features
 from halibench.models import HierarchicalALI
@@ -28,9 +28,25 @@ from halibench.training.config import TrainConfig
 LOWER_IS_BETTER = {"error"}
 
 
+def shipped_test_rows(dataset: str) -> dict[str, SplitRange]:
+    """The test rows of every shipped benchmark on ``dataset``, by protocol name: rows no
+    stopping rule may read. The shipped validation protocols (``*-recipe-validation``) are
+    left out: their "test" rows are held-out training rows."""
+    out = {}
+    for name in list_protocols():
+        protocol = load_protocol(name)
+        if protocol.dataset == dataset and not name.endswith("-recipe-validation"):
+            out[name] = protocol.splits["test"]
+    return out
+
+
+def overlapping(r: SplitRange, split: str, start: int, stop: int) -> bool:
+    return r.split == split and r.start < stop and start < r.stop
+
+
 def validation_protocol(name: str, dataset: str) -> Protocol:
     """The protocol ``name`` (shipped name or ``.toml`` path), checked to be about
-    ``dataset`` and never to read a test split."""
+    ``dataset`` and never to read a test split or a shipped benchmark's test rows."""
     protocol = load_protocol(name)
     if protocol.dataset != dataset:
         raise HalibenchError(f"--validation {name}: a protocol on {protocol.dataset}, the "
@@ -38,17 +54,29 @@ def validation_protocol(name: str, dataset: str) -> Protocol:
     if any(r.split == "test" for r in protocol.splits.values()):
         raise HalibenchError(f"--validation {name}: it reads the dataset's test split; a "
                              "validation protocol scores held-out training rows only")
+    for bench, test in shipped_test_rows(dataset).items():
+        for role, r in protocol.splits.items():
+            if overlapping(r, test.split, test.start, test.stop):
+                raise HalibenchError(
+                    f"--validation {name}: its {role} rows {r.split} {r.start}:{r.stop} "
+                    f"overlap {bench}'s test rows {test.start}:{test.stop}; a validation "
+                    "protocol scores held-out training rows only")
     return protocol
 
 
 def check_held_out(protocol: Protocol, split_name: str, train_range: tuple[int, int]) -> None:
-    """A run may not learn from the rows its stopping protocol holds out (validation, test)."""
+    """A run may not learn from the rows its stopping protocol holds out (validation, test),
+    nor from a shipped benchmark's test rows."""
     start, stop = train_range
     for role, r in protocol.splits.items():
-        if role != "pool" and r.split == split_name and r.start < stop and start < r.stop:
+        if role != "pool" and overlapping(r, split_name, start, stop):
             raise HalibenchError(f"--validation {protocol.name}: its {role} rows "
                                  f"{r.start}:{r.stop} lie inside --train-range {start}:{stop}; "
                                  "train on rows outside them")
+    for bench, test in shipped_test_rows(protocol.dataset).items():
+        if overlapping(test, split_name, start, stop):
+            raise HalibenchError(f"--train-range {start}:{stop}: it overlaps {bench}'s test "
+                                 f"rows {test.start}:{test.stop}; train on rows outside them")
 
 
 @dataclass
