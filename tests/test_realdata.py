@@ -61,10 +61,10 @@ def test_cifar10_folders_match_labels_csv(shared_data):
 @pytest.mark.parametrize("name", ["hali-celeba64", "ali-celeba64"])
 def test_shipped_celeba_models_reconstruct_held_out_faces(shared_data, name):
     """On the subset's test ids (never trained on), the shipped weights are trained, not
-    initial: z1's reconstruction is nearer its own face than half a random other face's
-    distance, and every level's reconstruction picks its own face out of 64 well above
-    chance (an initial decoder draws one grey image: 1 in 64). hali-celeba64's z2 passes only
-    the second (its reconstructions are about as far as a random face in MSE; see its card)."""
+    initial: each level's reconstruction, matched by pixel distance against the 64 input
+    faces, picks out its own face well above chance (1 in 64, what an initial decoder's one
+    grey image or an average face gets), z1's for at least a quarter of them. Pixel MSE is
+    not the check: an average face is about as close in MSE as hali-celeba64's z1."""
     import halibench
     from halibench.features.extract import as_float_images
 
@@ -72,13 +72,10 @@ def test_shipped_celeba_models_reconstruct_held_out_faces(shared_data, name):
     faces = load("celeba", "present", shared_data).take(3600, 3664).images
     x = as_float_images(torch.from_numpy(np.array(faces)))
     with torch.inference_mode():
-        err = ((model.reconstruct(x, 1) - x) ** 2).mean(dim=(1, 2, 3))
-        other = ((x.roll(1, dims=0) - x) ** 2).mean(dim=(1, 2, 3))
-        assert err.mean() < 0.5 * other.mean(), (err.mean(), other.mean())
         for level in range(1, model.levels + 1):
             nearest = torch.cdist(model.reconstruct(x, level).flatten(1), x.flatten(1)).argmin(1)
             found = (nearest == torch.arange(len(x))).sum().item()
-            assert found >= 4, (level, found)
+            assert found >= (16 if level == 1 else 4), (level, found)
 
 
 def test_cifar10_subset_protocol_splits_the_images_present(shared_data):
