@@ -137,7 +137,9 @@ def test_labelled_and_unlabelled_rows_may_not_be_validation_rows(tiny_mnist_root
         training_data("mnist", tiny_mnist_root, (0, 200), (200, 240), config=cfg)
 
 
-def test_own_classifier_record_is_the_models_argmax_error(tiny_mnist_root, tmp_path):
+def test_own_classifier_record_is_the_models_argmax_error(tiny_mnist_root, tmp_path,
+                                                          monkeypatch):
+    import halibench.evaluation.benchmark as benchmark
     from halibench.api import evaluate
     from halibench.data import load
 
@@ -147,8 +149,17 @@ def test_own_classifier_record_is_the_models_argmax_error(tiny_mnist_root, tmp_p
     assert config["labels"]["labels_per_class"] == 2 and model.trained_labels["draw"] == 0
     rows = (tmp_path / "run" / "validation.csv").read_text().splitlines()
     assert rows[0].startswith("step,classifier,z1,score")
+    extracted = []  # rows of every split whose features were computed
+
+    def counting(source, identity, images, *args, **kwargs):
+        extracted.append(len(images()))
+        return real(source, identity, images, *args, **kwargs)
+
+    real = benchmark.cached_features
+    monkeypatch.setattr(benchmark, "cached_features", counting)
     records = evaluate(str(final), str(own_protocol(tmp_path)), results_dir=None,
                        data_root=tiny_mnist_root, use_cache=False)
+    assert sorted(extracted) == [50, 100]  # validation and test; nothing is fitted on the pool
     assert [(r["level"], r["probe"], r["labels_per_class"]) for r in records] == [
         ("classifier", "own", 2)]  # only the label setting it trained with
     test = load("mnist", "test", tiny_mnist_root)

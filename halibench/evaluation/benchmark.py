@@ -139,15 +139,24 @@ def features_for(source: FeatureSource, data: BenchmarkData, use_cache: bool) ->
         except (OutputContractError, UserCodeError) as e:  # say which images it was
             raise type(e)(f"{e} (computing the {role} images' features)") from e
 
-    return assemble({role: feats(role) for role in protocol.splits}, data,
+    return assemble({role: feats(role) for role in feature_roles(protocol)}, data,
                     f"{source.model}, level {source.level!r}")
+
+
+def feature_roles(protocol: Protocol) -> list[str]:
+    """The splits whose features the task reads: the own-classifier task fits nothing, so it
+    reads the validation and test images' class logits, not the pool's."""
+    own = protocol.task == "own-classifier"
+    return [role for role in protocol.splits if not (own and role == "pool")]
 
 
 def assemble(by_role: dict[str, np.ndarray], data: BenchmarkData, what: str) -> Features:
     """A probe's ``Features`` from each split's features: widths checked, standardized
-    with the pool's statistics where the protocol says so."""
+    with the pool's statistics where the protocol says so. A split left out (the pool, for
+    a task that fits nothing) has zero rows of the same width."""
     protocol = data.protocol
-    pool, val, test = by_role["pool"], by_role.get("validation"), by_role["test"]
+    val, test = by_role.get("validation"), by_role["test"]
+    pool = by_role.get("pool", np.empty((0, test.shape[1]), dtype=test.dtype))
     widths = {role: f.shape[1] for role, f in by_role.items()}
     if len(set(widths.values())) > 1:
         raise OutputContractError(f"{what}: features per image differ between splits "
@@ -205,7 +214,7 @@ def run(protocol: Protocol, models: list[str | Encoder], levels: list[str] | Non
         for source in sources:
             t0 = time.perf_counter()
             feats = features_for(source, data, use_cache)
-            warn_constant(feats.pool, source)
+            warn_constant(feats.pool if len(feats.pool) else feats.test, source)
             if progress:
                 progress(f"{source.model} {source.level}: features in "
                          f"{time.perf_counter() - t0:.1f} s")
@@ -295,13 +304,14 @@ def record_fields(protocol: Protocol, source: FeatureSource, probe: str, full: b
             "feature_cache": cache_note(source, use_cache)}
 
 
-def warn_constant(pool: np.ndarray, source: FeatureSource, rows: int = 1000) -> None:
-    """One warning line when a source's features do not vary over the first pool images:
-    every probe would then predict one class."""
-    if float(np.ptp(np.asarray(pool[:rows], dtype=np.float32), axis=0).max(initial=0.0)) == 0:
-        log.warning("warning: %s %s gives the same features for the first %d pool images; "
+def warn_constant(features: np.ndarray, source: FeatureSource, rows: int = 1000) -> None:
+    """One warning line when a source's features do not vary over the first images (the
+    pool's, else the test split's): every probe would then predict one class."""
+    if float(np.ptp(np.asarray(features[:rows], dtype=np.float32),
+                    axis=0).max(initial=0.0)) == 0:
+        log.warning("warning: %s %s gives the same features for the first %d images; "
                     "probes on it can only guess one class", source.model, source.level,
-                    min(rows, len(pool)))
+                    min(rows, len(features)))
 
 
 def warn_grid_edges(records: list[dict[str, Any]]) -> None:

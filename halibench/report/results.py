@@ -84,9 +84,14 @@ def deviation(record: dict[str, Any]) -> str:
     return ""
 
 
-@cache
 def listed_settings(benchmark: str) -> tuple[str, ...]:
-    """The label settings a shipped protocol lists (read once per process)."""
+    """The label settings a shipped protocol lists (read once per protocols folder: tests
+    and users may point ``$HALIBENCH_BENCHMARKS`` elsewhere within one process)."""
+    return _listed_settings(benchmark, str(benchmarks_dir()))
+
+
+@cache
+def _listed_settings(benchmark: str, folder: str) -> tuple[str, ...]:
     return tuple(str(v) for v in load_protocol(benchmark).labels_per_class)
 
 

@@ -54,6 +54,7 @@ from halibench.models.checkpoints import (
     verified_config,
 )
 from halibench.progress import progress
+from halibench.training import run_lock
 from halibench.training.config import TrainConfig
 from halibench.training.distributed import DistInfo, agreed, init_distributed
 from halibench.training.health import health_probes
@@ -424,7 +425,7 @@ class Trainer:
         self.validation = CsvLog(self.run_dir / VALIDATION_FILE)
         self.stopper = EarlyStopping(config, (data.description or {}).get("data_root"))
         if self.dist.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            run_lock.acquire(self.run_dir)  # before the first write: logs are truncated next
             for csv_log in (self.losses, self.health, self.validation):
                 if self.start_step:
                     csv_log.truncate_after(self.start_step)
@@ -480,7 +481,15 @@ class Trainer:
         return row
 
     def fit(self, callbacks: Sequence[StepCallback] = ()) -> Path | None:
-        """Train to ``config.steps``; returns the final checkpoint folder (rank 0)."""
+        """Train to ``config.steps``; returns the final checkpoint folder (rank 0). The run
+        folder's lock is given back at the end, also when training fails."""
+        try:
+            return self._fit(callbacks)
+        finally:
+            if self.dist.is_main:
+                run_lock.release(self.run_dir)
+
+    def _fit(self, callbacks: Sequence[StepCallback]) -> Path | None:
         cfg, main = self.config, self.dist.is_main
         self.model.train()
         bar = progress(cfg.steps, f"train {self.model_config.kind}", "step", show=main,
