@@ -289,3 +289,42 @@ def test_feature_matching_is_the_distance_of_mean_penultimate_features():
     assert torch.allclose(loss, expected)
     with pytest.raises(ValueError, match="generator_loss"):
         TrainConfig(generator_loss="minimax")
+
+
+def test_a_shipped_semi_supervised_checkpoint_is_scored_by_own_protocols_only(
+        tiny_mnist_root, tmp_path, monkeypatch):
+    import json
+
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from halibench.cli import cli
+    from halibench.evaluation.benchmark import shipped_family, shipped_for
+    from halibench.evaluation.regress import regress
+    from halibench.models.export import export_run
+
+    monkeypatch.setenv("HALIBENCH_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    trainer, _ = tiny_semisup(tiny_mnist_root, tmp_path)
+    trainer.fit()
+    export_run(tmp_path / "run", "tiny-semi", "mnist")
+    entry = json.loads((tmp_path / "checkpoints" / "index.json").read_text())[
+        "checkpoints"]["tiny-semi"]
+    assert entry["trained_labels"] == {"labels_per_class": 2, "draw": 0, "unlabelled":
+                                       "adversarial", "protocol": "tiny-own"}
+    assert "tiny-semi" not in shipped_for("mnist") and shipped_for("mnist", True) == [
+        "tiny-semi"]
+    assert shipped_family("hali", "mnist") == "hali-mnist"  # the family means the unsupervised one
+    own = str(own_protocol(tmp_path))
+    results = tmp_path / "results"
+    out = CliRunner().invoke(cli, ["run", own, "--data-root", str(tiny_mnist_root),
+                                   "--results", str(results), "--json"])
+    assert out.exit_code == 0, out.output
+    (record,) = json.loads(out.stdout)
+    assert (record["model"], record["level"], record["probe"]) == ("tiny-semi", "classifier",
+                                                                   "own")
+    expected = pd.DataFrame([{"benchmark": own, "model": "tiny-semi", "level": "classifier",
+                              "probe": "own", "labels_per_class": "2", "draws": 1,
+                              "expected": record["mean"], "tolerance": 0.01,
+                              "published_model": "", "beats_published": False}])
+    (row,) = regress(expected, tiny_mnist_root).to_dict("records")
+    assert row["ok"] and row["measured"] == pytest.approx(record["mean"])

@@ -117,7 +117,14 @@ def run(benchmark_name: str, models: tuple[str, ...], levels: tuple[str, ...],
 
     device = resolve_device(device)
     protocol = selected_protocol(benchmark_name, labels_per_class)
-    names = list(models) or benchmark.shipped_for(protocol.dataset) + DEFAULT_BASELINES
+    own = protocol.task == "own-classifier"  # scores models trained with labels, no baseline
+    names = list(models) or (benchmark.shipped_for(protocol.dataset, trained_with_labels=True)
+                             if own else benchmark.shipped_for(protocol.dataset)
+                             + DEFAULT_BASELINES)
+    if not names:
+        raise click.UsageError(f"{protocol.name}: no shipped checkpoint of "
+                               f"{protocol.dataset} was trained with labels; pass --model "
+                               "RUN_FOLDER of a run trained with --labels-per-class")
     # With --json, stdout is the JSON alone: whatever an encoder prints goes to stderr.
     with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
         records = benchmark.run(protocol, names, list(levels) or None, list(probes) or None,
@@ -304,8 +311,9 @@ def list_cmd() -> None:
 
     index = read_index()
     click.echo("models: hali, ali, bigan (train with `halibench train`)")
-    click.echo("checkpoints: " + (", ".join(f"{n} ({e.get('dataset', '?')})"
-                                            for n, e in sorted(index.items())) or "none yet"))
+    click.echo("checkpoints: " + (", ".join(
+        f"{n} ({e.get('dataset', '?')}{', trained with labels' if e.get('trained_labels') else ''})"
+        for n, e in sorted(index.items())) or "none yet"))
     click.echo("levels: z1..zL, concat, hidden (per model; see feature_info); classifier "
                "(semi-supervised models, *-own protocols)")
     click.echo("baselines: " + ", ".join(BASELINES))

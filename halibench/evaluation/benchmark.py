@@ -39,15 +39,19 @@ from halibench.report.results import deviation, write_record
 log = logging.getLogger("halibench")
 
 
-def shipped_for(dataset: str) -> list[str]:
-    return sorted(n for n, e in read_index().items() if e.get("dataset") == dataset)
+def shipped_for(dataset: str, trained_with_labels: bool = False) -> list[str]:
+    """The shipped checkpoints of ``dataset`` a run evaluates by default: the unsupervised
+    representations, or (for an own-classifier protocol) those trained with labels."""
+    return sorted(n for n, e in read_index().items() if e.get("dataset") == dataset
+                  and bool(e.get("trained_labels")) == trained_with_labels)
 
 
 def shipped_family(kind: str, dataset: str | None, say=None) -> str:
-    """The shipped checkpoint of model family ``kind`` trained on ``dataset``."""
+    """The shipped unsupervised checkpoint of model family ``kind`` trained on ``dataset``
+    (one trained with labels is named, not meant by its family)."""
     index = read_index()
-    names = sorted(n for n, e in index.items()
-                   if e.get("model") == kind and e.get("dataset") == dataset)
+    names = sorted(n for n, e in index.items() if e.get("model") == kind
+                   and e.get("dataset") == dataset and not e.get("trained_labels"))
     if len(names) != 1:
         hint = ("pass the dataset (dataset=... in Python)" if dataset is None
                 else f"name one of {sorted(index)}")

@@ -76,12 +76,26 @@ def export_run(run_dir: Path, name: str, dataset: str, notes: str = "",
                    "model": config["model"]["kind"], "dataset": dataset,
                    "levels": len(config["model"]["z_dims"]),
                    "size_bytes": (dest / MODEL_FILE).stat().st_size,
-                   "encoder_sha256": write_encoder(dest, name, writable_index_path())}
+                   "encoder_sha256": write_encoder(dest, name, writable_index_path()),
+                   **trained_labels_entry(config)}
     write_json_atomic(writable_index_path(), {"checkpoints": dict(sorted(index.items()))})
     return dest
 
 
 NOTES_FILE = "NOTES.md"
+
+
+def trained_labels_entry(config: dict[str, Any]) -> dict[str, Any]:
+    """The index entry's ``trained_labels`` of a checkpoint trained with labels (none for an
+    unsupervised one): it does not stand for its model family, and it is scored by
+    own-classifier protocols by default."""
+    labels = config.get("labels")
+    if not labels:
+        return {}
+    return {"trained_labels": {
+        "labels_per_class": labels["labels_per_class"], "draw": labels["draw"],
+        "protocol": labels["protocol"],
+        "unlabelled": config.get("training", {}).get("unlabelled", "adversarial")}}
 
 
 def stopping_lines(config: dict[str, Any], validation: pd.DataFrame | None) -> list[str]:
