@@ -131,13 +131,16 @@ def as_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
 
 
 def list_models() -> dict[str, list[str]]:
-    """Shipped checkpoints, model families and baselines, by kind."""
+    """Shipped checkpoints (those trained with labels also under their own key), model
+    families and baselines, by kind."""
     from halibench.features.sources import BASELINES
     from halibench.models.checkpoints import read_index
     from halibench.models.config import KINDS
 
-    return {"checkpoints": sorted(read_index()), "families": list(KINDS),
-            "baselines": list(BASELINES)}
+    index = read_index()
+    return {"checkpoints": sorted(index),
+            "trained_with_labels": sorted(n for n, e in index.items() if e.get("trained_labels")),
+            "families": list(KINDS), "baselines": list(BASELINES)}
 
 
 def list_benchmarks() -> list[str]:

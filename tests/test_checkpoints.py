@@ -164,29 +164,30 @@ def test_cli_train_refuses_rows_its_validation_protocol_holds_out(tiny_mnist_roo
 
 
 def test_cli_train_refuses_a_run_another_process_writes(tiny_mnist_root, tmp_path):
-    import json
-    import socket
     import subprocess
+    import sys
 
     from halibench.training.run_lock import LOCK_FILE
 
     out = tmp_path / "run"
     runner = CliRunner()
     assert runner.invoke(cli, train_args(tiny_mnist_root, out)).exit_code == 0
-    assert not (out / LOCK_FILE).exists()  # given back when training ends
     logs = (out / "losses.csv").read_text()
-    writer = subprocess.Popen(["sleep", "60"])  # a live process that is not this one
+    holder = subprocess.Popen(  # another process that holds the run's lock, as a run would
+        [sys.executable, "-c", "import sys; from pathlib import Path; from halibench.training "
+         "import run_lock; run_lock.acquire(Path(sys.argv[1])); print('held', flush=True); "
+         "sys.stdin.read()", str(out)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        lock = {"pid": writer.pid, "host": socket.gethostname()}
-        (out / LOCK_FILE).write_text(json.dumps(lock))
+        assert holder.stdout.readline().strip() == "held"
         result = runner.invoke(cli, train_args(tiny_mnist_root, out, "--resume", "--steps", "4"))
         assert result.exit_code == 2 and result.output.count("\n") == 1
-        assert f"another training process (pid {writer.pid}) writes this run" in result.output
+        assert f"a training process ({{\"pid\": {holder.pid}" in result.output
+        assert "writes this run" in result.output
         assert (out / "losses.csv").read_text() == logs  # nothing truncated or appended
     finally:
-        writer.kill()
-        writer.wait()
-    # its process gone, the lock is stale and taken over
+        holder.kill()
+        holder.wait()
+    # its process gone (killed: no clean-up ran), the kernel has dropped its lock
     result = runner.invoke(cli, train_args(tiny_mnist_root, out, "--resume", "--steps", "4"))
     assert result.exit_code == 0, result.output
-    assert (out / "step-00000004").is_dir() and not (out / LOCK_FILE).exists()
+    assert (out / "step-00000004").is_dir() and (out / LOCK_FILE).is_file()

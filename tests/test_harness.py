@@ -199,6 +199,12 @@ def test_cli_regress_exit_codes(tiny_mnist_root, tmp_path, monkeypatch):
     bad = runner.invoke(cli, ["regress", "--expected", str(drift), "--data-root",
                               str(tiny_mnist_root)])
     assert bad.exit_code == 1 and "DRIFT" in bad.output
+    blank = tmp_path / "blank.csv"
+    blank.write_text(header + f"mnist-semisup,raw-pixels,pixels,knn,10,,{measured},0.5\n")
+    refused = runner.invoke(cli, ["regress", "--expected", str(blank), "--data-root",
+                                  str(tiny_mnist_root)])
+    assert refused.exit_code == 2 and refused.output.count("\n") == 1
+    assert "row 2: draws '' is not a number" in refused.output
 
     # a row that claims to beat a published number fails when it no longer does
     published = tmp_path / "benchmarks" / "published.csv"

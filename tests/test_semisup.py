@@ -311,8 +311,9 @@ def test_a_shipped_semi_supervised_checkpoint_is_scored_by_own_protocols_only(
         "checkpoints"]["tiny-semi"]
     assert entry["trained_labels"] == {"labels_per_class": 2, "draw": 0, "unlabelled":
                                        "adversarial", "protocol": "tiny-own"}
-    assert "tiny-semi" not in shipped_for("mnist") and shipped_for("mnist", True) == [
-        "tiny-semi"]
+    assert "tiny-semi" not in shipped_for(load_protocol("mnist-semisup"))
+    assert shipped_for(load_protocol(str(own_protocol(tmp_path)))) == ["tiny-semi"]
+    assert shipped_for(load_protocol("mnist-semisup-own")) == []  # another draw
     assert shipped_family("hali", "mnist") == "hali-mnist"  # the family means the unsupervised one
     own = str(own_protocol(tmp_path))
     results = tmp_path / "results"

@@ -103,8 +103,9 @@ def evaluation_options(f):
 @click.argument("benchmark_name", metavar="BENCHMARK")
 @click.option("--model", "models", multiple=True, help="Shipped checkpoint name, model family "
               "(hali, ali, bigan: the shipped one for the dataset), checkpoint folder, baseline "
-              "or package.module:attribute (your encoder); default: shipped checkpoints for "
-              "the dataset and baselines.")
+              "or package.module:attribute (your encoder); default: the dataset's shipped "
+              "checkpoints trained without labels and baselines (for an own-classifier "
+              "protocol, those trained with its labelled draw).")
 @evaluation_options
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")
 def run(benchmark_name: str, models: tuple[str, ...], levels: tuple[str, ...],
@@ -118,13 +119,12 @@ def run(benchmark_name: str, models: tuple[str, ...], levels: tuple[str, ...],
     device = resolve_device(device)
     protocol = selected_protocol(benchmark_name, labels_per_class)
     own = protocol.task == "own-classifier"  # scores models trained with labels, no baseline
-    names = list(models) or (benchmark.shipped_for(protocol.dataset, trained_with_labels=True)
-                             if own else benchmark.shipped_for(protocol.dataset)
-                             + DEFAULT_BASELINES)
+    names = list(models) or benchmark.shipped_for(protocol) + ([] if own else DEFAULT_BASELINES)
     if not names:
-        raise click.UsageError(f"{protocol.name}: no shipped checkpoint of "
-                               f"{protocol.dataset} was trained with labels; pass --model "
-                               "RUN_FOLDER of a run trained with --labels-per-class")
+        raise click.UsageError(f"{protocol.name}: no shipped checkpoint was trained with its "
+                               f"labelled draw at {list(protocol.labels_per_class)} labels per "
+                               "class; pass --model RUN_FOLDER of a run trained with "
+                               "--labels-per-class")
     # With --json, stdout is the JSON alone: whatever an encoder prints goes to stderr.
     with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
         records = benchmark.run(protocol, names, list(levels) or None, list(probes) or None,

@@ -39,16 +39,26 @@ from halibench.report.results import deviation, write_record
 log = logging.getLogger("halibench")
 
 
-def shipped_for(dataset: str, trained_with_labels: bool = False) -> list[str]:
-    """The shipped checkpoints of ``dataset`` a run evaluates by default: the unsupervised
-    representations, or (for an own-classifier protocol) those trained with labels."""
-    return sorted(n for n, e in read_index().items() if e.get("dataset") == dataset
-                  and bool(e.get("trained_labels")) == trained_with_labels)
+def shipped_for(protocol: Protocol) -> list[str]:
+    """The shipped checkpoints a run of ``protocol`` evaluates by default: those of its
+    dataset trained without labels; for an own-classifier protocol, those trained with its
+    labelled draw (same label protocol, a label count it lists)."""
+    own = protocol.task == "own-classifier"
+    names = []
+    for name, entry in read_index().items():
+        trained = entry.get("trained_labels")
+        if entry.get("dataset") != protocol.dataset or bool(trained) != own:
+            continue
+        if own and (trained.get("protocol") != protocol.name
+                    or trained.get("labels_per_class") not in protocol.labels_per_class):
+            continue
+        names.append(name)
+    return sorted(names)
 
 
 def shipped_family(kind: str, dataset: str | None, say=None) -> str:
-    """The shipped unsupervised checkpoint of model family ``kind`` trained on ``dataset``
-    (one trained with labels is named, not meant by its family)."""
+    """The shipped checkpoint of model family ``kind`` trained on ``dataset`` without labels
+    (a checkpoint trained with labels is only ever chosen by its name)."""
     index = read_index()
     names = sorted(n for n, e in index.items() if e.get("model") == kind
                    and e.get("dataset") == dataset and not e.get("trained_labels"))

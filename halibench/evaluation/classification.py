@@ -47,6 +47,9 @@ def grid_edge(index: int, size: int) -> str | None:
 
 @dataclass
 class Features:
+    """One source's features per split, with the labels. ``pool`` has zero rows (and
+    ``pool_labels`` all of them) for a task that fits nothing on the pool."""
+
     pool: np.ndarray
     pool_labels: np.ndarray
     validation: np.ndarray | None

@@ -24,11 +24,15 @@ from halibench.evaluation.protocol_schema import validated
 BENCHMARKS_ENV = "HALIBENCH_BENCHMARKS"
 
 
+def shipped_benchmarks_dir() -> Path:
+    """The protocol files that ship with the package."""
+    return Path(str(resources.files("halibench") / "shipped" / "benchmarks"))
+
+
 def benchmarks_dir() -> Path:
-    """The shipped protocols (package data); ``$HALIBENCH_BENCHMARKS`` overrides."""
+    """The protocols in use: the shipped ones; ``$HALIBENCH_BENCHMARKS`` overrides."""
     env = os.environ.get(BENCHMARKS_ENV)
-    return Path(env) if env else Path(str(resources.files("halibench") / "shipped" /
-                                          "benchmarks"))
+    return Path(env) if env else shipped_benchmarks_dir()
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,11 @@ def read_expected(path: Path | None = None) -> pd.DataFrame:
             df[column] = default
     df["beats_published"] = df["beats_published"].astype(str).str.lower().isin(
         ["true", "1", "yes"])
+    for column in ("draws", "expected", "tolerance"):
+        bad = pd.to_numeric(df[column], errors="coerce").isna()
+        if bad.any():
+            raise HalibenchError(f"{path}: row {int(bad.idxmax()) + 2}: {column} "
+                                 f"{df[column][bad].iloc[0]!r} is not a number; give one")
     return df
 
 
@@ -92,7 +97,7 @@ def regress(expected: pd.DataFrame, root: str | Path | None, use_cache: bool = T
         drift = rec["mean"] - row.expected
         beside = compared(row, rec["mean"], rec["labels"], protocol.metric)
         out.append({"benchmark": row.benchmark, "model": row.model, "level": row.level,
-                    "probe": row.probe, "labels": rec["labels"], "draws": int(row.draws),
+                    "probe": row.probe, "labels": rec["labels"], "draws": len(rec["draws"]),
                     "expected": row.expected, "measured": round(rec["mean"], 3),
                     "drift": round(drift, 3), "tolerance": row.tolerance,
                     "within_tolerance": abs(drift) <= row.tolerance, **beside,

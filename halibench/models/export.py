@@ -18,6 +18,7 @@ from halibench.models.checkpoints import (
     MODEL_FILE,
     marked,
     resolve_folder,
+    trained_labels_of,
     verified_config,
 )
 from halibench.models.encoders import write_encoder
@@ -86,16 +87,14 @@ NOTES_FILE = "NOTES.md"
 
 
 def trained_labels_entry(config: dict[str, Any]) -> dict[str, Any]:
-    """The index entry's ``trained_labels`` of a checkpoint trained with labels (none for an
-    unsupervised one): it does not stand for its model family, and it is scored by
-    own-classifier protocols by default."""
-    labels = config.get("labels")
-    if not labels:
+    """The index entry's ``trained_labels`` of a checkpoint trained with labels (nothing for
+    an unsupervised one): such a checkpoint is chosen by name, not by its model family, and
+    own-classifier protocols score it by default."""
+    trained = trained_labels_of(config)
+    if trained is None:
         return {}
-    return {"trained_labels": {
-        "labels_per_class": labels["labels_per_class"], "draw": labels["draw"],
-        "protocol": labels["protocol"],
-        "unlabelled": config.get("training", {}).get("unlabelled", "adversarial")}}
+    keep = ("labels_per_class", "draw", "protocol", "unlabelled")
+    return {"trained_labels": {k: trained[k] for k in keep}}
 
 
 def stopping_lines(config: dict[str, Any], validation: pd.DataFrame | None) -> list[str]:

@@ -12,7 +12,11 @@ from typing import Any
 import pandas as pd
 
 from halibench.errors import HalibenchError
-from halibench.evaluation.protocols import benchmarks_dir, load_protocol
+from halibench.evaluation.protocols import (
+    benchmarks_dir,
+    load_protocol,
+    shipped_benchmarks_dir,
+)
 from halibench.io import write_json_atomic, write_text_atomic
 from halibench.models.hub import read_index
 from halibench.names import safe_name
@@ -84,15 +88,12 @@ def deviation(record: dict[str, Any]) -> str:
     return ""
 
 
-def listed_settings(benchmark: str) -> tuple[str, ...]:
-    """The label settings a shipped protocol lists (read once per protocols folder: tests
-    and users may point ``$HALIBENCH_BENCHMARKS`` elsewhere within one process)."""
-    return _listed_settings(benchmark, str(benchmarks_dir()))
-
-
 @cache
-def _listed_settings(benchmark: str, folder: str) -> tuple[str, ...]:
-    return tuple(str(v) for v in load_protocol(benchmark).labels_per_class)
+def listed_settings(benchmark: str) -> tuple[str, ...]:
+    """The label settings the shipped (official) file of ``benchmark`` lists, whatever
+    ``$HALIBENCH_BENCHMARKS`` points at (read once per process)."""
+    path = shipped_benchmarks_dir() / f"{benchmark}.toml"
+    return tuple(str(v) for v in load_protocol(str(path)).labels_per_class)
 
 
 def record_key(record: dict[str, Any]) -> tuple:

@@ -1,9 +1,12 @@
-"""One writer per run folder: a lock file naming the training process that writes it.
+"""One writer per run folder: an exclusive lock on the folder's ``.train.lock``.
 
 Two ``halibench train`` processes on one ``--out`` (a run and its own ``--resume``, or two
 new runs) would truncate each other's logs and interleave checkpoints. The first to start
-holds ``.train.lock`` until it finishes; the second is refused with one line. A lock left by
-a process that died (same machine, its pid gone) is taken over.
+holds an ``flock`` on ``.train.lock`` until it finishes; the second is refused with one line
+naming the holder (the pid and host written in the file). The kernel drops the lock when its
+process dies, however it dies, so no lock outlives its run. The file itself stays (it is
+never the lock, only its name tag). Where ``fcntl`` does not exist (Windows), runs are not
+locked.
 """
 
 from __future__ import annotations
@@ -12,66 +15,43 @@ import json
 import os
 import socket
 from pathlib import Path
+from typing import IO
 
 from halibench.errors import HalibenchError
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
 LOCK_FILE = ".train.lock"
-
-
-def _me() -> dict[str, object]:
-    return {"pid": os.getpid(), "host": socket.gethostname()}
-
-
-def _holder(path: Path) -> dict[str, object] | None:
-    """The process named in a lock file, or None when it is unreadable (half-written)."""
-    try:
-        holder = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return holder if isinstance(holder, dict) else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
+_held: dict[Path, IO[str]] = {}  # run folder -> the open lock file this process holds
 
 
 def acquire(run_dir: Path) -> None:
-    """Take ``run_dir``'s lock for this process (again, if it holds it already)."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / LOCK_FILE
-    for _ in range(3):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            holder = _holder(path)
-            if holder == _me():
-                return
-            if holder is not None and holder.get("host") != socket.gethostname():
-                raise HalibenchError(f"{run_dir}: a training process on {holder.get('host')} "
-                                     f"(pid {holder.get('pid')}) writes this run; wait for it, "
-                                     f"or delete {path} if none does") from None
-            pid = holder.get("pid") if holder is not None else None
-            if isinstance(pid, int) and pid > 0 and _alive(pid):
-                raise HalibenchError(f"{run_dir}: another training process (pid {pid}) "
-                                     "writes this run; wait for it to end or give another "
-                                     "--out") from None
-            path.unlink(missing_ok=True)  # its process is gone, or the file is not a lock
-            continue
-        with os.fdopen(fd, "w") as f:
-            json.dump(_me(), f)
+    """Hold ``run_dir``'s lock for this process (a no-op if it holds it already)."""
+    key = run_dir.resolve()
+    if fcntl is None or key in _held:
         return
-    raise HalibenchError(f"{run_dir}: could not take its lock {path}; delete it if no "
-                         "training process writes this run")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(run_dir / LOCK_FILE, "a+")  # noqa: SIM115 - held open while the run lasts
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise HalibenchError(f"{run_dir}: a training process ({holder}) writes this run; wait "
+                             "for it to end, or give another --out") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    handle.flush()
+    _held[key] = handle
 
 
 def release(run_dir: Path) -> None:
     """Give ``run_dir``'s lock back, if this process holds it."""
-    path = run_dir / LOCK_FILE
-    if _holder(path) == _me():
-        path.unlink(missing_ok=True)
+    handle = _held.pop(run_dir.resolve(), None)
+    if handle is not None:
+        handle.close()  # closing drops the flock

@@ -377,6 +377,8 @@ class Trainer:
         self.resumes: list[str] = []
         if self.dist.is_main:
             check_out_folder(self.run_dir, resume)
+            if self.run_dir.is_dir():  # before the stored run is read
+                run_lock.acquire(self.run_dir)
         if resume:
             resume_from = resolve_folder(self.run_dir)
             stored = stored_run(self.run_dir)
@@ -425,7 +427,7 @@ class Trainer:
         self.validation = CsvLog(self.run_dir / VALIDATION_FILE)
         self.stopper = EarlyStopping(config, (data.description or {}).get("data_root"))
         if self.dist.is_main:
-            run_lock.acquire(self.run_dir)  # before the first write: logs are truncated next
+            run_lock.acquire(self.run_dir)  # held already, or a new folder: before any write
             for csv_log in (self.losses, self.health, self.validation):
                 if self.start_step:
                     csv_log.truncate_after(self.start_step)
