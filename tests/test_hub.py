@@ -61,3 +61,24 @@ def test_a_folder_of_checkpoints_is_found_without_its_own_index(elsewhere, monke
     shutil.copytree(checkout_folder() / NAME, elsewhere / "copy" / NAME)
     monkeypatch.setenv("HALIBENCH_CHECKPOINTS", str(elsewhere / "copy"))
     assert shipped_folder(NAME, read_index()[NAME]) == elsewhere / "copy" / NAME
+
+
+def test_an_installed_package_skips_own_classifier_rows_and_says_so(elsewhere, monkeypatch):
+    """The own classifier is the discriminator, which the packaged encoder lacks: regress
+    says the row needs the full checkpoint instead of failing; with an address it runs."""
+    import pandas as pd
+
+    from halibench.evaluation import regress as regress_module
+    from halibench.models.hub import full_copy_reachable
+
+    monkeypatch.delenv("HALIBENCH_CHECKPOINT_URL", raising=False)
+    assert not full_copy_reachable("hali-mnist-semisup") and full_copy_reachable("runs/mine")
+    expected = pd.DataFrame([{"benchmark": "mnist-semisup-own", "model": "hali-mnist-semisup",
+                              "level": "classifier", "probe": "own", "labels_per_class": "10",
+                              "draws": 1, "expected": 3.22, "tolerance": 0.1,
+                              "published_model": "", "beats_published": False}])
+    monkeypatch.setattr(regress_module.benchmark, "run", lambda *a, **k: pytest.fail("ran"))
+    (row,) = regress_module.regress(expected, None).to_dict("records")
+    assert row["ok"] and row["skipped"].startswith("needs the full checkpoint")
+    monkeypatch.setenv("HALIBENCH_CHECKPOINT_URL", checkout_folder().as_uri())
+    assert full_copy_reachable("hali-mnist-semisup")

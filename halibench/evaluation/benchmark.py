@@ -116,7 +116,8 @@ def model_sources(spec: str | Encoder, levels: list[str] | None, image_shape: tu
         raise HalibenchError(f"unknown model {spec!r}; valid: shipped {sorted(read_index())}, "
                              f"families {list(KINDS)}, baselines {list(BASELINES)}, a "
                              "checkpoint folder, or package.module:attribute")
-    network, config, name = load_named(spec)
+    # the own classifier is the discriminator: it needs the full checkpoint, not the encoder
+    network, config, name = load_named(spec, decoders=bool(levels and "classifier" in levels))
     return network_sources(network, name, config["sha256"][MODEL_FILE], levels, image_shape)
 
 

@@ -90,6 +90,13 @@ def local_copy(entry: dict[str, Any]) -> Path | None:
     return None
 
 
+def full_copy_reachable(name: str) -> bool:
+    """Whether the full checkpoint behind ``name`` (weights of every network) can be had: a
+    local copy, or an address to download it from; True for a name that is not shipped."""
+    entry = read_index().get(name)
+    return entry is None or local_copy(entry) is not None or bool(os.environ.get(URL_ENV))
+
+
 def shipped_folder(name: str, entry: dict[str, Any]) -> Path:
     """The folder of shipped checkpoint ``name``, downloaded if no local copy has it."""
     return local_copy(entry) or fetch(name, entry)
