@@ -98,3 +98,20 @@ def test_a_shipped_name_without_its_full_checkpoint_uses_its_packaged_encoder(
     with pytest.raises(CheckpointError, match="does not match the index"):
         halibench.load("tiny-ali")
     assert entry["encoder_sha256"]
+
+
+def test_a_card_lists_each_setting_once_under_the_shipped_name():
+    """Records of one checkpoint scored as its run folder and as its shipped name."""
+    import pandas as pd
+
+    from halibench.models.export import one_per_setting
+
+    setting = {"benchmark": "mnist-semisup", "protocol_version": "1.2", "protocol_sha256": "s",
+               "checkpoint_sha256": "c", "level": "z1", "probe": "l2svm", "labels": 100,
+               "full": False, "n_draws": 10}
+    rows = pd.DataFrame([setting | {"model": "run-s2", "mean": 1.0},
+                         setting | {"model": "shipped", "mean": 2.0},
+                         setting | {"model": "run-s2", "level": "z2", "mean": 3.0}])
+    kept = one_per_setting(rows, "shipped")
+    assert list(zip(kept["model"], kept["level"], kept["mean"])) == [
+        ("shipped", "z1", 2.0), ("run-s2", "z2", 3.0)]

@@ -79,6 +79,20 @@ def test_an_installed_package_skips_own_classifier_rows_and_says_so(elsewhere, m
                               "published_model": "", "beats_published": False}])
     monkeypatch.setattr(regress_module.benchmark, "run", lambda *a, **k: pytest.fail("ran"))
     (row,) = regress_module.regress(expected, None).to_dict("records")
-    assert row["ok"] and row["skipped"].startswith("needs the full checkpoint")
+    assert row["status"].startswith("skipped: needs the full checkpoint") and not row["ok"]
+    assert "HALIBENCH_CHECKPOINT_URL" in row["status"] and row["within_tolerance"] is None
     monkeypatch.setenv("HALIBENCH_CHECKPOINT_URL", checkout_folder().as_uri())
     assert full_copy_reachable("hali-mnist-semisup")
+    monkeypatch.delenv("HALIBENCH_CHECKPOINT_URL")
+    from click.testing import CliRunner
+
+    from halibench.cli import cli
+
+    rows = elsewhere / "expected.csv"
+    expected.to_csv(rows, index=False)
+    out = CliRunner().invoke(cli, ["regress", "--expected", str(rows), "--csv",
+                                   str(elsewhere / "out.csv")])
+    assert out.exit_code == 0, out.output
+    assert "| own | — | — | 3.22 | — | — |" in out.output and "no row ran; 1 skipped" in out.output
+    written = pd.read_csv(elsewhere / "out.csv")
+    assert written["labels"].isna().all() and written["status"].str.startswith("skipped").all()

@@ -81,10 +81,15 @@ def compared(row: Any, measured: float, labels: int, metric: str) -> dict[str, A
             "gap": round(gap, 3), "claim_ok": gap > 0 or not row.beats_published}
 
 
+SKIP_FULL = ("skipped: needs the full checkpoint (its discriminator classifies); set "
+             "HALIBENCH_CHECKPOINTS or HALIBENCH_CHECKPOINT_URL")
+
+
 def regress(expected: pd.DataFrame, root: str | Path | None, use_cache: bool = True
             ) -> pd.DataFrame:
-    """Every expected row re-evaluated; ``ok``: within tolerance and, for a row that claims
-    to beat its published number, still beating it."""
+    """Every expected row re-evaluated. ``status``: "ok" (within tolerance and, for a row
+    that claims to beat its published number, still beating it), "DRIFT", "LOST CLAIM", or
+    "skipped: why" for a row that cannot run here (``ok`` is False: nothing was checked)."""
     out = []
     for row in expected.itertuples():
         protocol = load_protocol(row.benchmark)
@@ -94,26 +99,30 @@ def regress(expected: pd.DataFrame, root: str | Path | None, use_cache: bool = T
         level = None if row.level in ("pixels", "hog") else [row.level]
         own = protocol.task == "own-classifier"  # one draw: the model's own
         if own and not full_copy_reachable(row.model):  # an installed package: encoders only
-            out.append(skipped(row, "needs the full checkpoint (its discriminator classifies)"))
+            out.append(result_row(row, None, SKIP_FULL))
             continue
         (rec,) = benchmark.run(protocol, [row.model], level, [row.probe], root=root,
                                use_cache=use_cache, draws=None if own else int(row.draws))
-        drift = rec["mean"] - row.expected
-        beside = compared(row, rec["mean"], rec["labels"], protocol.metric)
-        out.append({"benchmark": row.benchmark, "model": row.model, "level": row.level,
-                    "probe": row.probe, "labels": rec["labels"], "draws": len(rec["draws"]),
-                    "expected": row.expected, "measured": round(rec["mean"], 3),
-                    "drift": round(drift, 3), "tolerance": row.tolerance,
-                    "within_tolerance": abs(drift) <= row.tolerance, **beside,
-                    "ok": abs(drift) <= row.tolerance and beside["claim_ok"],
-                    "checkpoint_sha256": rec["checkpoint_sha256"] or "", "skipped": ""})
-    return pd.DataFrame(out)
+        out.append(result_row(row, rec, protocol.metric))
+    return pd.DataFrame(out).astype({"labels": "Int64", "draws": "Int64"})
 
 
-def skipped(row: Any, why: str) -> dict[str, Any]:
-    """A row that cannot run here, said so (it neither passes nor fails a number)."""
-    return {"benchmark": row.benchmark, "model": row.model, "level": row.level,
-            "probe": row.probe, "labels": None, "draws": 0, "expected": row.expected,
-            "measured": float("nan"), "drift": float("nan"), "tolerance": row.tolerance,
-            "within_tolerance": True, "published": "", "gap": None, "claim_ok": True,
-            "ok": True, "checkpoint_sha256": "", "skipped": why}
+def result_row(row: Any, rec: dict[str, Any] | None, metric_or_skip: str) -> dict[str, Any]:
+    """One expected row beside what was measured (``rec``, with the protocol's metric), or
+    beside nothing (``rec`` None, with the reason it was skipped)."""
+    out = {"benchmark": row.benchmark, "model": row.model, "level": row.level,
+           "probe": row.probe, "labels": None, "draws": None, "expected": row.expected,
+           "measured": None, "drift": None, "tolerance": row.tolerance,
+           "within_tolerance": None, "published": "", "gap": None, "claim_ok": None,
+           "ok": False, "status": metric_or_skip, "checkpoint_sha256": ""}
+    if rec is None:
+        return out
+    drift = rec["mean"] - row.expected
+    beside = compared(row, rec["mean"], rec["labels"], metric_or_skip)
+    within = abs(drift) <= row.tolerance
+    ok = within and beside["claim_ok"]
+    return out | beside | {
+        "labels": rec["labels"], "draws": len(rec["draws"]), "measured": round(rec["mean"], 3),
+        "drift": round(drift, 3), "within_tolerance": within, "ok": ok,
+        "status": "ok" if ok else ("DRIFT" if not within else "LOST CLAIM"),
+        "checkpoint_sha256": rec["checkpoint_sha256"] or ""}

@@ -30,7 +30,7 @@ from halibench.models.hub import (
     writable_index_path,
 )
 from halibench.names import safe_name
-from halibench.report.results import fmt, latest_table, read_records
+from halibench.report.results import KEY, fmt, latest_table, read_records
 from halibench.report.tables import markdown_table
 
 LOGS = ("losses.csv", "health.csv")
@@ -185,6 +185,15 @@ def result_rows(card: str) -> int:
     return max(0, len(table) - 1)  # the header row; the rule starts with "|-"
 
 
+def one_per_setting(rows: pd.DataFrame, name: str) -> pd.DataFrame:
+    """One row per setting of records of one checkpoint, which may have been scored under
+    several names (its run folder, then its shipped name): the shipped name's row first."""
+    setting = [k for k in KEY if k != "model"]
+    first = rows.assign(other_name=rows["model"] != name).sort_values("other_name",
+                                                                      kind="stable")
+    return first.drop_duplicates(subset=setting).drop(columns="other_name").sort_index()
+
+
 def write_card(name: str, results_dir: Path, out: Path | None = None) -> Path:
     """(Re)generate the card of shipped checkpoint ``name`` from its config, logs and
     records, into ``out`` or the checkpoint's ``README.md``. The checkpoint's own card is
@@ -202,7 +211,8 @@ def write_card(name: str, results_dir: Path, out: Path | None = None) -> Path:
     validation = (pd.read_csv(folder / VALIDATION_LOG) if (folder / VALIDATION_LOG).is_file()
                   else None)
     table = latest_table(read_records(results_dir))
-    mine = table[table["checkpoint_sha256"] == config["sha256"][MODEL_FILE]]
+    mine = one_per_setting(table[table["checkpoint_sha256"] == config["sha256"][MODEL_FILE]],
+                           name)
     notes = (folder / NOTES_FILE).read_text() if (folder / NOTES_FILE).is_file() else ""
     text = card_text(name, config, health, mine, notes, validation)
     path = out or folder / "README.md"
