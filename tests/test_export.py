@@ -113,5 +113,5 @@ def test_a_card_lists_each_setting_once_under_the_shipped_name():
                          setting | {"model": "shipped", "mean": 2.0},
                          setting | {"model": "run-s2", "level": "z2", "mean": 3.0}])
     kept = one_per_setting(rows, "shipped")
-    assert list(zip(kept["model"], kept["level"], kept["mean"])) == [
+    assert list(zip(kept["model"], kept["level"], kept["mean"], strict=True)) == [
         ("shipped", "z1", 2.0), ("run-s2", "z2", 3.0)]
