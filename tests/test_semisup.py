@@ -311,6 +311,7 @@ def test_a_shipped_semi_supervised_checkpoint_is_scored_by_own_protocols_only(
         "checkpoints"]["tiny-semi"]
     assert entry["trained_labels"] == {"labels_per_class": 2, "draw": 0, "unlabelled":
                                        "adversarial", "protocol": "tiny-own"}
+    assert "encoder_sha256" not in entry  # no packaged encoder: its classifier needs all of it
     assert "tiny-semi" not in shipped_for(load_protocol("mnist-semisup"))
     assert shipped_for(load_protocol(str(own_protocol(tmp_path)))) == ["tiny-semi"]
     assert "tiny-semi" not in shipped_for(load_protocol("mnist-semisup-own"))  # another draw

@@ -73,12 +73,15 @@ def export_run(run_dir: Path, name: str, dataset: str, notes: str = "",
             shutil.copy2(logs_dir / VALIDATION_LOG, tmp / VALIDATION_LOG)
         if notes:
             (tmp / NOTES_FILE).write_text(notes.strip() + "\n")
+    labelled = trained_labels_entry(config)
+    # The package carries encoders for unsupervised representations only: a model trained
+    # with labels is scored by its own classifier, which needs the full checkpoint anyway.
+    encoder = {} if labelled else {
+        "encoder_sha256": write_encoder(dest, name, writable_index_path())}
     index[name] = {"path": name, "sha256": sha256_file(dest / MODEL_FILE),
                    "model": config["model"]["kind"], "dataset": dataset,
                    "levels": len(config["model"]["z_dims"]),
-                   "size_bytes": (dest / MODEL_FILE).stat().st_size,
-                   "encoder_sha256": write_encoder(dest, name, writable_index_path()),
-                   **trained_labels_entry(config)}
+                   "size_bytes": (dest / MODEL_FILE).stat().st_size, **encoder, **labelled}
     write_json_atomic(writable_index_path(), {"checkpoints": dict(sorted(index.items()))})
     return dest
 
