@@ -59,3 +59,20 @@ def test_rows_of_an_earlier_shipped_checkpoint_are_marked():
     assert marked["superseded"].tolist() == [True, False, False, False]
     cells = [model_cell(r) for r in marked.itertuples()]
     assert cells[0] == "hali-mnist (earlier checkpoint)" and cells[1] == "hali-mnist"
+
+
+def test_a_shipped_checkpoint_scored_as_its_run_folder_shows_once():
+    import pandas as pd
+
+    from halibench.report.results import KEY, merge_aliases, model_cell
+
+    base = {k: "v" for k in KEY} | {"checkpoint_sha256": "s", "mean": 3.22, "std": 0.0,
+                                   "subset": "", "official": True}
+    table = pd.DataFrame([base | {"model": "hali-mnist-semisup"},
+                          base | {"model": "runs/hali-ss-xl-s2"},
+                          base | {"model": "runs/other-seed", "mean": 4.0},
+                          base | {"model": "mine", "checkpoint_sha256": "t"}])
+    merged = merge_aliases(table, {"hali-mnist-semisup": "s"})
+    assert merged["model"].tolist() == ["hali-mnist-semisup", "runs/other-seed", "mine"]
+    assert model_cell(next(merged.itertuples())) == (
+        "hali-mnist-semisup (also scored as runs/hali-ss-xl-s2)")

@@ -146,6 +146,8 @@ def model_cell(row: Any) -> str:
         cell += f" ({row.deviation})"
     if getattr(row, "earlier_protocol", False):
         cell += " (earlier protocol)"
+    if getattr(row, "also_as", ""):
+        cell += f" (also scored as {row.also_as})"
     return f"{cell} (earlier checkpoint)" if getattr(row, "superseded", False) else cell
 
 
@@ -155,6 +157,25 @@ def mark_superseded(table: pd.DataFrame, shipped: dict[str, str]) -> pd.DataFram
     superseded = [bool(sha) and model in shipped and sha != shipped[model]
                   for model, sha in zip(table["model"], table["checkpoint_sha256"], strict=True)]
     return table.assign(superseded=superseded)
+
+
+def merge_aliases(table: pd.DataFrame, shipped: dict[str, str]) -> pd.DataFrame:
+    """One row per shipped checkpoint scored under several names (e.g. its run folder
+    and its shipped name) with the same value: the shipped name's row stays, its
+    ``also_as`` names the others. Rows whose values differ all stay."""
+    names = {sha: name for name, sha in shipped.items()}
+    same = [k for k in KEY if k not in ("model",)] + ["mean", "std"]
+    keep = pd.Series(True, index=table.index)
+    also = pd.Series("", index=table.index)
+    for _, group in table.groupby(same, dropna=False, sort=False):
+        sha = group["checkpoint_sha256"].iloc[0]
+        owner = group.index[group["model"] == names.get(sha)]
+        if len(group) < 2 or not len(owner):
+            continue
+        others = group.index.difference(owner)
+        keep[others] = False
+        also[owner[0]] = ", ".join(sorted(group.loc[others, "model"]))
+    return table.assign(also_as=also)[keep]
 
 
 def mark_earlier_protocol(table: pd.DataFrame) -> pd.DataFrame:
@@ -259,7 +280,8 @@ def write_leaderboard(results_dir: Path) -> tuple[Path, Path]:
                                                  shipped))
     published = published_table()
     md = results_dir / "leaderboard.md"
-    write_text_atomic(md, render_markdown(ours, published, results_dir) + "\n")
+    write_text_atomic(md, render_markdown(merge_aliases(ours, shipped), published,
+                                          results_dir) + "\n")
     mine = ours.drop(columns=["created", "superseded", "earlier_protocol"]).assign(
         source="halibench")
     mine = mine[[c for c in mine.columns if not c.startswith("bal_acc:")]
