@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+from pathlib import Path
 
 import numpy as np
 import sklearn
@@ -11,10 +12,27 @@ import torch
 from halibench import __version__
 
 
+def cpu_description(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, str | bool]:
+    """CPU model name (from ``cpuinfo`` where there is one) and whether it has the
+    instructions that make bf16 fast (avx512_bf16, AMX)."""
+    name, flags = platform.processor() or platform.machine(), set()
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                name = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    return {"cpu": name, "avx512_bf16": "avx512_bf16" in flags,
+            "amx_bf16": "amx_bf16" in flags}
+
+
 def environment() -> dict[str, str]:
     """Versions, hardware and thread count: what a rerun needs to know to compare."""
+    cpu = cpu_description()
     return {"halibench": __version__, "torch": torch.__version__, "numpy": np.__version__,
             "scikit-learn": sklearn.__version__, "python": platform.python_version(),
             "platform": platform.platform(), "machine": platform.machine(),
+            "cpu": f"{cpu['cpu']} (avx512_bf16: {cpu['avx512_bf16']}, AMX: {cpu['amx_bf16']})",
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
             "threads": str(torch.get_num_threads())}

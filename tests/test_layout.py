@@ -76,3 +76,15 @@ def test_a_shipped_checkpoint_scored_as_its_run_folder_shows_once():
     assert merged["model"].tolist() == ["hali-mnist-semisup", "runs/other-seed", "mine"]
     assert model_cell(next(merged.itertuples())) == (
         "hali-mnist-semisup (also scored as runs/hali-ss-xl-s2)")
+
+
+def test_cpu_description_reads_model_name_and_bf16_flags(tmp_path):
+    from halibench.environment import cpu_description
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: AMD EPYC 9B45\n"
+                    "flags\t\t: fpu sse2 avx512f avx512_bf16\n")
+    assert cpu_description(info) == {"cpu": "AMD EPYC 9B45", "avx512_bf16": True,
+                                     "amx_bf16": False}
+    info.write_text("model name\t: Intel Xeon\nflags\t\t: avx512f amx_bf16 amx_tile\n")
+    assert cpu_description(info)["amx_bf16"] and not cpu_description(info)["avx512_bf16"]

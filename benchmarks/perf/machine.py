@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-import platform
 import time
-from pathlib import Path
 
 import torch
 
-
-def cpu_description() -> dict[str, str | bool]:
-    """CPU model name (from /proc/cpuinfo where there is one) and whether it has the
-    instructions that make bf16 fast (avx512_bf16, AMX)."""
-    name, flags = platform.processor() or platform.machine(), set()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                name = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-    return {"cpu": name, "avx512_bf16": "avx512_bf16" in flags,
-            "amx_bf16": "amx_bf16" in flags}
+from halibench.environment import cpu_description
 
 
 def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from halibench.environment import environment
 from halibench.io import write_text_atomic
 from halibench.report.compare import paired_p_value
 from halibench.report.tables import markdown_table
@@ -54,6 +55,8 @@ CONFIGS: dict[str, list[str]] = {
     "dcgan-family+cycle-mean": DCGAN + ["--cycle-weight", "1", "--cycle-reduction", "mean"],
     "dcgan-family+ttur": DCGAN + ["--lr-d", "1e-4", "--lr", "4e-4"],
     "dcgan-family+shipped+bf16": DCGAN + SHIPPED + ["--autocast", "bf16"],
+    # bf16 parity at the plain recipe: the same run as dcgan-family under bf16 autocast.
+    "dcgan-family+bf16": DCGAN + ["--autocast", "bf16"],
     # Stabilisers on top of the best row so far (dcgan-family+shipped), one at a time.
     "dcgan-family+shipped+smoothing": DCGAN + SHIPPED + ["--label-smoothing", "0.1"],
     "dcgan-family+shipped+r1": DCGAN + SHIPPED + ["--r1-weight", "1"],
@@ -96,15 +99,15 @@ def score(run: Path) -> dict:
 
 
 def table(lines: list[dict]) -> str:
-    rows = [(r["name"], r["kind"], r["steps"], f"{r['seconds']:.0f}",
+    rows = [(r["name"], r["kind"], r["steps"], f"{r['seconds']:.0f}", r.get("cpu", "—"),
              r["validation_error"].get("z1", "—"), r["validation_error"].get("z2", "—"),
              r["validation_error"].get("concat", "—"),
              f"{r['health'].get('knn_z1', float('nan')):.3f}",
              f"{r['health'].get('d_acc_encoder', 0):.2f}",
              f"{r['health'].get('d_acc_decoder', 0):.2f}", f"`{r['command']}`") for r in lines]
     return "\n".join(markdown_table(
-        ("configuration", "kind", "steps", "wall s", "val. error z1", "z2", "concat", "1-NN z1",
-         "D acc. encoder", "D acc. decoder", "command"), rows))
+        ("configuration", "kind", "steps", "wall s", "CPU", "val. error z1", "z2", "concat",
+         "1-NN z1", "D acc. encoder", "D acc. decoder", "command"), rows))
 
 
 def paired(lines: list[dict], a: str, b: str, kind: str, steps: int) -> list[str]:
@@ -157,7 +160,8 @@ def main() -> None:
                        stdout=subprocess.DEVNULL)
         seconds = time.perf_counter() - t0
         line = {"name": name, "kind": args.kind, "steps": args.steps, "seconds": seconds,
-                "command": shlex.join(command), **score(args.runs / name)}
+                "command": shlex.join(command), "cpu": environment()["cpu"],
+                **score(args.runs / name)}
         with args.jsonl.open("a") as f:
             f.write(json.dumps(line) + "\n")
         print(json.dumps(line), flush=True)
