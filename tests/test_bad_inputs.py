@@ -646,7 +646,10 @@ def test_a_protocol_whose_roles_share_images_is_refused(tmp_path):
     (lambda r: {**r, "created": r["created"].replace("T", "T0")}, "is not a UTC time"),
     (lambda r: {**r, "model": "other"}, "its name does not match its fields"),
     (lambda r: [r], "a JSON list, not a record"),
-    (lambda r: {k: v for k, v in r.items() if k != "draws"}, "field 'draws' is None"),
+    (lambda r: {k: v for k, v in r.items() if k != "draws"}, "field 'draws' is missing"),
+    (lambda r: {k: v for k, v in r.items() if k != "checkpoint_sha256"},
+     "field 'checkpoint_sha256' is missing"),
+    (lambda r: {**r, "model": "evil|name"}, "field 'model'"),
     (lambda r: {**r, "draws": [{"test": "NaN"}]}, "'draws' must be a non-empty list"),
 ])
 def test_an_edited_or_damaged_record_stops_the_leaderboard_naming_its_file(tmp_path, edit,

@@ -61,21 +61,29 @@ def test_rows_of_an_earlier_shipped_checkpoint_are_marked():
     assert cells[0] == "hali-mnist (earlier checkpoint)" and cells[1] == "hali-mnist"
 
 
-def test_a_shipped_checkpoint_scored_as_its_run_folder_shows_once():
+def test_a_checkpoint_scored_under_several_names_shows_once(caplog):
     import pandas as pd
 
     from halibench.report.results import KEY, merge_aliases, model_cell
 
     base = {k: "v" for k in KEY} | {"checkpoint_sha256": "s", "mean": 3.22, "std": 0.0,
-                                   "subset": "", "official": True}
-    table = pd.DataFrame([base | {"model": "hali-mnist-semisup"},
-                          base | {"model": "runs/hali-ss-xl-s2"},
+                                   "subset": "", "official": True, "created": "2"}
+    table = pd.DataFrame([base | {"model": "runs/hali-ss-xl-s2", "created": "1"},
+                          base | {"model": "hali-mnist-semisup"},
+                          base | {"model": "runs/copy", "mean": 3.22 + 1e-12},
                           base | {"model": "runs/other-seed", "mean": 4.0},
-                          base | {"model": "mine", "checkpoint_sha256": "t"}])
-    merged = merge_aliases(table, {"hali-mnist-semisup": "s"})
-    assert merged["model"].tolist() == ["hali-mnist-semisup", "runs/other-seed", "mine"]
+                          base | {"model": "mine", "checkpoint_sha256": "t", "created": "3"},
+                          base | {"model": "mine-again", "checkpoint_sha256": "t"},
+                          base | {"model": "raw", "checkpoint_sha256": None},
+                          base | {"model": "hog", "checkpoint_sha256": None}])
+    with caplog.at_level("WARNING", logger="halibench"):
+        merged = merge_aliases(table, {"hali-mnist-semisup": "s"})
+    assert merged["model"].tolist() == ["hali-mnist-semisup", "runs/other-seed",
+                                        "mine-again", "raw", "hog"]
     assert model_cell(next(merged.itertuples())) == (
-        "hali-mnist-semisup (also scored as runs/hali-ss-xl-s2)")
+        "hali-mnist-semisup (also scored as runs/copy, runs/hali-ss-xl-s2)")
+    assert "checkpoint s scored" in caplog.text and "runs/other-seed 4.00" in caplog.text
+    assert "checkpoint t" not in caplog.text
 
 
 def test_cpu_description_reads_model_name_and_bf16_flags(tmp_path):

@@ -8,9 +8,11 @@ Per family (``--families``), timed in one process, alternating, after warm-up:
   play the updated D in a second D pass);
 - ``simultaneous``: ``--updates simultaneous`` (one D pass gives both gradients);
 - ``bare``: the same networks in a plain PyTorch loop on a float batch already in memory;
-- ``bf16``: the simultaneous step under ``--autocast bf16``.
+- ``bf16``: the harness step (alternating) under ``--autocast bf16``;
+- ``bf16_simultaneous``: the simultaneous step under ``--autocast bf16``.
 FLOPs per image are counted with ``torch.utils.flop_counter`` on one step of each update
-scheme; ``% peak`` is the measured rate against the float32 matmul peak of this machine.
+scheme; ``% peak`` is the measured rate against the matmul peak of this machine in the
+step's precision (``machine.py``: the larger of BLAS matmul and oneDNN 1x1 convolution).
 
 ``--tried`` adds two variants of the simultaneous step that were tried and not adopted:
 the model in channels-last memory format, and both networks under ``torch.compile`` (its
@@ -126,12 +128,15 @@ def tried_variants(kind: str, family: str, batch: int) -> dict[str, Callable[[in
     return {"channels_last": channels_last.step, "compiled": compiled.step}
 
 
-def measure(family: str, kind: str, steps: int, peak: float, tried: bool = False) -> dict:
+def measure(family: str, kind: str, steps: int, peaks: dict[str, float],
+            tried: bool = False) -> dict:
     batch = BATCH[family]
     before = as_before(trainer_for(kind, family, batch))
     harness = trainer_for(kind, family, batch)
     simultaneous = trainer_for(kind, family, batch, updates="simultaneous")
-    bf16 = trainer_for(kind, family, batch, updates="simultaneous", autocast="bf16")
+    bf16 = trainer_for(kind, family, batch, autocast="bf16")
+    bf16_simultaneous = trainer_for(kind, family, batch, updates="simultaneous",
+                                    autocast="bf16")
     bare = trainer_for(kind, family, batch).model
     opt_g = torch.optim.Adam(bare.generators.parameters(), 1e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(bare.discriminator.parameters(), 1e-4, betas=(0.5, 0.999))
@@ -139,7 +144,7 @@ def measure(family: str, kind: str, steps: int, peak: float, tried: bool = False
     rates = interleaved({"before": before.step, "harness": harness.step,
                          "simultaneous": simultaneous.step,
                          "bare": lambda _: bare_step(bare, opt_g, opt_d, x),
-                         "bf16": bf16.step,
+                         "bf16": bf16.step, "bf16_simultaneous": bf16_simultaneous.step,
                          **(tried_variants(kind, family, batch) if tried else {})},
                         steps, batch)
     flops = {"alternating": flops_per_image(harness.step, batch),
@@ -148,10 +153,13 @@ def measure(family: str, kind: str, steps: int, peak: float, tried: bool = False
             **{f"{k}_img_s": round(v, 1) for k, v in rates.items()},
             "speedup": round(rates["simultaneous"] / rates["before"], 3),
             "gflop_per_image": {k: round(v / 1e9, 3) for k, v in flops.items()},
-            "fraction_of_fp32_peak": {
-                "harness": round(rates["harness"] * flops["alternating"] / 1e12 / peak, 3),
-                "simultaneous": round(rates["simultaneous"] * flops["simultaneous"] / 1e12
-                                      / peak, 3)}}
+            "fraction_of_peak": {
+                name: round(rates[name] * flops[scheme] / 1e12 / peaks[dtype], 3)
+                for name, scheme, dtype in (
+                    ("harness", "alternating", "float32"),
+                    ("simultaneous", "simultaneous", "float32"),
+                    ("bf16", "alternating", "bfloat16"),
+                    ("bf16_simultaneous", "simultaneous", "bfloat16"))}}
 
 
 def measure_peer(steps: int) -> dict:
@@ -161,17 +169,19 @@ def measure_peer(steps: int) -> dict:
     x = torch.rand(batch, 3, 32, 32)
     harness = trainer_for("ali", "32px", batch, instance_noise=0.1)
     simultaneous = trainer_for("ali", "32px", batch, instance_noise=0.1, updates="simultaneous")
-    bf16 = trainer_for("ali", "32px", batch, instance_noise=0.1, updates="simultaneous",
-                       autocast="bf16")
+    bf16 = trainer_for("ali", "32px", batch, instance_noise=0.1, autocast="bf16")
+    bf16_simultaneous = trainer_for("ali", "32px", batch, instance_noise=0.1,
+                                    updates="simultaneous", autocast="bf16")
     params = sum(p.numel() for p in port.model.parameters())
     ours = sum(p.numel() for p in harness.model.parameters())
     rates = interleaved({"port": lambda _: port(x), "harness": harness.step,
-                         "simultaneous": simultaneous.step, "bf16": bf16.step}, steps, batch)
+                         "simultaneous": simultaneous.step, "bf16": bf16.step,
+                         "bf16_simultaneous": bf16_simultaneous.step}, steps, batch)
     return {"network": "ALI SVHN", "port_parameters": params, "harness_parameters": ours,
             "batch": batch,
             "steps": steps, **{f"{k}_img_s": round(v, 1) for k, v in rates.items()},
             **{f"{k}_vs_port": round(rates[k] / rates["port"], 3)
-               for k in ("harness", "simultaneous", "bf16")}}
+               for k in ("harness", "simultaneous", "bf16", "bf16_simultaneous")}}
 
 
 def main() -> None:
@@ -189,18 +199,20 @@ def main() -> None:
     if unknown := sorted(set(families) - set(BATCH)):
         parser.error(f"--families: unknown {unknown}; choose from {sorted(BATCH)}")
     info = machine()
-    peak = info["matmul_tflops"]["float32"]
-    rows = [measure(f, args.kind, args.steps, peak, args.tried) for f in families]
+    rows = [measure(f, args.kind, args.steps, info["matmul_tflops"], args.tried)
+            for f in families]
     peer = measure_peer(args.steps) if args.peer else None
     print(machine_line(info))
     print("\n".join(markdown_table(
         ("family", "kind", "batch", "before img/s", "harness", "simultaneous", "bare", "bf16",
-         "simultaneous / before", "GFLOP/img (alt, sim)", "fp32 peak (alt, sim)"),
+         "bf16 simultaneous", "simultaneous / before", "bf16 / before",
+         "GFLOP/img (alt, sim)", "share of peak (harness, sim., bf16, bf16 sim.)"),
         [(r["family"], r["kind"], r["batch"], r["before_img_s"], r["harness_img_s"],
-          r["simultaneous_img_s"], r["bare_img_s"], r["bf16_img_s"], r["speedup"],
+          r["simultaneous_img_s"], r["bare_img_s"], r["bf16_img_s"],
+          r["bf16_simultaneous_img_s"], r["speedup"],
+          round(r["bf16_img_s"] / r["before_img_s"], 3),
           f"{r['gflop_per_image']['alternating']}, {r['gflop_per_image']['simultaneous']}",
-          f"{r['fraction_of_fp32_peak']['harness']:.0%}, "
-          f"{r['fraction_of_fp32_peak']['simultaneous']:.0%}") for r in rows])))
+          ", ".join(f"{v:.0%}" for v in r["fraction_of_peak"].values())) for r in rows])))
     if args.tried:
         print()
         print("\n".join(markdown_table(
@@ -211,10 +223,12 @@ def main() -> None:
         print()
         print("\n".join(markdown_table(
             ("network", "batch", "port img/s", "harness", "simultaneous", "bf16",
-             "harness / port", "simultaneous / port", "bf16 / port"),
+             "bf16 simultaneous", "harness / port", "simultaneous / port", "bf16 / port",
+             "bf16 simultaneous / port"),
             [(peer["network"], peer["batch"], peer["port_img_s"], peer["harness_img_s"],
-              peer["simultaneous_img_s"], peer["bf16_img_s"], peer["harness_vs_port"],
-              peer["simultaneous_vs_port"], peer["bf16_vs_port"])])))
+              peer["simultaneous_img_s"], peer["bf16_img_s"], peer["bf16_simultaneous_img_s"],
+              peer["harness_vs_port"], peer["simultaneous_vs_port"], peer["bf16_vs_port"],
+              peer["bf16_simultaneous_vs_port"])])))
     if args.json:
         write_json_atomic(args.json, {"machine": info, "rows": rows, "peer": peer})
 

@@ -110,9 +110,32 @@ def table(lines: list[dict]) -> str:
          "1-NN z1", "D acc. encoder", "D acc. decoder", "command"), rows))
 
 
+def read_lines(path: Path) -> list[dict]:
+    """The study's lines; one-line SystemExit naming the file and line when one is broken."""
+    if not path.is_file():
+        raise SystemExit(f"--jsonl {path}: no such file; train a configuration first")
+    lines = []
+    for number, text in enumerate(path.read_text().splitlines(), start=1):
+        if not text.strip():
+            continue
+        try:
+            line = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise SystemExit(f"--jsonl {path}, line {number}: not JSON ({e.msg}); "
+                             "restore the file from git") from None
+        if not isinstance(line, dict) or not {"name", "kind", "steps"} <= line.keys():
+            raise SystemExit(f"--jsonl {path}, line {number}: not a study line (needs "
+                             "name, kind and steps); restore the file from git")
+        lines.append(line)
+    return lines
+
+
 def paired(lines: list[dict], a: str, b: str, kind: str, steps: int) -> list[str]:
-    """Per level: mean of B - A over the validation draws both scored, and the paired t-test's
-    p (the newest line of each name at this kind and budget)."""
+    """Per level both lines scored: mean of B - A over the validation draws both scored,
+    and the paired t-test's p (the newest line of each name at this kind and budget)."""
+    if a == b:
+        raise SystemExit(f"--pair: {a!r} against itself; name two configurations")
+
     def newest(name: str) -> dict:
         found = [r for r in lines if (r["name"], r["kind"], r["steps"]) == (name, kind, steps)
                  and "validation_draws" in r]
@@ -124,12 +147,15 @@ def paired(lines: list[dict], a: str, b: str, kind: str, steps: int) -> list[str
     ra, rb = newest(a), newest(b)
     out = []
     for level, errors_a in ra["validation_draws"].items():
+        if level not in rb["validation_draws"]:
+            out.append(f"{level}: scored for {a} only")
+            continue
         by_draw_a = dict(enumerate(errors_a))
         by_draw_b = dict(enumerate(rb["validation_draws"][level]))
         p_value, n = paired_p_value(by_draw_b, by_draw_a)
         diff = sum(by_draw_b[k] - by_draw_a[k] for k in range(n)) / n
-        out.append(f"{level}: {b} - {a} = {diff:+.2f} points over {n} draws, "
-                   f"paired p = {p_value:.3g}")
+        out.append(f"{level}: {b} - {a} = {diff:+.2f} points over {n} draws "
+                   f"({len(errors_a)} and {len(by_draw_b)} scored), paired p = {p_value:.3g}")
     return out
 
 
@@ -148,7 +174,7 @@ def main() -> None:
                         help="Only compare two configurations' lines, paired by draw.")
     args = parser.parse_args()
     if args.pair:
-        lines = [json.loads(x) for x in args.jsonl.read_text().splitlines() if x.strip()]
+        lines = read_lines(args.jsonl)
         print("\n".join(paired(lines, *args.pair, args.kind, args.steps)))
         return
     if args.runs is None and not args.table_only:
@@ -165,7 +191,7 @@ def main() -> None:
         with args.jsonl.open("a") as f:
             f.write(json.dumps(line) + "\n")
         print(json.dumps(line), flush=True)
-    lines = [json.loads(x) for x in args.jsonl.read_text().splitlines() if x.strip()]
+    lines = read_lines(args.jsonl)
     header = ("# MNIST recipe study\n\nMade by `benchmarks/recipes/mnist_study.py` (see its "
               "docstring); validation rows only. The first three rows ran when `28px` was the "
               "default 28 px family (their commands have no `--family`); `CONFIGS` names it "

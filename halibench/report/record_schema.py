@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from halibench.errors import HalibenchError
+from halibench.names import UnsafeNameError, safe_name
 
 SCHEMA = "halibench-result/1"
 CREATED_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -61,9 +62,16 @@ def problem(record: Any, path: Path) -> str | None:
     if record.get("schema") != SCHEMA:
         return f"schema {record.get('schema')!r}, not {SCHEMA!r}"
     for key, types in FIELDS.items():
-        value = record.get(key)
+        if key not in record:
+            return f"field {key!r} is missing"
+        value = record[key]
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             return f"field {key!r} is {value!r}, not {' or '.join(t.__name__ for t in types)}"
+    for key in ("benchmark", "model", "level", "probe"):
+        try:
+            safe_name(record[key], f"field {key!r}")
+        except UnsafeNameError as e:
+            return str(e)
     if trouble := summary_problem(record):
         return trouble
     try:

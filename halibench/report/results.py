@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from functools import cache
 from importlib import resources
@@ -22,6 +23,8 @@ from halibench.models.hub import read_index
 from halibench.names import safe_name
 from halibench.report.record_schema import SCHEMA, now_created, read_record, record_file_name
 from halibench.report.tables import markdown_table
+
+log = logging.getLogger("halibench")
 
 # One leaderboard row per configuration: different weights (checkpoint sha256) or protocol
 # files (protocol sha256) are different rows even under the same names.
@@ -160,21 +163,34 @@ def mark_superseded(table: pd.DataFrame, shipped: dict[str, str]) -> pd.DataFram
 
 
 def merge_aliases(table: pd.DataFrame, shipped: dict[str, str]) -> pd.DataFrame:
-    """One row per shipped checkpoint scored under several names (e.g. its run folder
-    and its shipped name) with the same value: the shipped name's row stays, its
-    ``also_as`` names the others. Rows whose values differ all stay."""
+    """One row per checkpoint scored under several names (e.g. its run folder and its
+    shipped name, or two copies of one run folder) with the same value at the table's two
+    decimals: the shipped name's row stays, else the first scored; its ``also_as`` names the
+    others. Rows of one checkpoint whose values differ all stay, and a warning says so."""
     names = {sha: name for name, sha in shipped.items()}
-    same = [k for k in KEY if k not in ("model",)] + ["mean", "std"]
+    same = [k for k in KEY if k != "model"]
     keep = pd.Series(True, index=table.index)
     also = pd.Series("", index=table.index)
-    for _, group in table.groupby(same, dropna=False, sort=False):
-        sha = group["checkpoint_sha256"].iloc[0]
-        owner = group.index[group["model"] == names.get(sha)]
-        if len(group) < 2 or not len(owner):
+    scored = table[table["checkpoint_sha256"].fillna("").astype(str) != ""]
+    for key, group in scored.groupby(same, dropna=False, sort=False):
+        if len(group) < 2:
             continue
-        others = group.index.difference(owner)
-        keep[others] = False
-        also[owner[0]] = ", ".join(sorted(group.loc[others, "model"]))
+        sha = group["checkpoint_sha256"].iloc[0]
+        order = group.assign(_not_shipped=group["model"] != names.get(sha)).sort_values(
+            ["_not_shipped", "created"] if "created" in group else ["_not_shipped"],
+            kind="stable")
+        shown = {i: f"{m:.2f} ± {d:.2f}" for i, m, d in zip(
+            order.index, order["mean"], order["std"], strict=True)}
+        for value in dict.fromkeys(shown.values()):
+            rows = [i for i in order.index if shown[i] == value]
+            keep[rows[1:]] = False
+            also[rows[0]] = ", ".join(sorted(group.loc[rows[1:], "model"]))
+        if len(set(shown.values())) > 1:
+            log.warning("warning: checkpoint %s scored on %s %s %s, %s labels under several "
+                        "names gives different values (%s); the leaderboard keeps each",
+                        sha[:12], key[0], group["level"].iloc[0], group["probe"].iloc[0],
+                        group["labels"].iloc[0],
+                        "; ".join(f"{table.at[i, 'model']} {v}" for i, v in shown.items()))
     return table.assign(also_as=also)[keep]
 
 
