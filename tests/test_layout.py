@@ -96,3 +96,21 @@ def test_cpu_description_reads_model_name_and_bf16_flags(tmp_path):
                                      "amx_bf16": False}
     info.write_text("model name\t: Intel Xeon\nflags\t\t: avx512f amx_bf16 amx_tile\n")
     assert cpu_description(info)["amx_bf16"] and not cpu_description(info)["avx512_bf16"]
+
+
+def test_bf16_on_a_cpu_without_bf16_instructions_warns(monkeypatch, caplog):
+    import torch
+
+    from halibench.training import trainer
+
+    cpu = {"cpu": "Old Xeon", "avx512_bf16": False, "amx_bf16": False}
+    monkeypatch.setattr(trainer, "cpu_description", lambda: cpu)
+    with caplog.at_level("WARNING", logger="halibench"):
+        trainer.warn_slow_bf16(TrainConfig(autocast="none"), torch.device("cpu"))
+        assert not caplog.text
+        trainer.warn_slow_bf16(TrainConfig(autocast="bf16"), torch.device("cpu"))
+        assert "Old Xeon, a CPU without avx512_bf16 or AMX" in caplog.text
+        caplog.clear()
+        cpu["avx512_bf16"] = True
+        trainer.warn_slow_bf16(TrainConfig(autocast="bf16"), torch.device("cpu"))
+        assert not caplog.text

@@ -48,7 +48,8 @@ def study_row(run: Path) -> dict[str, Any]:
             "z1_val_error": float(best["z1"]) if best.get("z1") else None,
             "curve": [(int(r["step"]), float(r["score"])) for r in curve],
             "last_step": int(stored["step"]), "train_seconds": stored.get("train_seconds"),
-            "command": stored.get("command")}
+            "command": stored.get("command"),
+            "cpu": stored.get("environment", {}).get("cpu")}
 
 
 def main() -> None:

@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
+from halibench.environment import cpu_description
 from halibench.errors import CheckpointError, HalibenchError
 from halibench.features.extract import as_float_images
 from halibench.io import atomic_path
@@ -349,6 +350,17 @@ def stored_run(run_dir: Path) -> dict[str, Any]:
     return stored
 
 
+def warn_slow_bf16(config: TrainConfig, device: torch.device) -> None:
+    """One warning line when bf16 autocast is asked of a CPU without bf16 instructions,
+    where it runs at 0.3-0.45x float32's speed (docs/performance.md)."""
+    cpu = cpu_description()
+    if config.autocast == "bf16" and device.type == "cpu" and not (
+            cpu["avx512_bf16"] or cpu["amx_bf16"]):
+        log.warning("warning: --autocast bf16 on %s, a CPU without avx512_bf16 or AMX: steps "
+                    "run at about a third of float32's speed; drop --autocast for float32",
+                    cpu["cpu"])
+
+
 def check_labels(model_config: ModelConfig, config: TrainConfig, data: TrainingData) -> None:
     """A semi-supervised run has labelled images and a classifier with their classes."""
     if config.semi_supervised != (data.labelled is not None) or (
@@ -404,6 +416,7 @@ class Trainer:
                                  f"the {model_config.family} family ({expected}); choose the "
                                  "family that matches the dataset")
         check_labels(model_config, config, data)
+        warn_slow_bf16(config, self.dist.device)
         if config.semi_supervised and self.dist.enabled:
             raise HalibenchError("semi-supervised training runs in one process for now (its "
                                  "labelled pass is not synchronised across ranks); drop torchrun")
