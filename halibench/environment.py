@@ -17,7 +17,7 @@ def cpu_description(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, str | bo
     instructions that make bf16 fast (avx512_bf16, AMX)."""
     name, flags = platform.processor() or platform.machine(), set()
     if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
             key, _, value = line.partition(":")
             if key.strip() == "model name":
                 name = value.strip()

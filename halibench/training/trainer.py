@@ -357,7 +357,7 @@ def warn_slow_bf16(config: TrainConfig, device: torch.device) -> None:
     if config.autocast == "bf16" and device.type == "cpu" and not (
             cpu["avx512_bf16"] or cpu["amx_bf16"]):
         log.warning("warning: --autocast bf16 on %s, a CPU without avx512_bf16 or AMX: steps "
-                    "run at about a third of float32's speed; drop --autocast for float32",
+                    "ran at 0.3-0.45x float32's speed on such a CPU; drop --autocast for float32",
                     cpu["cpu"])
 
 
