@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -27,12 +28,22 @@ def cpu_description(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, str | bo
             "amx_bf16": "amx_bf16" in flags}
 
 
+def cpu_text(cpu: dict) -> str:
+    """``cpu_description`` in one line: the model and its bf16 flags."""
+    return f"{cpu['cpu']} (avx512_bf16: {cpu['avx512_bf16']}, AMX: {cpu['amx_bf16']})"
+
+
+@cache
+def this_cpu() -> str:
+    """This machine's ``cpu_text``, read once per process (every record carries it)."""
+    return cpu_text(cpu_description())
+
+
 def environment() -> dict[str, str]:
     """Versions, hardware and thread count: what a rerun needs to know to compare."""
-    cpu = cpu_description()
     return {"halibench": __version__, "torch": torch.__version__, "numpy": np.__version__,
             "scikit-learn": sklearn.__version__, "python": platform.python_version(),
             "platform": platform.platform(), "machine": platform.machine(),
-            "cpu": f"{cpu['cpu']} (avx512_bf16: {cpu['avx512_bf16']}, AMX: {cpu['amx_bf16']})",
+            "cpu": this_cpu(),
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
             "threads": str(torch.get_num_threads())}

@@ -7,7 +7,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from halibench.environment import cpu_description
+from halibench.environment import cpu_description, cpu_text
 
 
 def best_tflops(run, flop: float, repeats: int = 10) -> float:
@@ -47,7 +47,7 @@ def machine() -> dict[str, object]:
 
 def machine_line(info: dict) -> str:
     peaks = info["matmul_tflops"]
-    return (f"# {info['cpu']} (avx512_bf16: {info['avx512_bf16']}, AMX: {info['amx_bf16']}), "
+    return (f"# {cpu_text(info)}, "
             f"{info['threads']} threads, torch {info['torch']}; measured matmul peak "
             f"float32 {peaks['float32']} TFLOP/s, bf16 {peaks['bfloat16']} TFLOP/s "
             f"(matmul / 1x1 convolution: {paths_text(info)})")

@@ -353,9 +353,10 @@ def stored_run(run_dir: Path) -> dict[str, Any]:
 def warn_slow_bf16(config: TrainConfig, device: torch.device) -> None:
     """One warning line when bf16 autocast is asked of a CPU without bf16 instructions,
     where it runs at 0.3-0.45x float32's speed (docs/performance.md)."""
+    if config.autocast != "bf16" or device.type != "cpu":
+        return
     cpu = cpu_description()
-    if config.autocast == "bf16" and device.type == "cpu" and not (
-            cpu["avx512_bf16"] or cpu["amx_bf16"]):
+    if not (cpu["avx512_bf16"] or cpu["amx_bf16"]):
         log.warning("warning: --autocast bf16 on %s, a CPU without avx512_bf16 or AMX: steps "
                     "ran at 0.3-0.45x float32's speed on such a CPU; drop --autocast for float32",
                     cpu["cpu"])
