@@ -74,7 +74,7 @@ class TrainConfig(JsonConfig):
         "alternating", "How the two sides update: alternating (D steps, then both chains play "
         "the updated D in a second D pass) or simultaneous (one D pass gives both gradients, "
         "as the public ALI port; ~1.2x faster steps, but worse features in one MNIST parity "
-        "run: docs/training-and-recipes.md#faster-steps).",
+        "run; see the faster-steps section of docs/training-and-recipes.md).",
         choices=("alternating", "simultaneous"))
     autocast: str = option(
         "none", "Mixed precision: forward passes in bfloat16, float32 weights (measured: "
