@@ -16,7 +16,7 @@ images' at each checkpoint step.
 ``--size 64`` plays the same game on CelebA's training ids (rows 0:2400 of the subset;
 rows 2400:3000 are the real references, ids 3001+ never read), crossing
 - generators: the ``64px`` family's decoder at width 0.25 (the appendix layout: a thin last
-  block and a 1x1 convolution, as ``ali-celeba64``), and the ``64px-dcgan`` decoder at
+  block and a 1x1 convolution, as the earlier ``ali-celeba64``), and the ``64px-dcgan`` decoder at
   width 0.5;
 - discriminators: those two families' image branches (batch norm, dropout 0.2) and a
   linear head.
