@@ -20,6 +20,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from halibench.errors import HalibenchError
 from halibench.io import write_text_atomic
 from halibench.report.tables import markdown_table
 from halibench.training.trainer import VALIDATION_FILE, stored_run
@@ -30,7 +31,14 @@ OPTIONS = ("generator_loss", "supervised_weight", "labelled_batch", "unlabelled"
 
 def study_row(run: Path) -> dict[str, Any]:
     """What one run folder says of its options and its validation curve."""
-    stored = stored_run(run)
+    if not (run / VALIDATION_FILE).is_file():
+        raise SystemExit(f"{run}: no {VALIDATION_FILE}; give a run folder of "
+                         "`halibench train ... --validation PROTOCOL`")
+    try:
+        stored = stored_run(run)
+    except HalibenchError:
+        raise SystemExit(f"{run}: no readable checkpoint in it; give a run folder of "
+                         "`halibench train`") from None
     training, model = stored["training"], stored["model"]
     with open(run / VALIDATION_FILE, newline="") as f:
         curve = list(csv.DictReader(f))
