@@ -263,6 +263,34 @@ def test_instance_noise_reaches_the_labelled_images_as_well(noise, unlabelled):
     assert torch.equal(shown, labelled[0]) == (noise == 0.0)
 
 
+def test_hidden_noise_perturbs_the_discriminator_in_training_only():
+    x, z = torch.rand(4, 1, 28, 28), [torch.randn(4, 64), torch.randn(4, 32)]
+    plain = build_model(preset("hali", "28px", width=0.25, hidden_dim=32, classes=3))
+    noisy = build_model(preset("hali", "28px", width=0.25, hidden_dim=32, classes=3,
+                               hidden_noise=0.5))
+    with torch.no_grad():  # the same weights: the noise layers hold none
+        for a, b in zip(plain.parameters(), noisy.parameters(), strict=True):
+            b.copy_(a)
+    d, dn = plain.discriminator.eval(), noisy.discriminator.eval()
+    assert torch.allclose(dn.class_logits(x, z), d.class_logits(x, z))
+    d.train(), dn.train()
+    torch.manual_seed(1)
+    with_noise = dn.class_logits(x, z)
+    torch.manual_seed(1)
+    without = d.class_logits(x, z)
+    assert not torch.allclose(with_noise, without)
+    torch.manual_seed(1)
+    assert torch.allclose(dn.class_logits(x, z), with_noise)  # seeded: reproducible
+    from halibench.models.layers import GaussianNoise
+
+    def count(kind):
+        return sum(isinstance(m, kind) for m in dn.modules())
+
+    assert count(GaussianNoise) == count(torch.nn.LeakyReLU) > 0  # after every hidden layer
+    with pytest.raises(ValueError, match="hidden_noise"):
+        preset("ali", "28px", hidden_noise=-0.1)
+
+
 def test_shipped_own_protocols_share_their_siblings_draws():
     for own, sibling in [("mnist-semisup-own", "mnist-semisup"),
                          ("cifar10-semisup-subset-own", "cifar10-semisup-subset"),

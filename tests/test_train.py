@@ -62,7 +62,7 @@ def kill_at(step_to_die):
     return callback
 
 
-STABILISED = dict(instance_noise=0.1, instance_noise_steps=6, cycle_weight=0.1)
+STABILISED = dict(instance_noise=0.1, instance_noise_steps=6, cycle_weight=0.1, lr_decay=5)
 
 
 @pytest.mark.parametrize("stabilised,updates", [(False, "alternating"), (True, "alternating"),
@@ -101,3 +101,16 @@ def test_instance_noise_anneals_to_zero():
     assert cfg.noise_std(0) == pytest.approx(0.2)
     assert cfg.noise_std(50) == pytest.approx(0.1)
     assert cfg.noise_std(200) == 0.0
+
+
+def test_lr_decay_runs_both_rates_linearly_down_over_the_last_steps(tmp_path):
+    cfg = TrainConfig(steps=10, lr_decay=4)
+    assert [cfg.lr_factor(s) for s in range(10)] == [1.0] * 6 + [1.0, 0.75, 0.5, 0.25]
+    assert TrainConfig(steps=10).lr_factor(9) == 1.0
+    with pytest.raises(ValueError, match="--lr-decay 11 is longer than --steps 10"):
+        TrainConfig(steps=10, lr_decay=11)
+    trainer = Trainer(preset("ali", "28px", width=0.25), tiny_config(lr=1e-3, lr_d=4e-4,
+                      lr_decay=4), tmp_path / "run", tiny_data())
+    trainer.fit()  # the last step (0-based 5) ran at a quarter of each rate
+    assert trainer.opt_g.param_groups[0]["lr"] == pytest.approx(2.5e-4)
+    assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(1e-4)

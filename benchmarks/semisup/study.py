@@ -22,11 +22,15 @@ from typing import Any
 
 from halibench.errors import HalibenchError
 from halibench.io import write_text_atomic
+from halibench.models.config import ModelConfig
 from halibench.report.tables import markdown_table
+from halibench.training.config import TrainConfig
 from halibench.training.trainer import VALIDATION_FILE, stored_run
 
 OPTIONS = ("generator_loss", "supervised_weight", "labelled_batch", "unlabelled", "lr", "lr_d",
-           "cycle_weight")
+           "lr_decay", "cycle_weight", "instance_noise")
+MODEL_OPTIONS = ("fake_logit", "width", "hidden_noise")
+TRAIN_DEFAULTS, MODEL_DEFAULTS = TrainConfig(), ModelConfig()
 
 
 def study_row(run: Path) -> dict[str, Any]:
@@ -47,8 +51,9 @@ def study_row(run: Path) -> dict[str, Any]:
     best_step = int(curve[-1]["best_step"])  # the trainer's better-of rule, per metric
     best = next(r for r in curve if int(r["step"]) == best_step)
     return {"run": run.name, "kind": model["kind"], "seed": training["seed"],
-            **{k: training.get(k) for k in OPTIONS}, "fake_logit": model.get("fake_logit"),
-            "width": model.get("width"),
+            # an option a run predates reads as its default
+            **{k: training.get(k, getattr(TRAIN_DEFAULTS, k)) for k in OPTIONS},
+            **{k: model.get(k, getattr(MODEL_DEFAULTS, k)) for k in MODEL_OPTIONS},
             "labels": stored.get("labels", {}).get("labels_per_class"),
             "validation": curve[-1]["protocol"], "best_step": int(best["step"]),
             "val_score": float(best["score"]),
@@ -72,7 +77,7 @@ def main() -> None:
         new = [json.dumps(r, sort_keys=True) for r in rows if r["run"] not in seen]
         args.jsonl.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(args.jsonl, "".join(line + "\n" for line in old + new))
-    cols = ["run", "kind", "seed", *OPTIONS, "fake_logit", "width", "best_step", "val_score",
+    cols = ["run", "kind", "seed", *OPTIONS, *MODEL_OPTIONS, "best_step", "val_score",
             "classifier_val_error",
             "z1_val_error", "last_step", "train_seconds"]
     print("\n".join(markdown_table(cols, [[r[k] for k in cols] for r in rows])))

@@ -32,14 +32,15 @@ class TupleDiscriminator(nn.Module):
         super().__init__()
         fam = FAMILIES[config.family]
         c, h, _ = config.image_shape
-        drop = config.dropout
+        drop, noise = config.dropout, config.hidden_noise
         self.x_branch = ConvStack(fam.disc_x, c, h, slope=fam.slope, width=config.width,
                                   batch_norm=not config.spectral_norm,
-                                  batch_norm_first=False, dropout=drop)
+                                  batch_norm_first=False, dropout=drop, noise=noise)
         x_dim = int(torch.tensor(self.x_branch.out_shape).prod())
         z_widths = tuple(scaled(w, config.width) for w in fam.disc_z)
         self.z_branches = nn.ModuleList(
-            mlp(d, z_widths, None, slope=fam.slope, batch_norm=False, dropout=drop)
+            mlp(d, z_widths, None, slope=fam.slope, batch_norm=False, dropout=drop,
+                noise=noise)
             for d in config.z_dims)
         branch_dims = [x_dim] + [z_widths[-1]] * config.levels
         joint_widths = tuple(scaled(w, config.width) for w in fam.disc_joint)
@@ -51,7 +52,7 @@ class TupleDiscriminator(nn.Module):
         outputs = config.classes + (config.fake_logit == "learned") if config.classes else 1
         self.heads = nn.ModuleList(
             mlp(sum(branch_dims[i] for i in g), joint_widths, outputs, slope=fam.slope,
-                batch_norm=False, dropout=drop)
+                batch_norm=False, dropout=drop, noise=noise)
             for g in self.groups)
         if config.spectral_norm:
             apply_spectral_norm(self)

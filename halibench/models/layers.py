@@ -61,6 +61,31 @@ class Dropout(nn.Module):
         return f"p={self.p}"
 
 
+class GaussianNoise(nn.Module):
+    """Adds N(0, std^2) noise to its input in training mode, identity in eval mode
+    (improved-GAN's noise layers in its semi-supervised discriminator)."""
+
+    def __init__(self, std: float) -> None:
+        super().__init__()
+        if std < 0:
+            raise ValueError(f"noise std must be >= 0, got {std}")
+        self.std = std
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.std == 0:
+            return x
+        return x + torch.randn_like(x) * self.std
+
+    def extra_repr(self) -> str:
+        return f"std={self.std}"
+
+
+def regularisers(dropout: float, noise: float) -> list[nn.Module]:
+    """What follows a hidden layer's activation: dropout, then Gaussian noise (each if > 0)."""
+    return ([Dropout(dropout)] if dropout > 0 else []) + (
+        [GaussianNoise(noise)] if noise > 0 else [])
+
+
 WORD = 2**16
 # the three int16 words of an int64 that hold its low 48 bits (its top bit is always 0)
 LOW_48_BITS = slice(0, 3) if sys.byteorder == "little" else slice(1, 4)
@@ -77,7 +102,8 @@ def keep_mask(x: torch.Tensor, p: float) -> torch.Tensor:
 
 
 class ConvStack(nn.Module):
-    """Conv layers, each followed by optional batch norm, leaky ReLU and dropout.
+    """Conv layers, each followed by optional batch norm, leaky ReLU, dropout and Gaussian
+    noise.
 
     ``forward`` returns the output and the post-activation output of every layer, which the
     ``hidden`` feature level reads.
@@ -85,7 +111,8 @@ class ConvStack(nn.Module):
 
     def __init__(self, specs: tuple[ConvSpec, ...], in_channels: int, in_size: int, *,
                  slope: float, width: float = 1.0, batch_norm: bool = True,
-                 batch_norm_first: bool = True, dropout: float = 0.0) -> None:
+                 batch_norm_first: bool = True, dropout: float = 0.0, noise: float = 0.0
+                 ) -> None:
         super().__init__()
         self.blocks = nn.ModuleList()
         self.shapes: list[tuple[int, int, int]] = []
@@ -96,8 +123,7 @@ class ConvStack(nn.Module):
             if batch_norm and (i > 0 or batch_norm_first):
                 layers.append(nn.BatchNorm2d(out))
             layers.append(nn.LeakyReLU(slope))
-            if dropout > 0:
-                layers.append(Dropout(dropout))
+            layers += regularisers(dropout, noise)
             self.blocks.append(nn.Sequential(*layers))
             channels, size = out, spec.out_size(size)
             if size <= 0:
@@ -117,7 +143,7 @@ class ConvStack(nn.Module):
 
 
 def mlp(in_dim: int, widths: tuple[int, ...], out_dim: int | None, *, slope: float,
-        batch_norm: bool, dropout: float = 0.0) -> nn.Sequential:
+        batch_norm: bool, dropout: float = 0.0, noise: float = 0.0) -> nn.Sequential:
     """Fully connected layers (the ALI appendix's 1x1 convolutions on 1x1 maps)."""
     layers: list[nn.Module] = []
     dim = in_dim
@@ -126,8 +152,7 @@ def mlp(in_dim: int, widths: tuple[int, ...], out_dim: int | None, *, slope: flo
         if batch_norm:
             layers.append(nn.BatchNorm1d(w))
         layers.append(nn.LeakyReLU(slope))
-        if dropout > 0:
-            layers.append(Dropout(dropout))
+        layers += regularisers(dropout, noise)
         dim = w
     if out_dim is not None:
         layers.append(nn.Linear(dim, out_dim))

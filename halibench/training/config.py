@@ -19,6 +19,9 @@ class TrainConfig(JsonConfig):
     batch_size: int = option(100, "Images per step.", minimum=2)
     lr: float = option(1e-4, "Adam learning rate (generators, and D unless --lr-d).")
     lr_d: float | None = option(None, "Discriminator learning rate.")
+    lr_decay: int = option(
+        0, "Decay both learning rates linearly to 0 over the last N of --steps (0: constant; "
+        "a resume that changes --steps moves the window).", minimum=0)
     betas: tuple[float, float] = (0.5, 0.999)
     seed: int = option(0, "Seed of initialisation, data order and sampling.")
     checkpoint_every: int = option(1000, "Steps between checkpoints.", minimum=1)
@@ -121,12 +124,21 @@ class TrainConfig(JsonConfig):
             raise ValueError("--unlabelled none trains the classifier alone (cross-entropy, "
                              "weight > 0): drop --generator-loss, --cycle-weight, "
                              "--r1-weight and --updates")
+        if self.lr_decay > self.steps:
+            raise ValueError(f"--lr-decay {self.lr_decay} is longer than --steps "
+                             f"{self.steps}: give at most the run's steps")
         if self.patience and not self.validate_every:
             raise ValueError("--patience needs --validate-every and --validation")
 
     @property
     def semi_supervised(self) -> bool:
         return self.labels_per_class > 0
+
+    def lr_factor(self, step: int) -> float:
+        """The learning rates' multiplier at 0-based ``step``: 1, then linearly down to
+        1 / lr_decay at the last step over the last ``lr_decay`` steps."""
+        start = self.steps - self.lr_decay
+        return 1.0 if not self.lr_decay or step < start else (self.steps - step) / self.lr_decay
 
     def noise_std(self, step: int) -> float:
         """Instance noise: ``instance_noise`` annealed linearly to 0 over ``instance_noise_steps``

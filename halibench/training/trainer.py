@@ -456,6 +456,7 @@ class Trainer:
     def step(self, step: int) -> dict[str, float]:
         """Run training step ``step`` (0-based)."""
         torch.manual_seed(step_seed(self.config.seed, self.dist.rank, step))
+        self.set_learning_rates(step)
         idx = self.sampler.indices(step)
         x = as_float_images(self.data.images[idx]).to(self.dist.device, non_blocking=True)
         labelled = None
@@ -465,6 +466,13 @@ class Trainer:
                         self.data.labelled.labels[pick].to(self.dist.device))
         return adversarial_step(self.gen, self.disc, self.opt_g, self.opt_d, x,
                                 self.config.noise_std(step), self.config, labelled)
+
+    def set_learning_rates(self, step: int) -> None:
+        """Both optimisers' rates at ``step``: the configured ones times the decay factor."""
+        cfg, factor = self.config, self.config.lr_factor(step)
+        for opt, base in ((self.opt_g, cfg.lr), (self.opt_d, cfg.lr_d or cfg.lr)):
+            for group in opt.param_groups:
+                group["lr"] = base * factor
 
     def checkpoint(self, step: int) -> Path:
         folder = self.run_dir / f"step-{step:08d}"
