@@ -175,6 +175,15 @@ def test_resume_refuses_a_different_run(tmp_path, args, named):
     one_line_error(result, named, "--resume")
 
 
+@pytest.mark.parametrize("option", ["--hidden-noise", "--instance-noise", "--lr"])
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_a_non_finite_number_is_refused_before_anything_runs(tmp_path, option, value):
+    result = CliRunner().invoke(cli, ["train", "ali", option, value, "--out",
+                                      str(tmp_path / "run")])
+    assert result.exit_code == 2 and f"{value!r} is not a finite number" in result.output
+    assert option in result.output and not (tmp_path / "run").exists()
+
+
 # 6. A failed decode elsewhere keeps the good prepared cache.
 def test_a_bad_data_root_does_not_delete_the_good_prepared_cache(tmp_path):
     good, bad = tmp_path / "good", tmp_path / "bad"

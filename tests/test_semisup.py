@@ -13,6 +13,7 @@ from halibench.errors import HalibenchError
 from halibench.evaluation.protocols import balanced_draws, load_protocol
 from halibench.models import build_model, preset
 from halibench.models.checkpoints import load_checkpoint
+from halibench.models.layers import GaussianNoise
 from halibench.training.trainer import TrainConfig, Trainer, adversarial_step
 
 OWN = """
@@ -281,14 +282,13 @@ def test_hidden_noise_perturbs_the_discriminator_in_training_only():
     assert not torch.allclose(with_noise, without)
     torch.manual_seed(1)
     assert torch.allclose(dn.class_logits(x, z), with_noise)  # seeded: reproducible
-    from halibench.models.layers import GaussianNoise
-
     def count(kind):
         return sum(isinstance(m, kind) for m in dn.modules())
 
     assert count(GaussianNoise) == count(torch.nn.LeakyReLU) > 0  # after every hidden layer
-    with pytest.raises(ValueError, match="hidden_noise"):
-        preset("ali", "28px", hidden_noise=-0.1)
+    for bad in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="hidden_noise must be a finite number"):
+            preset("ali", "28px", hidden_noise=bad)
 
 
 def test_shipped_own_protocols_share_their_siblings_draws():

@@ -107,10 +107,23 @@ def test_lr_decay_runs_both_rates_linearly_down_over_the_last_steps(tmp_path):
     cfg = TrainConfig(steps=10, lr_decay=4)
     assert [cfg.lr_factor(s) for s in range(10)] == [1.0] * 6 + [1.0, 0.75, 0.5, 0.25]
     assert TrainConfig(steps=10).lr_factor(9) == 1.0
-    with pytest.raises(ValueError, match="--lr-decay 11 is longer than --steps 10"):
+    with pytest.raises(ValueError, match="--lr-decay 11 is longer than --steps 10: give "
+                       "--steps >= 11"):
         TrainConfig(steps=10, lr_decay=11)
+    for useless in (1, -2):
+        with pytest.raises(ValueError, match=f"--lr-decay {useless}: give 0"):
+            TrainConfig(steps=10, lr_decay=useless)
     trainer = Trainer(preset("ali", "28px", width=0.25), tiny_config(lr=1e-3, lr_d=4e-4,
                       lr_decay=4), tmp_path / "run", tiny_data())
     trainer.fit()  # the last step (0-based 5) ran at a quarter of each rate
     assert trainer.opt_g.param_groups[0]["lr"] == pytest.approx(2.5e-4)
     assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(1e-4)
+
+
+def test_a_resume_that_moves_a_begun_decay_says_so(tmp_path, caplog):
+    cfg = preset("ali", "28px", width=0.25)
+    run = tmp_path / "run"
+    Trainer(cfg, tiny_config(steps=4, checkpoint_every=2, lr_decay=3), run, tiny_data()).fit()
+    with caplog.at_level("WARNING"):
+        Trainer(cfg, tiny_config(steps=6), run, tiny_data(), resume=True)
+    assert "inside its --lr-decay window" in caplog.text

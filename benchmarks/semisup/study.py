@@ -1,8 +1,9 @@
 """The validation study of training options: one row per training run, validation rows only.
 
 For each run folder: the options a study varies (kind, seed, generator loss, supervised
-weight, labelled batch, fake logit, what the unlabelled images do, learning rates, cycle
-weight, width), the best step on the run's validation protocol and its score there (the own
+weight, labelled batch, fake logit, what the unlabelled images do, learning rates and
+their decay, cycle weight, instance and hidden noise, width; an option a run predates reads
+as its default), the best step on the run's validation protocol and its score there (the own
 classifier's validation error for a semi-supervised run, with z1's frozen-feature L2-SVM
 score beside it; the best level's frozen score for an unsupervised one), the curve, the last
 step trained and the training seconds. Appends the rows to ``--jsonl`` (one JSON object per
@@ -51,7 +52,6 @@ def study_row(run: Path) -> dict[str, Any]:
     best_step = int(curve[-1]["best_step"])  # the trainer's better-of rule, per metric
     best = next(r for r in curve if int(r["step"]) == best_step)
     return {"run": run.name, "kind": model["kind"], "seed": training["seed"],
-            # an option a run predates reads as its default
             **{k: training.get(k, getattr(TRAIN_DEFAULTS, k)) for k in OPTIONS},
             **{k: model.get(k, getattr(MODEL_DEFAULTS, k)) for k in MODEL_OPTIONS},
             "labels": stored.get("labels", {}).get("labels_per_class"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import types
 import typing
 from collections.abc import Callable
@@ -21,6 +22,17 @@ def value_type(f: Field, owner: type) -> type:
     return str if typing.get_origin(hint) is typing.Literal else hint
 
 
+class FiniteFloat(click.FloatRange):
+    """A float in an optional range that refuses nan and inf (click's range lets nan in)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
 def click_option(f: Field, owner: type) -> Callable:
     """One ``--field-name`` option: type, bounds, choices, default and help from the field."""
     meta = f.metadata["option"]
@@ -30,9 +42,10 @@ def click_option(f: Field, owner: type) -> Callable:
         return click.option(flag, is_flag=True, default=f.default, help=meta["help"])
     if meta["choices"]:
         ptype: Any = click.Choice(list(meta["choices"]))
-    elif kind in (int, float) and (meta["minimum"] is not None or meta["maximum"] is not None):
-        rng = click.IntRange if kind is int else click.FloatRange
-        ptype = rng(min=meta["minimum"], max=meta["maximum"])
+    elif kind is float:
+        ptype = FiniteFloat(min=meta["minimum"], max=meta["maximum"])
+    elif kind is int and (meta["minimum"] is not None or meta["maximum"] is not None):
+        ptype = click.IntRange(min=meta["minimum"], max=meta["maximum"])
     else:
         ptype = kind
     return click.option(flag, type=ptype, default=f.default, help=meta["help"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -57,7 +58,8 @@ class ModelConfig(JsonConfig):
     dropout: float = option(0.2, "Dropout in the discriminator.", minimum=0, maximum=0.95)
     hidden_noise: float = option(
         0.0, "Std of Gaussian noise added to every hidden layer of the discriminator in "
-        "training (improved-GAN's noise layers; 0: none).", minimum=0)
+        "training (improved-GAN's noise layers; 0: none; the noise layers take places in "
+        "D's layer numbering, so such weights load with their own config).", minimum=0)
     width: float = option(1.0, "Channel-width multiplier of every network.", minimum=0.05)
     hidden_dim: int = option(512, "Width of the MLPs between levels.", minimum=8)
     init_std: float | None = option(
@@ -87,8 +89,9 @@ class ModelConfig(JsonConfig):
                              f"{self.decoder_head!r}")
         if self.init_std is not None and self.init_std <= 0:
             raise ValueError(f"init_std must be positive, got {self.init_std}")
-        if self.hidden_noise < 0:
-            raise ValueError(f"hidden_noise must be >= 0, got {self.hidden_noise}")
+        if not (math.isfinite(self.hidden_noise) and self.hidden_noise >= 0):
+            raise ValueError(f"hidden_noise must be a finite number >= 0, got "
+                             f"{self.hidden_noise}")
         if self.prior not in ("gaussian", "uniform"):
             raise ValueError(f"prior must be 'gaussian' or 'uniform', got {self.prior!r}")
         if self.classes < 0 or (self.classes == 1):

@@ -20,8 +20,9 @@ class TrainConfig(JsonConfig):
     lr: float = option(1e-4, "Adam learning rate (generators, and D unless --lr-d).")
     lr_d: float | None = option(None, "Discriminator learning rate.")
     lr_decay: int = option(
-        0, "Decay both learning rates linearly to 0 over the last N of --steps (0: constant; "
-        "a resume that changes --steps moves the window).", minimum=0)
+        0, "Decay both learning rates linearly over the last N of --steps, to 1/N of each "
+        "rate at the last step (0: constant; a resume that changes --steps moves the "
+        "window).", minimum=0)
     betas: tuple[float, float] = (0.5, 0.999)
     seed: int = option(0, "Seed of initialisation, data order and sampling.")
     checkpoint_every: int = option(1000, "Steps between checkpoints.", minimum=1)
@@ -124,15 +125,24 @@ class TrainConfig(JsonConfig):
             raise ValueError("--unlabelled none trains the classifier alone (cross-entropy, "
                              "weight > 0): drop --generator-loss, --cycle-weight, "
                              "--r1-weight and --updates")
+        if self.lr_decay < 0 or self.lr_decay == 1:
+            raise ValueError(f"--lr-decay {self.lr_decay}: give 0 (constant rates) or a "
+                             "number of steps >= 2")
         if self.lr_decay > self.steps:
             raise ValueError(f"--lr-decay {self.lr_decay} is longer than --steps "
-                             f"{self.steps}: give at most the run's steps")
+                             f"{self.steps}: give --steps >= {self.lr_decay} or a shorter "
+                             "--lr-decay")
         if self.patience and not self.validate_every:
             raise ValueError("--patience needs --validate-every and --validation")
 
     @property
     def semi_supervised(self) -> bool:
         return self.labels_per_class > 0
+
+    @property
+    def discriminator_lr(self) -> float:
+        """D's learning rate: --lr-d, else --lr."""
+        return self.lr if self.lr_d is None else self.lr_d
 
     def lr_factor(self, step: int) -> float:
         """The learning rates' multiplier at 0-based ``step``: 1, then linearly down to

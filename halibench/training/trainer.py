@@ -362,6 +362,16 @@ def warn_slow_bf16(config: TrainConfig, device: torch.device) -> None:
                     cpu["cpu"])
 
 
+def warn_moved_decay(run_dir: Path, stored_steps: int, config: TrainConfig, step: int
+                     ) -> None:
+    """Warn when a resume that changes --steps moves a learning-rate decay that had begun."""
+    if config.lr_decay and config.steps != stored_steps and step > stored_steps - config.lr_decay:
+        log.warning("%s: resumed at step %d, inside its --lr-decay window (the last %d of "
+                    "%d steps); with --steps %d the rates go back to %.3g of the configured "
+                    "ones", run_dir, step, config.lr_decay, stored_steps, config.steps,
+                    config.lr_factor(step))
+
+
 def check_labels(model_config: ModelConfig, config: TrainConfig, data: TrainingData) -> None:
     """A semi-supervised run has labelled images and a classifier with their classes."""
     if config.semi_supervised != (data.labelled is not None) or (
@@ -405,6 +415,8 @@ class Trainer:
             except ValueError as e:
                 raise HalibenchError(f"{self.run_dir}: --resume: {e}") from None
             self.start_step = int(stored["step"])
+            warn_moved_decay(self.run_dir, int(stored["training"]["steps"]), config,
+                             self.start_step)
             if model_config.dropout and stored.get("rng", {}).get("dropout") != DROPOUT_MASKS:
                 log.warning("%s: started with other dropout masks (bernoulli_); the resumed "
                             "steps draw them with %s, so they do not replay the uninterrupted "
@@ -424,7 +436,7 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.model: HierarchicalALI = build_model(model_config).to(self.dist.device)
         self.opt_g = adam(self.model.generators, config.lr, config.betas)
-        self.opt_d = adam(self.model.discriminator, config.lr_d or config.lr, config.betas)
+        self.opt_d = adam(self.model.discriminator, config.discriminator_lr, config.betas)
         if resume_from is not None:
             load_weights(self.model, resume_from / MODEL_FILE)
             load_training_state(resume_from, self.optimizers)
@@ -470,7 +482,7 @@ class Trainer:
     def set_learning_rates(self, step: int) -> None:
         """Both optimisers' rates at ``step``: the configured ones times the decay factor."""
         cfg, factor = self.config, self.config.lr_factor(step)
-        for opt, base in ((self.opt_g, cfg.lr), (self.opt_d, cfg.lr_d or cfg.lr)):
+        for opt, base in ((self.opt_g, cfg.lr), (self.opt_d, cfg.discriminator_lr)):
             for group in opt.param_groups:
                 group["lr"] = base * factor
 
