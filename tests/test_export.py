@@ -115,3 +115,10 @@ def test_a_card_lists_each_setting_once_under_the_shipped_name():
     kept = one_per_setting(rows, "shipped")
     assert list(zip(kept["model"], kept["level"], kept["mean"], strict=True)) == [
         ("shipped", "z1", 2.0), ("run-s2", "z2", 3.0)]
+
+
+def test_a_card_names_a_learning_rate_decay_only_when_there_was_one():
+    from halibench.models.export import decay_words
+
+    assert decay_words({"lr_decay": 1500}) == ", decayed linearly over the last 1500 steps,"
+    assert decay_words({"lr_decay": 0}) == decay_words({}) == ""

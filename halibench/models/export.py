@@ -100,6 +100,12 @@ def trained_labels_entry(config: dict[str, Any]) -> dict[str, Any]:
     return {"trained_labels": {k: trained[k] for k in keep}}
 
 
+def decay_words(training: dict[str, Any]) -> str:
+    """The card's words for a learning-rate decay (none when the rates were constant)."""
+    n = training.get("lr_decay", 0)
+    return f", decayed linearly over the last {n} steps," if n else ""
+
+
 def stopping_lines(config: dict[str, Any], validation: pd.DataFrame | None) -> list[str]:
     """Why the shipped step is the one it is: the best validation score, or (without a
     validation record) a pointer to the notes."""
@@ -145,9 +151,11 @@ def card_text(name: str, config: dict[str, Any], health: pd.DataFrame | None,
              f"{data.get('train_range')}; health probes on rows {data.get('health_range')}",
              f"- Seed {config.get('seed')}, {config.get('step')} steps of batch "
              f"{training.get('batch_size')}, Adam lr {training.get('lr')} (discriminator "
-             f"{training.get('lr_d') or training.get('lr')}) betas {training.get('betas')}, "
-             f"cycle weight {training.get('cycle_weight', 0.0)}, instance noise "
-             f"{training.get('instance_noise')}",
+             f"{training.get('lr_d') or training.get('lr')}){decay_words(training)} betas "
+             f"{training.get('betas')}, cycle weight {training.get('cycle_weight', 0.0)}, "
+             f"instance noise {training.get('instance_noise')}"
+             + (f", hidden noise in D {model['hidden_noise']}" if model.get("hidden_noise")
+                else ""),
              *stopping_lines(config, validation),
              f"- Wall time: {config.get('train_seconds', 'not recorded')} s on "
              f"{env.get('machine')} ({env.get('platform')}), GPU: {env.get('cuda')}, "
