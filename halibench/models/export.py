@@ -100,6 +100,11 @@ def trained_labels_entry(config: dict[str, Any]) -> dict[str, Any]:
     return {"trained_labels": {k: trained[k] for k in keep}}
 
 
+def discriminator_lr(training: dict[str, Any]) -> float:
+    """D's stored rate: lr_d, else lr (as ``TrainConfig.discriminator_lr``)."""
+    return training["lr"] if training.get("lr_d") is None else training["lr_d"]
+
+
 def decay_words(training: dict[str, Any]) -> str:
     """The card's words for a learning-rate decay (none when the rates were constant)."""
     n = training.get("lr_decay", 0)
@@ -151,7 +156,7 @@ def card_text(name: str, config: dict[str, Any], health: pd.DataFrame | None,
              f"{data.get('train_range')}; health probes on rows {data.get('health_range')}",
              f"- Seed {config.get('seed')}, {config.get('step')} steps of batch "
              f"{training.get('batch_size')}, Adam lr {training.get('lr')} (discriminator "
-             f"{training.get('lr_d') or training.get('lr')}){decay_words(training)} betas "
+             f"{discriminator_lr(training)}){decay_words(training)} betas "
              f"{training.get('betas')}, cycle weight {training.get('cycle_weight', 0.0)}, "
              f"instance noise {training.get('instance_noise')}"
              + (f", hidden noise in D {model['hidden_noise']}" if model.get("hidden_noise")

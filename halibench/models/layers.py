@@ -72,7 +72,7 @@ class GaussianNoise(nn.Module):
         self.std = std
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.std == 0:
+        if not self.training:
             return x
         return x + torch.randn_like(x) * self.std
 
