@@ -100,9 +100,9 @@ def trained_labels_entry(config: dict[str, Any]) -> dict[str, Any]:
     return {"trained_labels": {k: trained[k] for k in keep}}
 
 
-def discriminator_lr(training: dict[str, Any]) -> float:
+def discriminator_lr(training: dict[str, Any]) -> float | None:
     """D's stored rate: lr_d, else lr (as ``TrainConfig.discriminator_lr``)."""
-    return training["lr"] if training.get("lr_d") is None else training["lr_d"]
+    return training.get("lr") if training.get("lr_d") is None else training["lr_d"]
 
 
 def decay_words(training: dict[str, Any]) -> str:
