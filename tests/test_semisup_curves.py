@@ -43,3 +43,37 @@ def test_curves_refuses_a_run_the_study_lacks_and_writes_nothing(tmp_path, monke
 def test_curves_refuses_an_unknown_figure_format(tmp_path, monkeypatch):
     with pytest.raises(SystemExit, match="suffixes"):
         _run(monkeypatch, "a", "--jsonl", str(_study(tmp_path)), "--out", str(tmp_path / "c.gif"))
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"run": "c"}', "a study row needs"),
+    ('[1, 2]', "a study row needs"),
+    ('{"run": "c", "curve": [], "last_step": 1, "best_step": 1}',
+     "curve is not"),
+    ('{"run": "c", "curve": [[1, "x"]], "last_step": 1,'
+     ' "best_step": 1}', "curve is not"),
+    ('{"run": "c", "curve": [[1, 0.0]], "last_step": 1,'
+     ' "best_step": 1}', "curve is not"),
+    ('{"run": "c", "curve": [[1, 2.0]], "last_step": 1, "best_step": 2}', "curve is not"),
+    ('{"run": ', "not a JSON row"),
+])
+def test_curves_refuses_a_row_it_cannot_plot_naming_its_line(tmp_path, monkeypatch, line,
+                                                             message):
+    study = _study(tmp_path)
+    study.write_text(study.read_text() + line + "\n")
+    out = tmp_path / "c.png"
+    with pytest.raises(SystemExit, match=f"study.jsonl:3: .*{message}"):
+        _run(monkeypatch, "a", "--jsonl", str(study), "--out", str(out))
+    assert not out.exists()
+
+
+def test_curves_refuses_a_run_named_twice(tmp_path, monkeypatch):
+    with pytest.raises(SystemExit, match="named twice"):
+        _run(monkeypatch, "a", "a", "--jsonl", str(_study(tmp_path)), "--out",
+             str(tmp_path / "c.png"))
+
+
+def test_curves_says_when_it_cannot_write_the_figure(tmp_path, monkeypatch):
+    study = _study(tmp_path)
+    with pytest.raises(SystemExit, match="--out .*cannot write"):
+        _run(monkeypatch, "a", "--jsonl", str(study), "--out", str(study / "c.png"))

@@ -19,18 +19,42 @@ from matplotlib.ticker import FormatStrFormatter
 
 from halibench.report.plots import save
 
+FIELDS = ("run", "curve", "last_step", "best_step")
+
+
+def checked_row(line: bytes, where: str) -> dict[str, Any]:
+    """One study row, refused with its file and line unless it holds a plottable curve."""
+    try:
+        row = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise SystemExit(f"{where}: not a JSON row; restore it from git") from None
+    if not isinstance(row, dict) or any(k not in row for k in FIELDS):
+        raise SystemExit(f"{where}: a study row needs {', '.join(FIELDS)}; "
+                         "rewrite it with benchmarks/semisup/study.py")
+    curve = row["curve"]
+    if not (isinstance(curve, list) and curve and all(
+            isinstance(p, list) and len(p) == 2 and all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in p)
+            and p[1] > 0 for p in curve) and row["best_step"] in {p[0] for p in curve}):
+        raise SystemExit(f"{where}: run {row['run']}'s curve is not a non-empty list of "
+                         "[step, error > 0] pairs holding its best step; rewrite it with "
+                         "benchmarks/semisup/study.py")
+    return row
+
 
 def study_rows(jsonl: Path, runs: list[str]) -> list[dict[str, Any]]:
-    """The rows of ``runs`` in ``jsonl``, in the order given; a missing run is an error."""
+    """The rows of ``runs`` in ``jsonl``, in the order given (the first row of a run counts,
+    as in study.py); a missing or repeated run is an error."""
+    repeated = sorted({r for r in runs if runs.count(r) > 1})
+    if repeated:
+        raise SystemExit(f"run {', '.join(repeated)} named twice; name each run once")
     if not jsonl.is_file():
         raise SystemExit(f"{jsonl}: no such study file; write it with benchmarks/semisup/study.py")
-    rows = {}
-    for n, line in enumerate(jsonl.read_text().splitlines(), 1):
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            raise SystemExit(f"{jsonl}:{n}: not a JSON row; restore it from git") from None
-        rows[row["run"]] = row
+    rows: dict[str, dict[str, Any]] = {}
+    for n, line in enumerate(jsonl.read_bytes().splitlines(), 1):
+        if line.strip():
+            row = checked_row(line, f"{jsonl}:{n}")
+            rows.setdefault(row["run"], row)
     missing = [r for r in runs if r not in rows]
     if missing:
         raise SystemExit(f"{jsonl}: no row for {', '.join(missing)}; add it with "
@@ -44,10 +68,11 @@ def curves_figure(rows: list[dict[str, Any]], title: str) -> Figure:
     ax = fig.subplots()
     for row in rows:
         steps, scores = zip(*row["curve"], strict=True)
+        best = dict(row["curve"])[row["best_step"]]
         line, = ax.plot(steps, scores, marker=".", label=(
-            f"{row['run']} ({row['last_step']} steps, decay {row['lr_decay']}; "
-            f"best {row['val_score']:.2f} at {row['best_step']})"))
-        ax.plot([row["best_step"]], [row["val_score"]], "o", color=line.get_color())
+            f"{row['run']} ({row['last_step']} steps, decay {row.get('lr_decay', 0)}; "
+            f"best {best:.2f} at {row['best_step']})"))
+        ax.plot([row["best_step"]], [best], "o", color=line.get_color())
     ax.set_xlabel("training step")
     ax.set_ylabel("validation error (%)")
     ax.set_yscale("log")
@@ -71,6 +96,9 @@ def main() -> None:
         save(curves_figure(rows, args.title), args.out)
     except ValueError as e:
         raise SystemExit(str(e)) from None
+    except OSError as e:
+        raise SystemExit(f"--out {args.out}: cannot write ({e.strerror or e}); "
+                         "give a writable path") from None
     print(args.out)
 
 
