@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,13 @@ from matplotlib.ticker import FormatStrFormatter
 from halibench.report.plots import save
 
 FIELDS = ("run", "curve", "last_step", "best_step")
+
+
+def is_point(point: Any) -> bool:
+    """A curve point: [step, error] with a finite error above 0 (the axis is logarithmic)."""
+    return (isinstance(point, list) and len(point) == 2
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in point)
+            and math.isfinite(point[1]) and point[1] > 0)
 
 
 def checked_row(line: bytes, where: str) -> dict[str, Any]:
@@ -32,12 +40,10 @@ def checked_row(line: bytes, where: str) -> dict[str, Any]:
         raise SystemExit(f"{where}: a study row needs {', '.join(FIELDS)}; "
                          "rewrite it with benchmarks/semisup/study.py")
     curve = row["curve"]
-    if not (isinstance(curve, list) and curve and all(
-            isinstance(p, list) and len(p) == 2 and all(
-                isinstance(v, int | float) and not isinstance(v, bool) for v in p)
-            and p[1] > 0 for p in curve) and row["best_step"] in {p[0] for p in curve}):
+    if not (isinstance(curve, list) and curve and all(map(is_point, curve))
+            and row["best_step"] in {p[0] for p in curve}):
         raise SystemExit(f"{where}: run {row['run']}'s curve is not a non-empty list of "
-                         "[step, error > 0] pairs holding its best step; rewrite it with "
+                         "[step, finite error > 0] pairs holding its best step; rewrite it with "
                          "benchmarks/semisup/study.py")
     return row
 
