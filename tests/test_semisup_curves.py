@@ -57,6 +57,7 @@ def test_curves_refuses_an_unknown_figure_format(tmp_path, monkeypatch):
     ('{"run": "c", "curve": [[1, 2.0]], "last_step": 1, "best_step": 2}', "curve is not"),
     ('{"run": "c", "curve": [[1, Infinity]], "last_step": 1, "best_step": 1}', "curve is not"),
     ('{"run": "c", "curve": [[1, NaN]], "last_step": 1, "best_step": 1}', "curve is not"),
+    ('{"run": "c", "curve": [[NaN, 1.0]], "last_step": 1, "best_step": 1}', "curve is not"),
     ('{"run": ', "not a JSON row"),
 ])
 def test_curves_refuses_a_row_it_cannot_plot_naming_its_line(tmp_path, monkeypatch, line,

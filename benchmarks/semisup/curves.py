@@ -24,10 +24,11 @@ FIELDS = ("run", "curve", "last_step", "best_step")
 
 
 def is_point(point: Any) -> bool:
-    """A curve point: [step, error] with a finite error above 0 (the axis is logarithmic)."""
+    """A curve point: finite [step, error] with the error above 0 (the axis is logarithmic)."""
     return (isinstance(point, list) and len(point) == 2
-            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in point)
-            and math.isfinite(point[1]) and point[1] > 0)
+            and all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+                    for v in point)
+            and point[1] > 0)
 
 
 def checked_row(line: bytes, where: str) -> dict[str, Any]:
