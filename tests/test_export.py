@@ -122,3 +122,12 @@ def test_a_card_names_a_learning_rate_decay_only_when_there_was_one():
 
     assert decay_words({"lr_decay": 1500}) == ", decayed linearly over the last 1500 steps,"
     assert decay_words({"lr_decay": 0}) == decay_words({}) == ""
+
+
+def test_a_card_says_when_its_weights_are_an_average():
+    from halibench.models.export import averaging_words
+
+    assert averaging_words({"weight_average": 0.999}) == (
+        "; the weights are an exponential moving average of the trained ones (decay 0.999 "
+        "per step)")
+    assert averaging_words({"weight_average": 0.0}) == averaging_words({}) == ""

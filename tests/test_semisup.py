@@ -358,3 +358,30 @@ def test_a_shipped_semi_supervised_checkpoint_is_scored_by_own_protocols_only(
                               "published_model": "", "beats_published": False}])
     (row,) = regress(expected, tiny_mnist_root).to_dict("records")
     assert row["ok"] and row["measured"] == pytest.approx(record["mean"])
+
+
+def test_an_averaged_run_scores_its_average_with_the_raw_classifier_beside(tiny_mnist_root,
+                                                                          tmp_path):
+    import csv
+
+    from halibench.evaluation.own_classifier import error_percent
+    from halibench.features.extract import extract_features
+
+    trainer, _ = tiny_semisup(tiny_mnist_root, tmp_path, weight_average=0.9, steps=4,
+                              checkpoint_every=4, validate_every=4, lr=3e-3)
+    final = trainer.fit()
+    with open(tmp_path / "run" / "validation.csv", newline="") as f:
+        logged = list(csv.DictReader(f))[-1]
+    assert logged["score"] == logged["classifier"]
+    rows = trainer.stopper.scorer.data.split("test")  # the validation protocol's scored rows
+
+    def logits(model):
+        return extract_features(model, rows.images, ["classifier"])["classifier"]
+
+    def error(model):
+        return error_percent(logits(model), np.asarray(rows.labels))
+
+    saved, _ = load_checkpoint(final)
+    assert not np.allclose(logits(saved), logits(trainer.model))
+    assert float(logged["classifier"]) == pytest.approx(error(saved), abs=1e-3)
+    assert float(logged["classifier_raw"]) == pytest.approx(error(trainer.model), abs=1e-3)

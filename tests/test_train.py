@@ -127,3 +127,66 @@ def test_a_resume_that_moves_a_begun_decay_says_so(tmp_path, caplog):
     with caplog.at_level("WARNING"):
         Trainer(cfg, tiny_config(steps=6), run, tiny_data(), resume=True)
     assert "inside its --lr-decay window" in caplog.text
+
+
+def test_a_weight_average_is_the_decayed_mean_of_the_trained_weights():
+    from halibench.training.averaging import WeightAverage
+
+    model = torch.nn.BatchNorm1d(3)
+    average = WeightAverage(model, decay=0.9)
+    assert [average.rate(n) for n in (0, 1, 100)] == [pytest.approx(0.1), pytest.approx(2 / 11),
+                                                      0.9]
+    start = model.weight.detach().clone()
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    model.num_batches_tracked.fill_(7)
+    average.update(model, 100)
+    assert torch.allclose(average.model.weight, 0.9 * start + 0.1 * (start + 1))
+    assert int(average.model.num_batches_tracked) == 7  # integer buffers are copied
+    assert not average.model.training and not average.model.weight.requires_grad
+    for bad in (1.0, 0.0, 1.5):
+        with pytest.raises(ValueError, match="decay lies in"):
+            WeightAverage(model, bad)
+    with pytest.raises(ValueError, match="--weight-average 1.0: give 0"):
+        TrainConfig(weight_average=1.0)
+
+
+def test_averaging_saves_the_average_and_trains_exactly_as_without(tmp_path):
+    from halibench.models.checkpoints import STATE_FILE, TRAINING_WEIGHTS
+
+    cfg = preset("hali", "28px", width=0.25)
+    plain = Trainer(cfg, tiny_config(), tmp_path / "plain", tiny_data())
+    plain.fit()
+    averaged = Trainer(cfg, tiny_config(weight_average=0.5), tmp_path / "avg", tiny_data())
+    final = averaged.fit()
+    raw = averaged.model.state_dict()
+    assert all(torch.equal(v, plain.model.state_dict()[k]) for k, v in raw.items())
+    saved, state = weights(final), load_file(str(final / STATE_FILE))
+    assert all(torch.equal(saved[k], v) for k, v in averaged.average.model.state_dict().items())
+    assert all(torch.equal(state[TRAINING_WEIGHTS + k], v) for k, v in raw.items())
+    assert any(not torch.equal(saved[k], v) for k, v in raw.items())
+    assert not any(k.startswith(TRAINING_WEIGHTS) for k in
+                   load_file(str(plain.checkpoint(6) / STATE_FILE)))
+
+
+def test_an_averaged_run_resumes_exactly_and_needs_its_raw_weights(tmp_path):
+    from safetensors.torch import save_file
+
+    from halibench.errors import CheckpointError
+    from halibench.models.checkpoints import STATE_FILE, TRAINING_WEIGHTS
+
+    cfg = preset("ali", "28px", width=0.25)
+    extra = dict(steps=8, checkpoint_every=4, weight_average=0.8)
+    full = Trainer(cfg, tiny_config(**extra), tmp_path / "full", tiny_data()).fit()
+    run = tmp_path / "killed"
+    with pytest.raises(Killed):
+        Trainer(cfg, tiny_config(**extra), run, tiny_data()).fit(callbacks=[kill_at(6)])
+    resumed = Trainer(cfg, tiny_config(steps=8), run, tiny_data(), resume=True)
+    last = resumed.fit()
+    wa, wb = weights(full), weights(last)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    state = load_file(str(last / STATE_FILE))
+    save_file({k: v for k, v in state.items() if not k.startswith(TRAINING_WEIGHTS)},
+              str(last / STATE_FILE))
+    with pytest.raises(CheckpointError, match="no training weights beside the averaged ones"):
+        Trainer(cfg, tiny_config(steps=10), run, tiny_data(), resume=True)

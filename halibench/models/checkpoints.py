@@ -5,7 +5,8 @@ Layout of a checkpoint folder::
     model.safetensors          weights and buffers of the whole model
     config.json                format, model config, training config, data, seed, step,
                                versions, sha256 of model.safetensors
-    training_state.safetensors optimizer tensors (training checkpoints only)
+    training_state.safetensors optimizer tensors (training checkpoints only), and the raw
+                               weights when model.safetensors holds their average
     training_state.json        optimizer hyper-parameters and scalar state
 
 A training run folder holds ``step-NNNNNNNN/`` checkpoints and a ``latest`` file naming the
@@ -38,6 +39,7 @@ STATE_FILE = "training_state.safetensors"
 STATE_META_FILE = "training_state.json"
 LATEST_FILE = "latest"
 BEST_FILE = "best"
+TRAINING_WEIGHTS = "training_weights."  # prefix of the raw weights in STATE_FILE
 
 
 def optimizer_to_safetensors(opt: torch.optim.Optimizer, prefix: str
@@ -68,14 +70,20 @@ def optimizer_from_safetensors(opt: torch.optim.Optimizer, prefix: str,
     opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 
+def cpu_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
+
+
 def save_checkpoint(folder: str | Path, model: HierarchicalALI, meta: dict[str, Any],
-                    optimizers: dict[str, torch.optim.Optimizer] | None = None) -> Path:
+                    optimizers: dict[str, torch.optim.Optimizer] | None = None,
+                    training_weights: torch.nn.Module | None = None) -> Path:
     """Write a checkpoint folder atomically; ``meta`` goes into config.json beside the model
-    config. With ``optimizers``, the training state (optimizers and RNG) is saved too."""
+    config. With ``optimizers``, the training state (optimizers and RNG) is saved too, and
+    with it ``training_weights``: the weights training continues from, when ``model`` holds
+    others (an average of them)."""
     folder = Path(folder)
     with atomic_dir(folder) as tmp:
-        weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-        save_file(weights, str(tmp / MODEL_FILE))
+        save_file(cpu_state(model), str(tmp / MODEL_FILE))
         if optimizers is not None:
             tensors: dict[str, torch.Tensor] = {}
             opt_meta = {}
@@ -83,6 +91,9 @@ def save_checkpoint(folder: str | Path, model: HierarchicalALI, meta: dict[str, 
                 t, m = optimizer_to_safetensors(opt, f"optim.{name}")
                 tensors.update(t)
                 opt_meta[name] = m
+            if training_weights is not None:
+                tensors.update({TRAINING_WEIGHTS + k: v
+                                for k, v in cpu_state(training_weights).items()})
             save_file(tensors, str(tmp / STATE_FILE))
             (tmp / STATE_META_FILE).write_text(json.dumps({"optimizers": opt_meta}, indent=2))
         config = {
@@ -136,15 +147,21 @@ def load_weights(model: torch.nn.Module, weights_path: Path) -> None:
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{weights_path}: unreadable safetensors file ({e}); "
                               "re-download or retrain the checkpoint") from None
+    load_checked(model, weights, str(weights_path))
+
+
+def load_checked(model: torch.nn.Module, weights: dict[str, torch.Tensor], source: str
+                 ) -> None:
+    """Load ``weights`` into ``model`` after checking that names and shapes match."""
     expected = model.state_dict()
     missing = sorted(set(expected) - set(weights))
     unexpected = sorted(set(weights) - set(expected))
     if missing or unexpected:
-        raise CheckpointError(f"{weights_path}: tensors do not match the config "
+        raise CheckpointError(f"{source}: tensors do not match the config "
                               f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
     for name, tensor in weights.items():
         if tensor.shape != expected[name].shape:
-            raise CheckpointError(f"{weights_path}: tensor {name} has shape "
+            raise CheckpointError(f"{source}: tensor {name} has shape "
                                   f"{tuple(tensor.shape)}, the config implies "
                                   f"{tuple(expected[name].shape)}")
     model.load_state_dict(weights)
@@ -199,8 +216,10 @@ def load_checkpoint(path: str | Path, expected_sha256: str | None = None
     return model, config
 
 
-def load_training_state(folder: Path, optimizers: dict[str, torch.optim.Optimizer]) -> None:
-    """Restore optimizer state saved by ``save_checkpoint``."""
+def load_training_state(folder: Path, optimizers: dict[str, torch.optim.Optimizer],
+                        training_weights: torch.nn.Module | None = None) -> None:
+    """Restore optimizer state saved by ``save_checkpoint``, and the weights training
+    continues from into ``training_weights`` when given."""
     try:
         tensors = load_file(str(folder / STATE_FILE))
         meta = json.loads((folder / STATE_META_FILE).read_text())
@@ -209,6 +228,13 @@ def load_training_state(folder: Path, optimizers: dict[str, torch.optim.Optimize
                               "from this checkpoint") from None
     for name, opt in optimizers.items():
         optimizer_from_safetensors(opt, f"optim.{name}", tensors, meta["optimizers"][name])
+    if training_weights is not None:
+        raw = {k[len(TRAINING_WEIGHTS):]: v for k, v in tensors.items()
+               if k.startswith(TRAINING_WEIGHTS)}
+        if not raw:
+            raise CheckpointError(f"{folder / STATE_FILE}: no training weights beside the "
+                                  "averaged ones; cannot resume from this checkpoint")
+        load_checked(training_weights, raw, str(folder / STATE_FILE))
 
 
 def mark_latest(run_dir: Path, folder: Path, keep: int) -> None:

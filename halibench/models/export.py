@@ -111,6 +111,13 @@ def decay_words(training: dict[str, Any]) -> str:
     return f", decayed linearly over the last {n} steps," if n else ""
 
 
+def averaging_words(training: dict[str, Any]) -> str:
+    """The card's words for shipped weights that are an average of the trained ones."""
+    decay = training.get("weight_average", 0)
+    return (f"; the weights are an exponential moving average of the trained ones (decay "
+            f"{decay} per step)" if decay else "")
+
+
 def stopping_lines(config: dict[str, Any], validation: pd.DataFrame | None) -> list[str]:
     """Why the shipped step is the one it is: the best validation score, or (without a
     validation record) a pointer to the notes."""
@@ -160,7 +167,8 @@ def card_text(name: str, config: dict[str, Any], health: pd.DataFrame | None,
              f"{training.get('betas')}, cycle weight {training.get('cycle_weight', 0.0)}, "
              f"instance noise {training.get('instance_noise')}"
              + (f", hidden noise in D {model['hidden_noise']}" if model.get("hidden_noise")
-                else ""),
+                else "")
+             + averaging_words(training),
              *stopping_lines(config, validation),
              f"- Wall time: {config.get('train_seconds', 'not recorded')} s on "
              f"{env.get('machine')} ({env.get('platform')}), GPU: {env.get('cuda')}, "

@@ -86,6 +86,11 @@ class TrainConfig(JsonConfig):
         "noise of float32 in one MNIST parity run; see the bf16 parity section of "
         "docs/training-and-recipes.md).",
         choices=("none", "bf16"))
+    weight_average: float = option(
+        0.0, "Polyak averaging: keep an exponential moving average of every weight with this "
+        "decay per step (e.g. 0.999; 0: none). Checkpoints, validation, evaluation and export "
+        "use the averaged weights; training, its health probes and a resume continue the "
+        "raw ones (stored beside the optimiser state).", minimum=0)
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -132,6 +137,9 @@ class TrainConfig(JsonConfig):
             raise ValueError(f"--lr-decay {self.lr_decay} is longer than --steps "
                              f"{self.steps}: give --steps >= {self.lr_decay} or a shorter "
                              "--lr-decay")
+        if not 0 <= self.weight_average < 1:
+            raise ValueError(f"--weight-average {self.weight_average}: give 0 (no average) or "
+                             "a decay below 1, e.g. 0.999")
         if self.patience and not self.validate_every:
             raise ValueError("--patience needs --validate-every and --validation")
 

@@ -15,6 +15,10 @@ tuples; labelled encoder tuples (x, z ~ q(z|x)) add ``supervised_weight`` * cros
 their class to D's loss, in the same D pass. With ``unlabelled = "none"`` only that term
 trains, into D and the encoder (the supervised-only baseline; the decoder is not trained).
 
+With ``weight_average`` (Polyak averaging, ``averaging.WeightAverage``), checkpoints and
+validation hold an exponential moving average of the weights; training and health probes
+use the raw ones, saved beside the optimiser state for resuming.
+
 Randomness: the global RNG is reseeded at every step from (seed, rank, step), and the data
 order of each epoch is a permutation seeded by (seed, epoch). So a run resumed from a
 checkpoint replays exactly what the uninterrupted run would have done (on CPU).
@@ -31,7 +35,7 @@ from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -56,6 +60,7 @@ from halibench.models.checkpoints import (
 )
 from halibench.progress import progress
 from halibench.training import run_lock
+from halibench.training.averaging import WeightAverage
 from halibench.training.config import TrainConfig
 from halibench.training.distributed import DistInfo, agreed, init_distributed
 from halibench.training.health import health_probes
@@ -437,9 +442,11 @@ class Trainer:
         self.model: HierarchicalALI = build_model(model_config).to(self.dist.device)
         self.opt_g = adam(self.model.generators, config.lr, config.betas)
         self.opt_d = adam(self.model.discriminator, config.discriminator_lr, config.betas)
+        self.average = (WeightAverage(self.model, config.weight_average)
+                        if config.weight_average else None)
         if resume_from is not None:
-            load_weights(self.model, resume_from / MODEL_FILE)
-            load_training_state(resume_from, self.optimizers)
+            load_weights(self.saved_model, resume_from / MODEL_FILE)
+            load_training_state(resume_from, self.optimizers, self.raw_weights_to_save)
         self.gen, self.disc = self.model.generators, self.model.discriminator
         if self.dist.enabled:
             ids = [self.dist.device.index] if self.dist.device.type == "cuda" else None
@@ -465,6 +472,16 @@ class Trainer:
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"generators": self.opt_g, "discriminator": self.opt_d}
 
+    @property
+    def saved_model(self) -> HierarchicalALI:
+        """The weights checkpoints hold and validation scores: the average, when kept."""
+        return self.model if self.average is None else cast(HierarchicalALI, self.average.model)
+
+    @property
+    def raw_weights_to_save(self) -> HierarchicalALI | None:
+        """The trained weights, saved beside the optimiser state when an average is kept."""
+        return None if self.average is None else self.model
+
     def step(self, step: int) -> dict[str, float]:
         """Run training step ``step`` (0-based)."""
         torch.manual_seed(step_seed(self.config.seed, self.dist.rank, step))
@@ -476,8 +493,11 @@ class Trainer:
             pick = torch.randint(len(self.data.labelled.labels), (self.config.labelled_batch,))
             labelled = (as_float_images(self.data.labelled.images[pick]).to(self.dist.device),
                         self.data.labelled.labels[pick].to(self.dist.device))
-        return adversarial_step(self.gen, self.disc, self.opt_g, self.opt_d, x,
-                                self.config.noise_std(step), self.config, labelled)
+        metrics = adversarial_step(self.gen, self.disc, self.opt_g, self.opt_d, x,
+                                   self.config.noise_std(step), self.config, labelled)
+        if self.average is not None:
+            self.average.update(self.model, step)
+        return metrics
 
     def set_learning_rates(self, step: int) -> None:
         """Both optimisers' rates at ``step``: the configured ones times the decay factor."""
@@ -502,7 +522,8 @@ class Trainer:
         }
         if self.data.labelled is not None:
             meta["labels"] = self.data.labelled.spec
-        save_checkpoint(folder, self.model, meta, self.optimizers)
+        save_checkpoint(folder, self.saved_model, meta, self.optimizers,
+                        self.raw_weights_to_save)
         mark_latest(self.run_dir, folder, self.config.keep_checkpoints)
         return folder
 
@@ -567,7 +588,9 @@ class Trainer:
     def validate(self, step: int) -> bool:
         """Score ``step`` on the validation protocol, log it, mark the best step; True when
         the patience has run out."""
-        scores = self.stopper.score(self.model)
+        scores = self.stopper.score(self.saved_model)
+        if self.average is not None and self.model_config.classes:  # what averaging changed
+            scores["classifier_raw"] = self.stopper.raw_classifier_error(self.model)
         self.stopper.update(step, scores["score"])
         self.validation.append({"step": step, **scores, "best_step": self.stopper.best_step,
                                 "protocol": self.stopper.protocol_label})

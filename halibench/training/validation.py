@@ -177,6 +177,11 @@ class EarlyStopping:
         assert self.scorer is not None
         return self.scorer.score(model)
 
+    def raw_classifier_error(self, model: HierarchicalALI) -> float:
+        """A semi-supervised model's own-classifier error, beside its average's score."""
+        assert self.scorer is not None
+        return self.scorer.own_error(model)
+
     def restore(self, rows: list[dict[str, str]]) -> None:
         """Continue from a resumed run's ``validation.csv`` rows."""
         for row in rows:
