@@ -59,6 +59,10 @@ def test_curves_refuses_an_unknown_figure_format(tmp_path, monkeypatch):
     ('{"run": "c", "curve": [[1, NaN]], "last_step": 1, "best_step": 1}', "curve is not"),
     ('{"run": "c", "curve": [[NaN, 1.0]], "last_step": 1, "best_step": 1}', "curve is not"),
     ('{"run": ', "not a JSON row"),
+    ('{"run": "c", "curve": [[1, 2.0]], "last_step": 1, "best_step": 1, "raw_curve": []}',
+     "raw_curve is not"),
+    ('{"run": "c", "curve": [[1, 2.0]], "last_step": 1, "best_step": 1,'
+     ' "raw_curve": [[1, NaN]]}', "raw_curve is not"),
 ])
 def test_curves_refuses_a_row_it_cannot_plot_naming_its_line(tmp_path, monkeypatch, line,
                                                              message):
@@ -80,3 +84,12 @@ def test_curves_says_when_it_cannot_write_the_figure(tmp_path, monkeypatch):
     study = _study(tmp_path)
     with pytest.raises(SystemExit, match="--out .*cannot write"):
         _run(monkeypatch, "a", "--jsonl", str(study), "--out", str(study / "c.png"))
+
+
+def test_an_averaged_run_shows_its_raw_curve_dashed_beside():
+    row = {"run": "ema", "curve": [[250, 9.0], [500, 4.0]], "last_step": 500,
+           "best_step": 500, "raw_curve": [[250, 9.5], [500, 4.5]]}
+    plain = {k: v for k, v in row.items() if k != "raw_curve"} | {"run": "plain"}
+    lines = curves.curves_figure([row, plain], "t").axes[0].get_lines()
+    dashed = [line for line in lines if line.get_linestyle() == "--"]
+    assert len(dashed) == 1 and list(dashed[0].get_ydata()) == [9.5, 4.5]

@@ -1,7 +1,8 @@
 """Validation curves of study runs in one figure: error by step, one line per run.
 
 Reads the rows that ``study.py`` wrote (validation rows only; the test split is never read)
-and plots the named runs' curves, each labelled with its run name, budget and best score.
+and plots the named runs' curves, each labelled with its run name, budget and best score;
+a run that averaged its weights adds its raw weights' curve, dashed, in the same colour.
 
     python benchmarks/semisup/curves.py hali-ss-decay-s0 hali-ss-decay6k-s0 \\
         --jsonl results/semisup/mnist-study.jsonl --out results/figures/semisup-mnist-budget.png
@@ -40,11 +41,15 @@ def checked_row(line: bytes, where: str) -> dict[str, Any]:
     if not isinstance(row, dict) or any(k not in row for k in FIELDS):
         raise SystemExit(f"{where}: a study row needs {', '.join(FIELDS)}; "
                          "rewrite it with benchmarks/semisup/study.py")
-    curve = row["curve"]
+    curve, raw = row["curve"], row.get("raw_curve")
     if not (isinstance(curve, list) and curve and all(map(is_point, curve))
             and row["best_step"] in {p[0] for p in curve}):
         raise SystemExit(f"{where}: run {row['run']}'s curve is not a non-empty list of "
                          "[step, finite error > 0] pairs holding its best step; rewrite it with "
+                         "benchmarks/semisup/study.py")
+    if raw is not None and not (isinstance(raw, list) and raw and all(map(is_point, raw))):
+        raise SystemExit(f"{where}: run {row['run']}'s raw_curve is not a non-empty list of "
+                         "[step, finite error > 0] pairs; rewrite it with "
                          "benchmarks/semisup/study.py")
     return row
 
@@ -80,6 +85,10 @@ def curves_figure(rows: list[dict[str, Any]], title: str) -> Figure:
             f"{row['run']} ({row['last_step']} steps, decay {row.get('lr_decay', 0)}; "
             f"best {best:.2f} at {row['best_step']})"))
         ax.plot([row["best_step"]], [best], "o", color=line.get_color())
+        if row.get("raw_curve"):
+            raw_steps, raw_scores = zip(*row["raw_curve"], strict=True)
+            ax.plot(raw_steps, raw_scores, "--", color=line.get_color(), alpha=0.6,
+                    label=f"{row['run']}, its raw (not averaged) weights")
     ax.set_xlabel("training step")
     ax.set_ylabel("validation error (%)")
     ax.set_yscale("log")

@@ -2,10 +2,11 @@
 
 For each run folder: the options a study varies (kind, seed, generator loss, supervised
 weight, labelled batch, fake logit, what the unlabelled images do, learning rates and
-their decay, cycle weight, instance and hidden noise, width; an option a run predates reads
-as its default), the best step on the run's validation protocol and its score there (the own
-classifier's validation error for a semi-supervised run, with z1's frozen-feature L2-SVM
-score beside it; the best level's frozen score for an unsupervised one), the curve, the last
+their decay, cycle weight, instance and hidden noise, weight averaging, width; an option a
+run predates reads as its default), the best step on the run's validation protocol and its
+score there (the own classifier's validation error for a semi-supervised run, with z1's
+frozen-feature L2-SVM score beside it; the best level's frozen score for an unsupervised
+one), the curve (and, for a run that averaged its weights, the raw weights' curve), the last
 step trained and the training seconds. Appends the rows to ``--jsonl`` (one JSON object per
 run; a run already there is not added twice) and prints them as a Markdown table. The test
 split is never read.
@@ -29,7 +30,7 @@ from halibench.training.config import TrainConfig
 from halibench.training.trainer import VALIDATION_FILE, stored_run
 
 OPTIONS = ("generator_loss", "supervised_weight", "labelled_batch", "unlabelled", "lr", "lr_d",
-           "lr_decay", "cycle_weight", "instance_noise")
+           "lr_decay", "cycle_weight", "instance_noise", "weight_average")
 MODEL_OPTIONS = ("fake_logit", "width", "hidden_noise")
 TRAIN_DEFAULTS, MODEL_DEFAULTS = TrainConfig(), ModelConfig()
 
@@ -60,6 +61,8 @@ def study_row(run: Path) -> dict[str, Any]:
             "classifier_val_error": float(best["classifier"]) if best.get("classifier") else None,
             "z1_val_error": float(best["z1"]) if best.get("z1") else None,
             "curve": [(int(r["step"]), float(r["score"])) for r in curve],
+            "raw_curve": ([(int(r["step"]), float(r["classifier_raw"])) for r in curve]
+                          if "classifier_raw" in curve[0] else None),
             "last_step": int(stored["step"]), "train_seconds": stored.get("train_seconds"),
             "command": stored.get("command"),
             "cpu": stored.get("environment", {}).get("cpu")}
