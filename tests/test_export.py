@@ -128,6 +128,6 @@ def test_a_card_says_when_its_weights_are_an_average():
     from halibench.models.export import averaging_words
 
     assert averaging_words({"weight_average": 0.999}) == (
-        "; the weights are an exponential moving average of the trained ones (decay 0.999 "
-        "per step)")
+        "; the weights are an exponential moving average of the trained ones (decay "
+        "min(0.999, (1+n)/(10+n)) at update n; the health log probes the trained weights)")
     assert averaging_words({"weight_average": 0.0}) == averaging_words({}) == ""

@@ -385,3 +385,19 @@ def test_an_averaged_run_scores_its_average_with_the_raw_classifier_beside(tiny_
     assert not np.allclose(logits(saved), logits(trainer.model))
     assert float(logged["classifier"]) == pytest.approx(error(saved), abs=1e-3)
     assert float(logged["classifier_raw"]) == pytest.approx(error(trainer.model), abs=1e-3)
+    study = study_script()
+    row = study.study_row(tmp_path / "run")
+    assert row["weight_average"] == 0.9
+    assert row["raw_curve"] == [(4, float(logged["classifier_raw"]))]
+    assert row["curve"] == [(4, float(logged["classifier"]))]
+
+
+def study_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "semisup" / "study.py"
+    spec = importlib.util.spec_from_file_location("semisup_study", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -186,7 +186,35 @@ def test_an_averaged_run_resumes_exactly_and_needs_its_raw_weights(tmp_path):
     wa, wb = weights(full), weights(last)
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     state = load_file(str(last / STATE_FILE))
+    dropped = next(k for k in state if k.startswith(TRAINING_WEIGHTS))
+    save_file({k: v for k, v in state.items() if k != dropped}, str(last / STATE_FILE))
+    with pytest.raises(CheckpointError, match=f"missing \\['{dropped}'\\]"):
+        Trainer(cfg, tiny_config(steps=10), run, tiny_data(), resume=True)
     save_file({k: v for k, v in state.items() if not k.startswith(TRAINING_WEIGHTS)},
               str(last / STATE_FILE))
-    with pytest.raises(CheckpointError, match="no training weights beside the averaged ones"):
+    with pytest.raises(CheckpointError, match="no training weights beside the averaged ones; "
+                       "resume from another step of the run or start a new --out"):
         Trainer(cfg, tiny_config(steps=10), run, tiny_data(), resume=True)
+
+
+def test_averaging_keeps_spectral_norms_vectors_those_of_the_trained_weights(tmp_path):
+    cfg = preset("ali", "28px", width=0.25, spectral_norm=True)
+    trainer = Trainer(cfg, tiny_config(weight_average=0.9), tmp_path / "sn", tiny_data())
+    trainer.fit()
+    raw, avg = trainer.model.state_dict(), trainer.average.model.state_dict()
+    vectors = [k for k in raw if k.endswith(("_u", "_v"))]
+    assert vectors and all(torch.equal(raw[k], avg[k]) for k in vectors)
+    key = "discriminator.heads.0.0.parametrizations.weight.original"
+    assert not torch.equal(raw[key], avg[key])
+
+
+def test_a_log_refuses_a_row_with_other_columns(tmp_path):
+    from halibench.errors import HalibenchError
+    from halibench.training.trainer import CsvLog
+
+    log = CsvLog(tmp_path / "v.csv")
+    log.append({"step": 1, "a": 2})
+    log.append({"a": 4, "step": 3})  # same columns in another order: under the header's
+    assert log.rows() == [{"step": "1", "a": "2"}, {"step": "3", "a": "4"}]
+    with pytest.raises(HalibenchError, match="v.csv: its columns"):
+        log.append({"step": 5, "b": 6})

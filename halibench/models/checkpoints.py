@@ -150,18 +150,19 @@ def load_weights(model: torch.nn.Module, weights_path: Path) -> None:
     load_checked(model, weights, str(weights_path))
 
 
-def load_checked(model: torch.nn.Module, weights: dict[str, torch.Tensor], source: str
-                 ) -> None:
-    """Load ``weights`` into ``model`` after checking that names and shapes match."""
+def load_checked(model: torch.nn.Module, weights: dict[str, torch.Tensor], source: str,
+                 prefix: str = "") -> None:
+    """Load ``weights`` into ``model`` after checking that names and shapes match; the
+    names were stored under ``prefix`` in ``source`` (errors name them as stored)."""
     expected = model.state_dict()
-    missing = sorted(set(expected) - set(weights))
-    unexpected = sorted(set(weights) - set(expected))
+    missing = sorted(prefix + k for k in set(expected) - set(weights))
+    unexpected = sorted(prefix + k for k in set(weights) - set(expected))
     if missing or unexpected:
-        raise CheckpointError(f"{source}: tensors do not match the config "
+        raise CheckpointError(f"{source}: tensors do not match the model config "
                               f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
     for name, tensor in weights.items():
         if tensor.shape != expected[name].shape:
-            raise CheckpointError(f"{source}: tensor {name} has shape "
+            raise CheckpointError(f"{source}: tensor {prefix}{name} has shape "
                                   f"{tuple(tensor.shape)}, the config implies "
                                   f"{tuple(expected[name].shape)}")
     model.load_state_dict(weights)
@@ -233,8 +234,9 @@ def load_training_state(folder: Path, optimizers: dict[str, torch.optim.Optimize
                if k.startswith(TRAINING_WEIGHTS)}
         if not raw:
             raise CheckpointError(f"{folder / STATE_FILE}: no training weights beside the "
-                                  "averaged ones; cannot resume from this checkpoint")
-        load_checked(training_weights, raw, str(folder / STATE_FILE))
+                                  "averaged ones; resume from another step of the run or "
+                                  "start a new --out")
+        load_checked(training_weights, raw, str(folder / STATE_FILE), TRAINING_WEIGHTS)
 
 
 def mark_latest(run_dir: Path, folder: Path, keep: int) -> None:

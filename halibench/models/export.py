@@ -115,7 +115,8 @@ def averaging_words(training: dict[str, Any]) -> str:
     """The card's words for shipped weights that are an average of the trained ones."""
     decay = training.get("weight_average", 0)
     return (f"; the weights are an exponential moving average of the trained ones (decay "
-            f"{decay} per step)" if decay else "")
+            f"min({decay}, (1+n)/(10+n)) at update n; the health log probes the trained "
+            "weights)" if decay else "")
 
 
 def stopping_lines(config: dict[str, Any], validation: pd.DataFrame | None) -> list[str]:

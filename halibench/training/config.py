@@ -88,9 +88,10 @@ class TrainConfig(JsonConfig):
         choices=("none", "bf16"))
     weight_average: float = option(
         0.0, "Polyak averaging: keep an exponential moving average of every weight with this "
-        "decay per step (e.g. 0.999; 0: none). Checkpoints, validation, evaluation and export "
-        "use the averaged weights; training, its health probes and a resume continue the "
-        "raw ones (stored beside the optimiser state).", minimum=0)
+        "decay per step, below 1 (e.g. 0.999; 0: none), warmed up as min(decay, (1+n)/(10+n)) "
+        "at update n. Checkpoints, validation, evaluation and export use the averaged "
+        "weights; training, its health probes and a resume continue the raw ones (stored "
+        "beside the optimiser state).", minimum=0)
     device: str = "cpu"
 
     def __post_init__(self) -> None:

@@ -300,12 +300,23 @@ class CsvLog:
         self.path = path
 
     def append(self, row: dict[str, Any]) -> None:
-        new = not self.path.exists()
+        """Append ``row`` under the file's header (written from the first row's keys); a row
+        with other keys is refused, so no column is ever written under another's name."""
+        header = self.header()
+        if header is not None and sorted(header) != sorted(row):
+            raise HalibenchError(f"{self.path}: its columns {header} differ from this run's "
+                                 f"{list(row)}; move the file away or start a new --out")
         with open(self.path, "a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(row))
-            if new:
+            writer = csv.DictWriter(f, fieldnames=header or list(row))
+            if header is None:
                 writer.writeheader()
             writer.writerow(row)
+
+    def header(self) -> list[str] | None:
+        if not self.path.exists():
+            return None
+        with open(self.path, newline="") as f:
+            return next(csv.reader(f), None)
 
     def rows(self) -> list[dict[str, str]]:
         if not self.path.exists():
@@ -446,7 +457,7 @@ class Trainer:
                         if config.weight_average else None)
         if resume_from is not None:
             load_weights(self.saved_model, resume_from / MODEL_FILE)
-            load_training_state(resume_from, self.optimizers, self.raw_weights_to_save)
+            load_training_state(resume_from, self.optimizers, self.raw_weights)
         self.gen, self.disc = self.model.generators, self.model.discriminator
         if self.dist.enabled:
             ids = [self.dist.device.index] if self.dist.device.type == "cuda" else None
@@ -478,8 +489,9 @@ class Trainer:
         return self.model if self.average is None else cast(HierarchicalALI, self.average.model)
 
     @property
-    def raw_weights_to_save(self) -> HierarchicalALI | None:
-        """The trained weights, saved beside the optimiser state when an average is kept."""
+    def raw_weights(self) -> HierarchicalALI | None:
+        """The trained weights when an average is kept (saved and restored beside the
+        optimiser state), else None: then the checkpoint's weights are the trained ones."""
         return None if self.average is None else self.model
 
     def step(self, step: int) -> dict[str, float]:
@@ -522,8 +534,7 @@ class Trainer:
         }
         if self.data.labelled is not None:
             meta["labels"] = self.data.labelled.spec
-        save_checkpoint(folder, self.saved_model, meta, self.optimizers,
-                        self.raw_weights_to_save)
+        save_checkpoint(folder, self.saved_model, meta, self.optimizers, self.raw_weights)
         mark_latest(self.run_dir, folder, self.config.keep_checkpoints)
         return folder
 
@@ -589,7 +600,7 @@ class Trainer:
         """Score ``step`` on the validation protocol, log it, mark the best step; True when
         the patience has run out."""
         scores = self.stopper.score(self.saved_model)
-        if self.average is not None and self.model_config.classes:  # what averaging changed
+        if self.average is not None and self.model_config.classes:  # the unaveraged error
             scores["classifier_raw"] = self.stopper.raw_classifier_error(self.model)
         self.stopper.update(step, scores["score"])
         self.validation.append({"step": step, **scores, "best_step": self.stopper.best_step,
