@@ -62,7 +62,7 @@ def test_missing_tensor_and_missing_file(saved):
     config = json.loads((folder / "config.json").read_text())
     config["sha256"] = {MODEL_FILE: sha256_file(folder / MODEL_FILE)}
     (folder / "config.json").write_text(json.dumps(config))
-    with pytest.raises(CheckpointError, match="do not match the config"):
+    with pytest.raises(CheckpointError, match="do not match the model config"):
         load_checkpoint(folder)
     (folder / MODEL_FILE).unlink()
     with pytest.raises(CheckpointError, match="missing"):
