@@ -298,6 +298,7 @@ class CsvLog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._header: list[str] | None = None  # read from the file once, then kept
 
     def append(self, row: dict[str, Any]) -> None:
         """Append ``row`` under the file's header (written from the first row's keys); a row
@@ -310,13 +311,20 @@ class CsvLog:
             writer = csv.DictWriter(f, fieldnames=header or list(row))
             if header is None:
                 writer.writeheader()
+                self._header = list(row)
             writer.writerow(row)
 
     def header(self) -> list[str] | None:
-        if not self.path.exists():
-            return None
-        with open(self.path, newline="") as f:
-            return next(csv.reader(f), None)
+        """The file's column names (None before its first row); read once per process."""
+        if self._header is None and self.path.exists():
+            with open(self.path, newline="") as f:
+                self._header = next(csv.reader(f), None)
+        return self._header
+
+    def clear(self) -> None:
+        """Delete the file (a new run starts its logs afresh)."""
+        self.path.unlink(missing_ok=True)
+        self._header = None
 
     def rows(self) -> list[dict[str, str]]:
         if not self.path.exists():
@@ -476,7 +484,7 @@ class Trainer:
                 if self.start_step:
                     csv_log.truncate_after(self.start_step)
                 else:  # a new run: an interrupted start's logs may have other columns
-                    csv_log.path.unlink(missing_ok=True)
+                    csv_log.clear()
             self.stopper.restore(self.validation.rows())
 
     @property
