@@ -73,6 +73,27 @@ def test_logged_score_is_the_score_halibench_run_gives_the_checkpoint(tiny_mnist
     assert float(logged[0]["score"]) == float(logged[0]["z1"])
 
 
+def test_an_averaged_run_logs_its_raw_weights_scores_beside(tiny_mnist_root, tmp_path,
+                                                            monkeypatch):
+    from halibench.models.checkpoints import load_checkpoint
+
+    def weight_sum(model):  # a score that tells the two weight sets apart
+        return round(float(sum(p.double().sum() for p in model.parameters())), 3)
+
+    monkeypatch.setattr(ValidationScorer, "score", lambda self, model, levels=None: {
+        "z1": weight_sum(model), "concat": -weight_sum(model), "score": weight_sum(model)})
+    trainer = tiny_run(tiny_mnist_root, tmp_path, protocol_file(tmp_path), steps=3,
+                       weight_average=0.5, lr=3e-3)
+    final = trainer.fit()
+    (logged,) = rows(tmp_path / "run")
+    average, raw = weight_sum(load_checkpoint(final)[0]), weight_sum(trainer.model)
+    assert average != raw
+    assert float(logged["z1"]) == float(logged["score"]) == pytest.approx(average)
+    assert float(logged["z1_raw"]) == pytest.approx(raw)
+    assert float(logged["concat_raw"]) == pytest.approx(-raw)
+    assert "score_raw" not in logged
+
+
 def test_patience_stops_the_run_and_the_best_step_survives(tiny_mnist_root, tmp_path,
                                                            monkeypatch):
     scripted = iter([5.0, 4.0, 6.0, 7.0, 1.0])

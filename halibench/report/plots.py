@@ -138,8 +138,9 @@ def training_curves(folder: Path, title: str) -> Figure:
 def validation_panel(ax: Any, val: pd.DataFrame) -> None:
     """Each level's validation score by step; the dashed line marks the best step."""
     levels = [c for c in val.columns if c not in ("step", "score", "best_step", "protocol")]
-    for col in levels:
-        ax.plot(val["step"], val[col], marker="o", label=col)
+    for col in levels:  # an averaged run's raw-weight scores dashed
+        ax.plot(val["step"], val[col], marker="o", label=col,
+                linestyle="--" if col.endswith("_raw") else "-")
     best = int(val["best_step"].iloc[-1])
     ax.axvline(best, color="grey", linestyle="--", label=f"kept: step {best}")
     protocol = val["protocol"].iloc[-1] if "protocol" in val.columns else "validation"

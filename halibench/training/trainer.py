@@ -608,8 +608,8 @@ class Trainer:
         """Score ``step`` on the validation protocol, log it, mark the best step; True when
         the patience has run out."""
         scores = self.stopper.score(self.saved_model)
-        if self.average is not None and self.model_config.classes:  # the unaveraged error
-            scores["classifier_raw"] = self.stopper.raw_classifier_error(self.model)
+        if self.average is not None:  # the unaveraged weights' scores beside the average's
+            scores.update(self.stopper.raw_scores(self.model))
         self.stopper.update(step, scores["score"])
         self.validation.append({"step": step, **scores, "best_step": self.stopper.best_step,
                                 "protocol": self.stopper.protocol_label})

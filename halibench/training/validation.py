@@ -177,10 +177,14 @@ class EarlyStopping:
         assert self.scorer is not None
         return self.scorer.score(model)
 
-    def raw_classifier_error(self, model: HierarchicalALI) -> float:
-        """A semi-supervised model's own-classifier error, beside its average's score."""
+    def raw_scores(self, model: HierarchicalALI) -> dict[str, float]:
+        """An averaged run's raw weights scored beside the average, each key suffixed
+        ``_raw``: a semi-supervised model's own-classifier error, else every level's score."""
         assert self.scorer is not None
-        return self.scorer.own_error(model)
+        if model.config.classes:
+            return {"classifier_raw": self.scorer.own_error(model)}
+        return {f"{key}_raw": value for key, value in self.scorer.score(model).items()
+                if key != "score"}
 
     def restore(self, rows: list[dict[str, str]]) -> None:
         """Continue from a resumed run's ``validation.csv`` rows."""
