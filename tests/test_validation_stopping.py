@@ -205,3 +205,24 @@ def test_a_validation_protocol_may_not_read_a_shipped_benchmarks_test_rows(tmp_p
                      .replace("start = 3300, stop = 3600", "start = 3600, stop = 4283"))
     with pytest.raises(HalibenchError, match="overlap celeba-attributes-subset's test rows"):
         validation_protocol(str(leaky), "celeba")
+
+
+@pytest.mark.parametrize("score", ["nan", "abc", ""])
+def test_a_resume_refuses_a_validation_row_without_a_finite_score(tiny_mnist_root, tmp_path,
+                                                                   monkeypatch, score):
+    """A damaged score would decide the best step (NaN is never beaten): refused with the
+    file and line before any training."""
+    scripted = iter([3.0, 2.0])
+    monkeypatch.setattr(ValidationScorer, "score",
+                        lambda self, model, levels=None: {"z1": (s := next(scripted)),
+                                                          "score": s})
+    protocol = protocol_file(tmp_path)
+    tiny_run(tiny_mnist_root, tmp_path, protocol, steps=6, validate_every=3, patience=2).fit()
+    log = tmp_path / "run" / "validation.csv"
+    lines = log.read_text().splitlines()
+    head, first = lines[0].split(","), lines[1].split(",")
+    first[head.index("score")] = score
+    log.write_text("\n".join([lines[0], ",".join(first), *lines[2:]]) + "\n")
+    with pytest.raises(HalibenchError, match=r"validation\.csv, line 2: no step and finite"):
+        tiny_run(tiny_mnist_root, tmp_path, protocol, resume=True, steps=9,
+                 validate_every=3, patience=2)

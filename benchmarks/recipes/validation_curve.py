@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from halibench.errors import HalibenchError
 from halibench.models.checkpoints import load_checkpoint, mark_best
 from halibench.training.config import TrainConfig
 from halibench.training.trainer import VALIDATION_FILE, CsvLog, stored_run
@@ -36,8 +37,11 @@ def main() -> None:
                                     "patience": args.patience})
     stopper = EarlyStopping(config, args.data_root or stored["data"].get("data_root"))
     log = CsvLog(args.run / VALIDATION_FILE)
+    try:  # a damaged row is refused before any step is read
+        stopper.restore(log.rows(), log.path)
+    except HalibenchError as err:
+        raise SystemExit(str(err)) from None
     done = {int(r["step"]) for r in log.rows()}
-    stopper.restore(log.rows())
     stop_at = None
     for folder in steps:
         step = int(folder.name.split("-")[1])

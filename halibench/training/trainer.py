@@ -485,7 +485,7 @@ class Trainer:
                     csv_log.truncate_after(self.start_step)
                 else:  # a new run: an interrupted start's logs may have other columns
                     csv_log.clear()
-            self.stopper.restore(self.validation.rows())
+            self.stopper.restore(self.validation.rows(), self.validation.path)
 
     @property
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:

@@ -186,10 +186,20 @@ class EarlyStopping:
         return {f"{key}_raw": value for key, value in self.scorer.score(model).items()
                 if key != "score"}
 
-    def restore(self, rows: list[dict[str, str]]) -> None:
-        """Continue from a resumed run's ``validation.csv`` rows."""
-        for row in rows:
-            self.update(int(row["step"]), float(row["score"]))
+    def restore(self, rows: list[dict[str, str]], source: Path) -> None:
+        """Continue from a resumed run's ``validation.csv`` rows (read from ``source``); a
+        row without an integer step and a finite score is refused, since it would decide
+        the best step."""
+        for n, row in enumerate(rows, start=2):
+            try:
+                step, score = int(row["step"]), float(row["score"])
+            except (KeyError, TypeError, ValueError):
+                step, score = -1, float("nan")
+            if step < 0 or not np.isfinite(score):
+                raise HalibenchError(
+                    f"{source}, line {n}: no step and finite score ({row.get('step')!r}, "
+                    f"{row.get('score')!r}); mend or remove that row, then resume")
+            self.update(step, score)
 
     def exhausted(self) -> bool:
         return self.patience > 0 and self.since_best >= self.patience
