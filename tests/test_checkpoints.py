@@ -138,6 +138,32 @@ def test_cli_resume_refuses_a_step_folder_and_a_step_already_reached(tiny_mnist_
     assert result.exit_code == 2 and "already at step 2" in result.output
 
 
+def test_cli_resume_may_start_a_decay_that_no_step_taken_would_have_felt(tiny_mnist_root,
+                                                                          tmp_path):
+    runner = CliRunner()
+    decayed = ("--steps", "5", "--lr-decay", "3")
+    whole = tmp_path / "whole"
+    assert runner.invoke(cli, train_args(tiny_mnist_root, whole, *decayed)).exit_code == 0
+    out = tmp_path / "run"
+    assert runner.invoke(cli, train_args(tiny_mnist_root, out)).exit_code == 0
+    result = runner.invoke(cli, train_args(tiny_mnist_root, out, "--resume", "--steps", "5",
+                                           "--lr-decay", "4"))
+    assert result.exit_code == 2 and result.output.count("\n") == 1
+    assert "--lr-decay 4 over the last of --steps 5 begins at step 1, before the " \
+           "checkpoint's step 2; give --lr-decay 3 or less" in result.output
+    assert not (out / "step-00000005").exists()
+    result = runner.invoke(cli, train_args(tiny_mnist_root, out, "--resume", *decayed))
+    assert result.exit_code == 0, result.output
+    stored = json.loads((out / "step-00000005" / "config.json").read_text())
+    assert stored["training"]["lr_decay"] == 3
+    a = load_file(str(whole / "step-00000005" / MODEL_FILE))
+    b = load_file(str(out / "step-00000005" / MODEL_FILE))
+    assert all(torch.equal(a[k], b[k]) for k in a)  # the run that had the decay all along
+    result = runner.invoke(cli, train_args(tiny_mnist_root, out, "--resume", "--steps", "7",
+                                           "--lr-decay", "2"))
+    assert result.exit_code == 2 and "the stored decay began at step 2" in result.output
+
+
 def test_cli_resume_checks_validation_against_the_stored_checkpoint_interval(
         tiny_mnist_root, tmp_path):
     out = tmp_path / "run"

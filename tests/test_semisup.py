@@ -401,3 +401,12 @@ def study_script():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_an_unsupervised_averaged_runs_raw_curve_is_the_better_of_its_raw_levels():
+    study = study_script()
+    rows = [{"step": "500", "z1": "9.0", "z1_raw": "10.5", "concat_raw": "9.5", "score": "9.0"},
+            {"step": "1000", "z1": "8.0", "z1_raw": "7.5", "concat_raw": "8.5", "score": "8.0"}]
+    assert study.raw_curve(rows, lambda: True) == [(500, 9.5), (1000, 7.5)]
+    assert study.raw_curve(rows, lambda: False) == [(500, 10.5), (1000, 8.5)]
+    assert study.raw_curve([{"step": "500", "z1": "9.0", "score": "9.0"}], bool) is None

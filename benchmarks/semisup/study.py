@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,35 @@ from halibench.models.config import ModelConfig
 from halibench.report.tables import markdown_table
 from halibench.training.config import TrainConfig
 from halibench.training.trainer import VALIDATION_FILE, stored_run
+from halibench.training.validation import LOWER_IS_BETTER, validation_protocol
 
 OPTIONS = ("generator_loss", "supervised_weight", "labelled_batch", "unlabelled", "lr", "lr_d",
            "lr_decay", "cycle_weight", "instance_noise", "weight_average")
 MODEL_OPTIONS = ("fake_logit", "width", "hidden_noise")
 TRAIN_DEFAULTS, MODEL_DEFAULTS = TrainConfig(), ModelConfig()
+
+
+def lower_is_better(run: Path, training: dict[str, Any]) -> bool:
+    """Whether the run's validation protocol (as its config names it) scores an error."""
+    try:
+        protocol = validation_protocol(training["validation"], training["dataset"])
+    except HalibenchError as e:
+        raise SystemExit(f"{run}: its validation protocol: {e}") from None
+    return protocol.metric in LOWER_IS_BETTER
+
+
+def raw_curve(curve: list[dict[str, str]], lower: Callable[[], bool]
+              ) -> list[tuple[int, float]] | None:
+    """An averaged run's raw weights' curve (None for a run that did not average): the own
+    classifier's error, else the better of the levels' raw scores (by ``lower()``, asked
+    only then), the rule of ``score``."""
+    if "classifier_raw" in curve[0]:
+        return [(int(r["step"]), float(r["classifier_raw"])) for r in curve]
+    levels = [k for k in curve[0] if k.endswith("_raw")]
+    if not levels:
+        return None
+    better = min if lower() else max
+    return [(int(r["step"]), better(float(r[k]) for k in levels)) for r in curve]
 
 
 def study_row(run: Path) -> dict[str, Any]:
@@ -61,8 +86,7 @@ def study_row(run: Path) -> dict[str, Any]:
             "classifier_val_error": float(best["classifier"]) if best.get("classifier") else None,
             "z1_val_error": float(best["z1"]) if best.get("z1") else None,
             "curve": [(int(r["step"]), float(r["score"])) for r in curve],
-            "raw_curve": ([(int(r["step"]), float(r["classifier_raw"])) for r in curve]
-                          if "classifier_raw" in curve[0] else None),
+            "raw_curve": raw_curve(curve, lambda: lower_is_better(run, training)),
             "last_step": int(stored["step"]), "train_seconds": stored.get("train_seconds"),
             "command": stored.get("command"),
             "cpu": stored.get("environment", {}).get("cpu")}

@@ -19,7 +19,7 @@ from halibench.cli.options import config_options, split_options
 from halibench.errors import HalibenchError
 from halibench.models.config import FAMILY_SHAPES, KINDS, ModelConfig
 from halibench.training.config import TrainConfig
-from halibench.training.resume import STOPPING
+from halibench.training.resume import SCHEDULE, STOPPING
 
 
 @examples(
@@ -60,8 +60,9 @@ from halibench.training.resume import STOPPING
               help="CPU threads for torch.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last "
               "checkpoint. Its stored options stay; only --steps, --threads, --device, "
-              "--data-root and the validation options (--validation, --validate-every, "
-              "--patience) may differ.")
+              "--data-root, the validation options (--validation, --validate-every, "
+              "--patience) and an --lr-decay that begins at or after the checkpoint's step "
+              "may differ.")
 def train(kind: str, data_root: Path | None, out: Path | None, levels: int | None,
           z_dims: str | None, family: str | None, decoder_head: str | None, beta1: float,
           split_name: str, train_range: str, health_range: str, device: str,
@@ -86,11 +87,13 @@ def train(kind: str, data_root: Path | None, out: Path | None, levels: int | Non
     t_range = parse_range(train_range, "--train-range")
     h_range = parse_range(health_range, "--health-range")
     if resume:  # the stored run's data and options, never the defaults of this invocation
-        from halibench.training.resume import check_resume
+        from halibench.training.resume import check_decay_change, check_resume
         from halibench.training.trainer import stored_run
 
         stored = stored_run(run_dir)
         check_resume(given | {"kind": kind}, stored, str(run_dir))
+        if "lr_decay" in given:
+            check_decay_change(stored, options["steps"], options["lr_decay"], str(run_dir))
         if options["steps"] <= stored["step"]:
             raise HalibenchError(f"{run_dir}: already at step {stored['step']}; give --steps "
                                  "above it to train on")
@@ -98,7 +101,7 @@ def train(kind: str, data_root: Path | None, out: Path | None, levels: int | Non
         t_range = tuple(stored["training"]["train_range"])
         h_range = tuple(stored["training"]["health_range"])
         fields = {**stored["training"], "steps": options["steps"], "device": device,
-                  **{k: options[k] for k in STOPPING if k in given}}
+                  **{k: options[k] for k in (*STOPPING, *SCHEDULE) if k in given}}
     else:
         fields = split_options(options, TrainConfig) | {
             "dataset": dataset, "train_range": t_range, "health_range": h_range,
@@ -136,7 +139,8 @@ def train(kind: str, data_root: Path | None, out: Path | None, levels: int | Non
     except ValueError as e:
         raise click.UsageError(str(e)) from None
     # a resume records what was typed: the stored run's options are the ones in force
-    changes = {k: getattr(config, k) for k in STOPPING if k in given} if resume else None
+    changes = ({k: getattr(config, k) for k in (*STOPPING, *SCHEDULE) if k in given}
+               if resume else None)
     trainer = Trainer(model_config, config, run_dir, data, resume=resume,
                       command=command_line(ctx, ("kind",), typed_only=resume),
                       resume_changes=changes)

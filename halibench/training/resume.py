@@ -2,7 +2,8 @@
 
 A resumed run continues the stored run: its kind, architecture, data and hyper-parameters
 are the stored ones. An option given on the command line that disagrees with them is
-refused with a line naming it; only where and how long to run may change.
+refused with a line naming it; only where and how long to run may change, when to score and
+stop, and a learning-rate decay that no step already taken would have felt.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from halibench.training.config import TrainConfig
 MAY_CHANGE = {"steps", "out", "resume", "device", "threads", "data_root"}
 # when to score and stop, not what is learned: a resume may add or change them
 STOPPING = ("validation", "validate_every", "patience")
+# the rates' schedule: a resume may change it where every step already taken keeps its rate
+SCHEDULE = ("lr_decay",)
 
 
 def _range(value: str) -> list[int]:
@@ -54,7 +57,7 @@ def check_resume(given: dict[str, Any], stored: dict[str, Any], where: str) -> N
     that differs from the stored run in ``where``."""
     values = stored_values(stored)
     for name, value in given.items():
-        if name in MAY_CHANGE or name in STOPPING or name not in values:
+        if name in MAY_CHANGE or name in STOPPING or name in SCHEDULE or name not in values:
             continue
         if as_stored(name, value) != values[name]:
             flag = "KIND" if name == "kind" else "--" + name.replace("_", "-").replace(
@@ -62,3 +65,19 @@ def check_resume(given: dict[str, Any], stored: dict[str, Any], where: str) -> N
             raise HalibenchError(f"{where}: --resume continues a run with {flag} "
                                  f"{values[name]!r}, but {value!r} was given; drop the option "
                                  "or start a new run in another --out folder")
+
+
+def check_decay_change(stored: dict[str, Any], steps: int, lr_decay: int, where: str) -> None:
+    """Raise HalibenchError unless the steps taken so far ran at the full rates under both
+    the stored decay and ``lr_decay`` over the last of ``steps``: then the resumed run is the
+    run that had this decay from its start."""
+    step, training = int(stored["step"]), stored["training"]
+    old = int(training.get("lr_decay", 0))
+    if old and int(training["steps"]) - old < step:
+        raise HalibenchError(f"{where}: --lr-decay: the stored decay began at step "
+                             f"{int(training['steps']) - old}, before the checkpoint's step "
+                             f"{step}; drop --lr-decay (a resume may only start a decay)")
+    if lr_decay and steps - lr_decay < step:
+        raise HalibenchError(f"{where}: --lr-decay {lr_decay} over the last of --steps {steps} "
+                             f"begins at step {steps - lr_decay}, before the checkpoint's step "
+                             f"{step}; give --lr-decay {steps - step} or less")
