@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import pytest
 import torch
@@ -143,14 +144,16 @@ def test_cli_resume_may_start_a_decay_that_no_step_taken_would_have_felt(tiny_mn
     runner = CliRunner()
     decayed = ("--steps", "5", "--lr-decay", "3")
     whole = tmp_path / "whole"
-    assert runner.invoke(cli, train_args(tiny_mnist_root, whole, *decayed)).exit_code == 0
+    assert runner.invoke(cli, train_args(tiny_mnist_root, whole, *decayed, "--checkpoint-every",
+                                         "1", "--keep-checkpoints", "5")).exit_code == 0
     out = tmp_path / "run"
     assert runner.invoke(cli, train_args(tiny_mnist_root, out)).exit_code == 0
     result = runner.invoke(cli, train_args(tiny_mnist_root, out, "--resume", "--steps", "5",
-                                           "--lr-decay", "4"))
+                                           "--lr-decay", "5"))
     assert result.exit_code == 2 and result.output.count("\n") == 1
-    assert "--lr-decay 4 over the last of --steps 5 begins at step 1, before the " \
-           "checkpoint's step 2; give --lr-decay 3 or less" in result.output
+    assert "--lr-decay 5 over the last of --steps 5 would have lowered the rates of steps " \
+           "already taken (it begins at step 0, the checkpoint is at step 2); give " \
+           "--lr-decay 4 or less" in result.output
     assert not (out / "step-00000005").exists()
     result = runner.invoke(cli, train_args(tiny_mnist_root, out, "--resume", *decayed))
     assert result.exit_code == 0, result.output
@@ -161,7 +164,17 @@ def test_cli_resume_may_start_a_decay_that_no_step_taken_would_have_felt(tiny_mn
     assert all(torch.equal(a[k], b[k]) for k in a)  # the run that had the decay all along
     result = runner.invoke(cli, train_args(tiny_mnist_root, out, "--resume", "--steps", "7",
                                            "--lr-decay", "2"))
-    assert result.exit_code == 2 and "the stored decay began at step 2" in result.output
+    assert result.exit_code == 2 and result.output.count("\n") == 1
+    assert "the stored decay (the last 3 of 5 steps) began before the checkpoint's step 5; " \
+           "a resume may only keep it: give --steps 5 --lr-decay 3" in result.output
+    cut = tmp_path / "cut"  # the decayed run at step 4, inside its window: its own command
+    shutil.copytree(whole, cut)
+    shutil.rmtree(cut / "step-00000005")
+    (cut / "latest").write_text("step-00000004\n")
+    result = runner.invoke(cli, train_args(tiny_mnist_root, cut, "--resume", *decayed))
+    assert result.exit_code == 0, result.output
+    c = load_file(str(cut / "step-00000005" / MODEL_FILE))
+    assert all(torch.equal(a[k], c[k]) for k in a)
 
 
 def test_cli_resume_checks_validation_against_the_stored_checkpoint_interval(

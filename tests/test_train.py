@@ -120,13 +120,22 @@ def test_lr_decay_runs_both_rates_linearly_down_over_the_last_steps(tmp_path):
     assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(1e-4)
 
 
-def test_a_resume_that_moves_a_begun_decay_says_so(tmp_path, caplog):
+def test_a_resume_whose_steps_move_a_decay_over_steps_taken_says_so(tmp_path, caplog):
     cfg = preset("ali", "28px", width=0.25)
     run = tmp_path / "run"
     Trainer(cfg, tiny_config(steps=4, checkpoint_every=2, lr_decay=3), run, tiny_data()).fit()
     with caplog.at_level("WARNING"):
         Trainer(cfg, tiny_config(steps=6), run, tiny_data(), resume=True)
-    assert "inside its --lr-decay window" in caplog.text
+    assert "window (the last 3 steps) has moved over steps already taken" in caplog.text
+    killed = tmp_path / "killed"  # at step 4 of 10, before its window (steps 7-10)
+    with pytest.raises(Killed):
+        Trainer(cfg, tiny_config(steps=10, checkpoint_every=4, lr_decay=3), killed,
+                tiny_data()).fit(callbacks=[kill_at(6)])
+    for steps, moved in ((6, False), (5, True)):  # windows from step 3 (rate 1 there), 2
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            Trainer(cfg, tiny_config(steps=steps), killed, tiny_data(), resume=True)
+        assert ("has moved over steps already taken" in caplog.text) == moved
 
 
 def test_a_weight_average_is_the_decayed_mean_of_the_trained_weights():

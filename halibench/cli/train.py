@@ -61,8 +61,8 @@ from halibench.training.resume import SCHEDULE, STOPPING
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last "
               "checkpoint. Its stored options stay; only --steps, --threads, --device, "
               "--data-root, the validation options (--validation, --validate-every, "
-              "--patience) and an --lr-decay that begins at or after the checkpoint's step "
-              "may differ.")
+              "--patience) and an --lr-decay that leaves every step taken at its rate (one "
+              "that starts at the checkpoint) may differ.")
 def train(kind: str, data_root: Path | None, out: Path | None, levels: int | None,
           z_dims: str | None, family: str | None, decoder_head: str | None, beta1: float,
           split_name: str, train_range: str, health_range: str, device: str,
@@ -92,11 +92,11 @@ def train(kind: str, data_root: Path | None, out: Path | None, levels: int | Non
 
         stored = stored_run(run_dir)
         check_resume(given | {"kind": kind}, stored, str(run_dir))
-        if "lr_decay" in given:
-            check_decay_change(stored, options["steps"], options["lr_decay"], str(run_dir))
         if options["steps"] <= stored["step"]:
             raise HalibenchError(f"{run_dir}: already at step {stored['step']}; give --steps "
                                  "above it to train on")
+        if "lr_decay" in given:
+            check_decay_change(stored, options["steps"], options["lr_decay"], str(run_dir))
         dataset, split_name = stored["training"]["dataset"], stored["data"].get("split", "train")
         t_range = tuple(stored["training"]["train_range"])
         h_range = tuple(stored["training"]["health_range"])

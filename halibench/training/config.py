@@ -22,7 +22,7 @@ class TrainConfig(JsonConfig):
     lr_decay: int = option(
         0, "Decay both learning rates linearly over the last N of --steps, to 1/N of each "
         "rate at the last step (0: constant; a resume that changes --steps moves the "
-        "window).", minimum=0)
+        "window; a resume may start a decay at its checkpoint).", minimum=0)
     betas: tuple[float, float] = (0.5, 0.999)
     seed: int = option(0, "Seed of initialisation, data order and sampling.")
     checkpoint_every: int = option(1000, "Steps between checkpoints.", minimum=1)

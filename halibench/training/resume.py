@@ -67,17 +67,30 @@ def check_resume(given: dict[str, Any], stored: dict[str, Any], where: str) -> N
                                  "or start a new run in another --out folder")
 
 
+
+def past_rates_differ(stored: dict[str, Any], steps: int, lr_decay: int) -> bool:
+    """Whether a step the stored run has taken ran at another learning rate than a run of
+    ``steps`` with ``lr_decay`` would give it (then the resumed run is no run that had its
+    schedule from the start)."""
+    training = stored["training"]
+    old = TrainConfig(steps=int(training["steps"]), lr_decay=int(training.get("lr_decay", 0)))
+    new = TrainConfig(steps=steps, lr_decay=lr_decay)
+    return any(old.lr_factor(s) != new.lr_factor(s) for s in range(int(stored["step"])))
+
+
 def check_decay_change(stored: dict[str, Any], steps: int, lr_decay: int, where: str) -> None:
-    """Raise HalibenchError unless the steps taken so far ran at the full rates under both
-    the stored decay and ``lr_decay`` over the last of ``steps``: then the resumed run is the
-    run that had this decay from its start."""
+    """Raise HalibenchError when ``--lr-decay`` over the last of ``steps`` would have given
+    a step already taken another rate: a resume may start a decay, or keep the stored one."""
+    if not past_rates_differ(stored, steps, lr_decay):
+        return
     step, training = int(stored["step"]), stored["training"]
-    old = int(training.get("lr_decay", 0))
-    if old and int(training["steps"]) - old < step:
-        raise HalibenchError(f"{where}: --lr-decay: the stored decay began at step "
-                             f"{int(training['steps']) - old}, before the checkpoint's step "
-                             f"{step}; drop --lr-decay (a resume may only start a decay)")
-    if lr_decay and steps - lr_decay < step:
-        raise HalibenchError(f"{where}: --lr-decay {lr_decay} over the last of --steps {steps} "
-                             f"begins at step {steps - lr_decay}, before the checkpoint's step "
-                             f"{step}; give --lr-decay {steps - step} or less")
+    total, old = int(training["steps"]), int(training.get("lr_decay", 0))
+    if old and total - old < step:
+        raise HalibenchError(f"{where}: --lr-decay: the stored decay (the last {old} of "
+                             f"{total} steps) began before the checkpoint's step {step}; a "
+                             f"resume may only keep it: give --steps {total} --lr-decay {old}, "
+                             "or drop --lr-decay")
+    raise HalibenchError(f"{where}: --lr-decay {lr_decay} over the last of --steps {steps} "
+                         f"would have lowered the rates of steps already taken (it begins at "
+                         f"step {steps - lr_decay}, the checkpoint is at step {step}); give "
+                         f"--lr-decay {steps - step + 1} or less")

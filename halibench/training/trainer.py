@@ -65,6 +65,7 @@ from halibench.training.config import TrainConfig
 from halibench.training.distributed import DistInfo, agreed, init_distributed
 from halibench.training.health import health_probes
 from halibench.training.labels import LabelledDraw
+from halibench.training.resume import past_rates_differ
 from halibench.training.validation import EarlyStopping
 
 log = logging.getLogger("halibench")
@@ -386,14 +387,13 @@ def warn_slow_bf16(config: TrainConfig, device: torch.device) -> None:
                     cpu["cpu"])
 
 
-def warn_moved_decay(run_dir: Path, stored_steps: int, config: TrainConfig, step: int
-                     ) -> None:
-    """Warn when a resume that changes --steps moves a learning-rate decay that had begun."""
-    if config.lr_decay and config.steps != stored_steps and step > stored_steps - config.lr_decay:
-        log.warning("%s: resumed at step %d, inside its --lr-decay window (the last %d of "
-                    "%d steps); with --steps %d the rates go back to %.3g of the configured "
-                    "ones", run_dir, step, config.lr_decay, stored_steps, config.steps,
-                    config.lr_factor(step))
+def warn_moved_decay(run_dir: Path, stored: dict[str, Any], config: TrainConfig) -> None:
+    """Warn when a resume's --steps moves a learning-rate decay over steps already taken."""
+    if past_rates_differ(stored, config.steps, config.lr_decay):
+        log.warning("%s: resumed at step %d; with --steps %d the --lr-decay window (the last "
+                    "%d steps) has moved over steps already taken, which ran at other rates "
+                    "(now %.3g of the configured ones)", run_dir, stored["step"], config.steps,
+                    config.lr_decay, config.lr_factor(int(stored["step"])))
 
 
 def check_labels(model_config: ModelConfig, config: TrainConfig, data: TrainingData) -> None:
@@ -439,8 +439,7 @@ class Trainer:
             except ValueError as e:
                 raise HalibenchError(f"{self.run_dir}: --resume: {e}") from None
             self.start_step = int(stored["step"])
-            warn_moved_decay(self.run_dir, int(stored["training"]["steps"]), config,
-                             self.start_step)
+            warn_moved_decay(self.run_dir, stored, config)
             if model_config.dropout and stored.get("rng", {}).get("dropout") != DROPOUT_MASKS:
                 log.warning("%s: started with other dropout masks (bernoulli_); the resumed "
                             "steps draw them with %s, so they do not replay the uninterrupted "
