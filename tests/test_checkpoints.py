@@ -154,6 +154,9 @@ def test_cli_resume_may_start_a_decay_that_no_step_taken_would_have_felt(tiny_mn
     assert "--lr-decay 5 over the last of --steps 5 would have lowered the rates of steps " \
            "already taken (it begins at step 0, the checkpoint is at step 2); give " \
            "--lr-decay 4 or less" in result.output
+    result = runner.invoke(cli, train_args(tiny_mnist_root, out, "--resume", "--steps", "5",
+                                           "--lr-decay", "9"))
+    assert result.exit_code == 2 and "--lr-decay 9 is longer than --steps 5" in result.output
     assert not (out / "step-00000005").exists()
     result = runner.invoke(cli, train_args(tiny_mnist_root, out, "--resume", *decayed))
     assert result.exit_code == 0, result.output

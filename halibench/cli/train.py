@@ -19,7 +19,7 @@ from halibench.cli.options import config_options, split_options
 from halibench.errors import HalibenchError
 from halibench.models.config import FAMILY_SHAPES, KINDS, ModelConfig
 from halibench.training.config import TrainConfig
-from halibench.training.resume import SCHEDULE, STOPPING
+from halibench.training.resume import SCHEDULE, STOPPING, check_decay_change
 
 
 @examples(
@@ -87,7 +87,7 @@ def train(kind: str, data_root: Path | None, out: Path | None, levels: int | Non
     t_range = parse_range(train_range, "--train-range")
     h_range = parse_range(health_range, "--health-range")
     if resume:  # the stored run's data and options, never the defaults of this invocation
-        from halibench.training.resume import check_decay_change, check_resume
+        from halibench.training.resume import check_resume
         from halibench.training.trainer import stored_run
 
         stored = stored_run(run_dir)
@@ -95,8 +95,6 @@ def train(kind: str, data_root: Path | None, out: Path | None, levels: int | Non
         if options["steps"] <= stored["step"]:
             raise HalibenchError(f"{run_dir}: already at step {stored['step']}; give --steps "
                                  "above it to train on")
-        if "lr_decay" in given:
-            check_decay_change(stored, options["steps"], options["lr_decay"], str(run_dir))
         dataset, split_name = stored["training"]["dataset"], stored["data"].get("split", "train")
         t_range = tuple(stored["training"]["train_range"])
         h_range = tuple(stored["training"]["health_range"])
@@ -110,6 +108,8 @@ def train(kind: str, data_root: Path | None, out: Path | None, levels: int | Non
         config = TrainConfig.from_dict(fields)
     except ValueError as e:
         raise click.UsageError(str(e)) from None
+    if resume and "lr_decay" in given:
+        check_decay_change(stored, config.steps, config.lr_decay, str(run_dir))
     data = training_data(dataset, data_root, t_range, h_range, split_name, config)
     if resume:
         from halibench.training.labels import check_same_draw

@@ -67,7 +67,6 @@ def check_resume(given: dict[str, Any], stored: dict[str, Any], where: str) -> N
                                  "or start a new run in another --out folder")
 
 
-
 def past_rates_differ(stored: dict[str, Any], steps: int, lr_decay: int) -> bool:
     """Whether a step the stored run has taken ran at another learning rate than a run of
     ``steps`` with ``lr_decay`` would give it (then the resumed run is no run that had its
