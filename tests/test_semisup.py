@@ -390,6 +390,12 @@ def test_an_averaged_run_scores_its_average_with_the_raw_classifier_beside(tiny_
     assert row["weight_average"] == 0.9
     assert row["raw_curve"] == [(4, float(logged["classifier_raw"]))]
     assert row["curve"] == [(4, float(logged["classifier"]))]
+    log = tmp_path / "run" / "validation.csv"  # a damaged raw score: refused, not curved
+    text = log.read_text()
+    log.write_text(text.replace(logged["classifier_raw"], "nan"))
+    with pytest.raises(SystemExit, match=r"validation\.csv, line 2: no step and finite score "
+                       r"and classifier_raw \('4', '.+', 'nan'\)"):
+        study.study_row(tmp_path / "run")
 
 
 def study_script():

@@ -29,7 +29,7 @@ from halibench.models.config import ModelConfig
 from halibench.report.tables import markdown_table
 from halibench.training.config import TrainConfig
 from halibench.training.trainer import VALIDATION_FILE, stored_run
-from halibench.training.validation import LOWER_IS_BETTER, validation_protocol
+from halibench.training.validation import LOWER_IS_BETTER, check_logged_row, validation_protocol
 
 OPTIONS = ("generator_loss", "supervised_weight", "labelled_batch", "unlabelled", "lr", "lr_d",
            "lr_decay", "cycle_weight", "instance_noise", "weight_average")
@@ -75,6 +75,12 @@ def study_row(run: Path) -> dict[str, Any]:
         curve = list(csv.DictReader(f))
     if not curve:
         raise SystemExit(f"{run}: no validation scores; train with --validation")
+    numbers = ("score", *(k for k in curve[0] if k.endswith("_raw")))
+    try:  # a NaN would pass into the curves and, as a raw level, into the better-of
+        for n, row in enumerate(curve, start=2):
+            check_logged_row(row, run / VALIDATION_FILE, n, numbers)
+    except HalibenchError as e:
+        raise SystemExit(str(e)) from None
     best_step = int(curve[-1]["best_step"])  # the trainer's better-of rule, per metric
     best = next(r for r in curve if int(r["step"]) == best_step)
     return {"run": run.name, "kind": model["kind"], "seed": training["seed"],

@@ -145,6 +145,21 @@ class ValidationScorer:
         return round(error_percent(logits, np.asarray(self.data.split("test").labels)), 4)
 
 
+def check_logged_row(row: dict[str, str], source: Path, line: int,
+                     numbers: tuple[str, ...] = ("score",)) -> None:
+    """Refuse a ``validation.csv`` row (line ``line`` of ``source``) without an integer step
+    and finite ``numbers``: a damaged value would decide a best step or bend a curve."""
+    try:
+        ok = int(row["step"]) >= 0 and all(np.isfinite(float(row[k])) for k in numbers)
+    except (KeyError, TypeError, ValueError):
+        ok = False
+    if not ok:
+        values = ", ".join(repr(row.get(k)) for k in ("step", *numbers))
+        raise HalibenchError(f"{source}, line {line}: no step and finite "
+                             f"{' and '.join(numbers)} ({values}); mend or remove that row, "
+                             "then run again")
+
+
 class EarlyStopping:
     """When to score, the best step so far, and whether the patience has run out."""
 
@@ -191,15 +206,8 @@ class EarlyStopping:
         row without an integer step and a finite score is refused, since it would decide
         the best step."""
         for n, row in enumerate(rows, start=2):
-            try:
-                step, score = int(row["step"]), float(row["score"])
-            except (KeyError, TypeError, ValueError):
-                step, score = -1, float("nan")
-            if step < 0 or not np.isfinite(score):
-                raise HalibenchError(
-                    f"{source}, line {n}: no step and finite score ({row.get('step')!r}, "
-                    f"{row.get('score')!r}); mend or remove that row, then resume")
-            self.update(step, score)
+            check_logged_row(row, source, n)
+            self.update(int(row["step"]), float(row["score"]))
 
     def exhausted(self) -> bool:
         return self.patience > 0 and self.since_best >= self.patience
