@@ -11,7 +11,7 @@ from halibench.errors import HalibenchError
 from halibench.models import preset
 from halibench.models.checkpoints import BEST_FILE, resolve_folder
 from halibench.training.trainer import TrainConfig, Trainer
-from halibench.training.validation import ValidationScorer, validation_protocol
+from halibench.training.validation import ValidationScorer, check_logged_row, validation_protocol
 
 PROTOCOL = """
 name = "{name}"
@@ -226,3 +226,16 @@ def test_a_resume_refuses_a_validation_row_without_a_finite_score(tiny_mnist_roo
     with pytest.raises(HalibenchError, match=r"validation\.csv, line 2: no step and finite"):
         tiny_run(tiny_mnist_root, tmp_path, protocol, resume=True, steps=9,
                  validate_every=3, patience=2)
+
+
+@pytest.mark.parametrize("line", ["9000,2.74,13.62,2.7", "9000,2.74,13.62,2.74,9000,v 1.0,x"])
+def test_a_logged_row_cut_short_or_too_long_is_refused(tmp_path, line):
+    """A write cut short by a killed run can leave a truncated number in the last field it
+    reached (2.74 read as 2.7): a row with more or fewer fields than the header is refused."""
+    log = tmp_path / "validation.csv"
+    log.write_text("step,classifier,z1,score,best_step,protocol\n" + line + "\n")
+    with open(log, newline="") as f:
+        row = next(csv.DictReader(f))
+    with pytest.raises(HalibenchError, match=r"validation\.csv, line 2: not as many fields"):
+        check_logged_row(row, log, 2)
+    check_logged_row({"step": "9000", "score": "2.74", "protocol": "v 1.0"}, log, 2)

@@ -148,7 +148,12 @@ class ValidationScorer:
 def check_logged_row(row: dict[str, str], source: Path, line: int,
                      numbers: tuple[str, ...] = ("score",)) -> None:
     """Refuse a ``validation.csv`` row (line ``line`` of ``source``) without an integer step
-    and finite ``numbers``: a damaged value would decide a best step or bend a curve."""
+    and finite ``numbers``, or with more or fewer fields than the header (a write cut short
+    by a killed run can leave a truncated number): a damaged value would decide a best step
+    or bend a curve."""
+    if None in row or None in row.values():
+        raise HalibenchError(f"{source}, line {line}: not as many fields as the header (a "
+                             "write cut short?); mend or remove that row, then run again")
     try:
         ok = int(row["step"]) >= 0 and all(np.isfinite(float(row[k])) for k in numbers)
     except (KeyError, TypeError, ValueError):
