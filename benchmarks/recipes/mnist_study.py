@@ -65,6 +65,10 @@ CONFIGS: dict[str, list[str]] = {
     "dcgan-family+shipped+spectral-norm": DCGAN + SHIPPED + ["--spectral-norm"],
     # Parity of the faster step: the plain recipe (hali-mnist's) with one D pass per step.
     "dcgan-family+simultaneous": DCGAN + ["--updates", "simultaneous"],
+    # Latent sizes around hali-mnist's 64,32 (the plain recipe, one change each).
+    "dcgan-family+z32-16": DCGAN + ["--z-dims", "32,16"],
+    "dcgan-family+z128-64": DCGAN + ["--z-dims", "128,64"],
+    "dcgan-family+width1.5": DCGAN + ["--width", "1.5"],
 }
 
 
