@@ -26,8 +26,9 @@ class Records(list):
         return pd.DataFrame(rows, columns=[*RECORD_COLUMNS, "draws"])
 
 
-def evaluate(source: Any, benchmark: str, *, probes: list[str] | None = None,
-             levels: list[str] | None = None, labels_per_class: list[int | str] | None = None,
+def evaluate(source: Any, benchmark: str, *, probes: list[str] | str | None = None,
+             levels: list[str] | str | None = None,
+             labels_per_class: list[int | str] | int | str | None = None,
              draws: int | None = None, name: str | None = None,
              results_dir: str | Path | None = "results", data_root: str | Path | None = None,
              use_cache: bool = True, backend: str = "torch", device: str = "auto") -> Records:
@@ -39,23 +40,40 @@ def evaluate(source: Any, benchmark: str, *, probes: list[str] | None = None,
     any ``torch.nn.Module`` or callable from images (float32 in [0, 1], (N, C, H, W)) to
     features or to a dict of named levels; or a fitted scikit-learn transformer. ``name``
     labels an object's records (default: a function's qualified name, else the class name;
-    a lambda must be named). Everything is checked before the first feature is computed, and
-    the object is left exactly as it was.
+    a lambda must be named), never that of a shipped checkpoint, family or baseline.
+    ``probes``, ``levels``, ``labels_per_class``: a list, or one item. Everything is checked
+    before the first feature is computed, and the object is left exactly as it was.
     """
     from halibench.evaluation import benchmark as runner
     from halibench.evaluation.protocols import load_protocol, restrict
-    from halibench.report.results import write_leaderboard
+    from halibench.report.results import leaderboard_refreshed
 
-    protocol = restrict(load_protocol(benchmark), labels_per_class or [])
+    settings = listed(labels_per_class, "labels_per_class", (int, str)) or []
+    probes, levels = listed(probes, "probes", (str,)), listed(levels, "levels", (str,))
+    protocol = restrict(load_protocol(benchmark), settings)
     spec = source if isinstance(source, str | Path) else Encoder(
         default_name(source) if name is None else name, source)
     results = Path(results_dir) if results_dir is not None else None
-    records = runner.run(protocol, [str(spec) if isinstance(spec, Path) else spec], levels,
-                         probes, root=data_root, use_cache=use_cache, backend=backend,
-                         draws=draws, results_dir=results, device=device)
-    if results is not None:
-        write_leaderboard(results)
+    # loading a model or an untrained baseline draws from the global RNG: the caller's
+    # stream is left as it was
+    with torch.random.fork_rng(devices=[]), leaderboard_refreshed(results):
+        records = runner.run(protocol, [str(spec) if isinstance(spec, Path) else spec], levels,
+                             probes, root=data_root, use_cache=use_cache, backend=backend,
+                             draws=draws, results_dir=results, device=device)
     return Records(records)
+
+
+def listed(value: Any, what: str, kinds: tuple[type, ...]) -> list[Any] | None:
+    """``value`` as a list of items of ``kinds`` (one item alone is a list of one; None stays
+    None); else one clear error naming the argument."""
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str | int) else value
+    if not isinstance(items, list | tuple) or any(
+            isinstance(v, bool) or not isinstance(v, kinds) for v in items):
+        names = " or ".join(k.__name__ for k in kinds)
+        raise HalibenchError(f"{what}={value!r}: give a {names} or a list of them")
+    return list(items)
 
 
 def extract_features(source: Any, images: torch.Tensor | np.ndarray,

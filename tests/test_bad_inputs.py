@@ -86,11 +86,10 @@ def test_the_committed_leaderboard_is_rebuilt_byte_identical_from_the_records(tm
     committed = REPO / "results"
     if not list((committed / "runs").glob("*.json")):
         pytest.skip("no committed records")
-    shutil.copytree(committed / "runs", tmp_path / "runs")
-    md, csv = write_leaderboard(tmp_path)
-    # the header names the folder it was built from
-    assert md.read_text().replace(str(tmp_path), "results") == (
-        committed / "leaderboard.md").read_text()
+    shutil.copytree(committed / "runs", tmp_path / "results" / "runs")
+    md, csv = write_leaderboard(tmp_path / "results")
+    # the header names the folder it was built from, not the path typed to it
+    assert md.read_text() == (committed / "leaderboard.md").read_text()
     assert csv.read_bytes() == (committed / "leaderboard.csv").read_bytes()
 
 
@@ -437,6 +436,19 @@ def path_level(x):
     return {"../up": x.flatten(1)}
 
 
+def complex_output(x):
+    return torch.fft.fft2(x).flatten(1)[:, :8]
+
+
+def batch_centred(x):  # batch statistics: an image's features depend on its batch
+    f = x.flatten(1)[:, :8]
+    return f - f.mean(0)
+
+
+def sampled(x):  # a sample, not a mean: different on every call
+    return x.flatten(1)[:, :8] + torch.randn(len(x), 8)
+
+
 @pytest.mark.parametrize("encoder, fragment", [
     (rows_half, "output of shape (1, 784) for a batch of 3 images"),
     (rows_double, "output of shape (6, 784) for a batch of 3 images"),
@@ -447,6 +459,9 @@ def path_level(x):
     (colliding_levels, "two outputs are both named '1'"),
     (a_tuple, "returned a tuple"),
     (path_level, "level name '../up'"),
+    (complex_output, "output of dtype complex64; features must be real numbers"),
+    (batch_centred, "must not depend on the rest of its batch or change between calls"),
+    (sampled, "must not depend on the rest of its batch or change between calls"),
 ])
 def test_an_output_that_breaks_the_contract_is_refused_before_anything_is_written(
         tiny_mnist_root, tmp_path, monkeypatch, encoder, fragment):
@@ -461,8 +476,8 @@ def test_an_output_that_breaks_the_contract_is_refused_before_anything_is_writte
 
 
 class FailsLate(torch.nn.Module):
-    """Fine on the shape probe and the pool and validation images (one batch each), wrong on
-    the test images (the ``fail_on``-th call)."""
+    """Fine on the probe (three calls) and the pool and validation images (one batch each),
+    wrong on the test images (the ``fail_on``-th call)."""
 
     def __init__(self, fail_on: int, wrong: str = "raise"):
         super().__init__()
@@ -492,7 +507,7 @@ def test_a_late_batch_that_fails_is_one_line_and_writes_nothing(
     runner_args = ["--results", str(tmp_path / "results")]
     module = tmp_path / "late.py"
     module.write_text(f"import sys\nsys.path.insert(0, {str(Path(__file__).parent)!r})\n"
-                      f"from test_bad_inputs import FailsLate\nenc = FailsLate(4, {wrong!r})\n")
+                      f"from test_bad_inputs import FailsLate\nenc = FailsLate(6, {wrong!r})\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(__import__("sys").modules, "late", raising=False)
     result = CliRunner().invoke(cli, [*run_args(tiny_mnist_root, tmp_path / "results",
@@ -936,3 +951,195 @@ def test_a_record_with_a_missing_or_mistyped_key_field_is_refused(tmp_path, edit
     path.write_text(json.dumps(edit(json.loads(path.read_text()))))
     one_line_error(CliRunner().invoke(cli, ["leaderboard", "--results", str(tmp_path)]),
                    fragment)
+
+
+# 21.6 What a user's object holds, its state, the caller's RNG and images are left alone.
+class Counts(torch.nn.Module):
+    """Changes a buffer on every call: features would depend on the batches before."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("calls", torch.zeros(()))
+
+    def forward(self, x):
+        self.calls += 1
+        return x.flatten(1)[:, :6]
+
+
+def test_an_encoder_that_changes_its_state_is_refused_and_put_back(tiny_mnist_root, tmp_path,
+                                                                  monkeypatch):
+    from halibench.errors import HalibenchError
+
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+    net = Counts()
+    with pytest.raises(HalibenchError, match="changed its buffer 'calls' of Counts .*put back"):
+        evaluate_tiny(net, tiny_mnist_root, tmp_path / "results")
+    assert float(net.calls) == 0 and not (tmp_path / "results").exists()
+
+
+def test_modules_behind_a_function_or_method_run_in_eval_mode_and_are_left_as_they_were(
+        tiny_mnist_root, tmp_path, monkeypatch):
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+    torch.manual_seed(0)
+    net = TinyResNet().train()
+    net.block.eval()
+    before = snapshot(net)
+
+    def wrapped(x):  # a closure over a module in train mode
+        return net(x)
+
+    @torch.no_grad()
+    def decorated(x):  # functools.wraps inside: the module is behind __wrapped__
+        return net(x)
+
+    direct = evaluate_tiny(net, tiny_mnist_root, tmp_path / "r1", use_cache=False)[0]
+    closure = evaluate_tiny(wrapped, tiny_mnist_root, tmp_path / "r2")[0]
+    method = evaluate_tiny(net.forward, tiny_mnist_root, tmp_path / "r3", name="fwd")[0]
+    wraps = evaluate_tiny(decorated, tiny_mnist_root, tmp_path / "r4")[0]
+    assert closure["mean"] == direct["mean"] == method["mean"] == wraps["mean"]
+    assert_unchanged(net, before)
+
+
+def test_a_state_change_is_put_back_also_on_an_error_and_in_an_inference_tensor():
+    from halibench.features.modes import StateChangedError, evaluation_mode, state_unchanged
+
+    with torch.inference_mode():
+        made_in_inference = torch.zeros(())
+    net = Counts()
+    net.calls = made_in_inference  # an inference tensor has no version counter
+    with pytest.raises(StateChangedError, match="buffer 'calls'"), evaluation_mode([net]), \
+            state_unchanged([net], "net"):
+        net(torch.zeros(2, 1, 28, 28))
+    assert float(net.calls) == 0
+    with pytest.raises(ValueError, match="boom"), evaluation_mode([net]), \
+            state_unchanged([net], "net"):
+        net(torch.zeros(2, 1, 28, 28))
+        raise ValueError("boom")
+    assert float(net.calls) == 0
+
+
+def test_extract_features_restores_mixed_flags_and_never_writes_into_the_callers_images():
+    import halibench
+
+    model = build_model(preset("hali", "28px")).train()
+    first = next(m for m in model.modules()
+                 if isinstance(m, torch.nn.Dropout | torch.nn.BatchNorm2d))
+    first.eval()
+    flags = [m.training for m in model.modules()]
+    images = torch.rand(4, 1, 28, 28)
+    keep = images.clone()
+    halibench.extract_features(model, images, ["z1"])
+    assert [m.training for m in model.modules()] == flags
+
+    def halves_its_input(x):
+        x.mul_(0.5)
+        return x.flatten(1)
+
+    halibench.extract_features(halves_its_input, images)
+    assert torch.equal(images, keep)
+
+
+def test_a_shipped_name_is_refused_for_a_users_object(tiny_mnist_root, tmp_path, monkeypatch):
+    from halibench.errors import HalibenchError
+
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+    for taken in ("hali-mnist", "hali", "hog"):
+        with pytest.raises(HalibenchError, match=f"encoder name '{taken}': the name of a "
+                                                 "shipped checkpoint"):
+            evaluate_tiny(lambda x: x.flatten(1), tiny_mnist_root, tmp_path / "r", name=taken)
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("options, fragment", [
+    ({"labels_per_class": [True]}, "labels_per_class=[True]: give a int or str"),
+    ({"probes": 5}, "probes=5: give a str or a list of them"),
+    ({"levels": [None]}, "levels=[None]: give a str"),
+    ({"backend": "sklaern"}, "--backend 'sklaern': not a probe solver"),
+])
+def test_bad_python_arguments_are_one_line_before_anything_runs(tiny_mnist_root, tmp_path,
+                                                                monkeypatch, options, fragment):
+    import halibench
+    from halibench.errors import HalibenchError
+
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+    with pytest.raises(HalibenchError) as caught:
+        halibench.evaluate("raw-pixels", "mnist-semisup", data_root=tiny_mnist_root,
+                           results_dir=tmp_path / "r", draws=1, **options)
+    assert fragment in str(caught.value) and "\n" not in str(caught.value)
+    assert not (tmp_path / "r").exists()
+
+
+def test_one_item_is_taken_as_a_list_and_the_callers_rng_is_untouched(tiny_mnist_root,
+                                                                       tmp_path, monkeypatch):
+    import halibench
+
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+    torch.manual_seed(123)
+    state = torch.random.get_rng_state()
+    (record,) = halibench.evaluate("untrained-hali", "mnist-semisup", probes="knn",
+                                   levels="z1", labels_per_class=2, draws=1,
+                                   data_root=tiny_mnist_root, results_dir=None)
+    assert record["probe"] == "knn" and record["labels_per_class"] == 2
+    assert torch.equal(torch.random.get_rng_state(), state)
+
+
+def test_records_kept_before_a_failure_are_on_the_rebuilt_leaderboard(tiny_mnist_root,
+                                                                      tmp_path, monkeypatch):
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+    module = tmp_path / "late2.py"
+    module.write_text(f"import sys\nsys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+                      "from test_bad_inputs import FailsLate\nenc = FailsLate(6)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    results = tmp_path / "results"
+    result = CliRunner().invoke(cli, run_args(tiny_mnist_root, results, "--model", "raw-pixels",
+                                              "--model", "late2:enc"))
+    assert result.exit_code == 2 and "late failure" in result.output
+    assert "the 1 record(s) finished before the error are kept" in result.output
+    (kept,) = records_in(results)
+    assert kept["model"] == "raw-pixels"
+    assert "| raw-pixels (not the official protocol" in (results / "leaderboard.md").read_text()
+
+
+@pytest.mark.parametrize("row, fragment", [
+    ("mnist-semisup,raw-pixels,pixels,knn,ten,1,30,1", "row 2: labels_per_class 'ten'"),
+    ("mnist-semisup,untrained-hali,pixels,knn,2,1,30,1", "row 2: level 'pixels' is a pixel "
+                                                          "baseline's"),
+    ("mnist-semisup,hali-mnist,hog,knn,2,1,30,1", "row 2: level 'hog' is a pixel baseline's"),
+    ("mnist-semisup,raw-pixels,z1,knn,2,1,30,1", "row 2: level 'z1': raw-pixels has only level "
+                                                  "'pixels'"),
+    ("mnist-semisup,raw-pixels,pixels,knn,2,2.7,30,1", "row 2: draws 2.7"),
+    ("mnist-semisup,raw-pixels,pixels,knn,2,inf,30,1", "row 2: draws 'inf' is not a finite"),
+    ("mnist-semisup,hali-mnist,z7,knn,2,1,30,1", "row 2: hali-mnist: unknown level(s) ['z7']"),
+    ("mnist-semisup,hali-mnist,z1,svm,2,1,30,1", "row 2: unknown probe(s) ['svm']"),
+    ("mnist-semisup,raw-pixels,pixels,knn,50,1,30,1", "row 2: mnist-semisup: labels_per_class "
+                                                      "[50] exceed"),
+    ("mnist-semisup,7,z1,knn,2,1,30,1", "row 2: unknown model '7'"),
+    ("mnist-semisup,raw-pixels,pixels,knn,2,1,30,1,extra,field,here",
+     "row 2: 11 fields, the header has 8"),
+    ("no-such-bench,raw-pixels,pixels,knn,2,1,30,1", "row 2: "),
+])
+def test_expected_rows_are_checked_before_any_is_evaluated(tiny_mnist_root, tmp_path,
+                                                           monkeypatch, row, fragment):
+    from halibench.evaluation import regress
+
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+    monkeypatch.setattr(regress.benchmark, "execute", lambda *a, **k: pytest.fail("evaluated"))
+    expected = tmp_path / "expected.csv"
+    expected.write_text(f"{','.join(regress.COLUMNS)}\n{row}\n"
+                        "mnist-semisup,nosuchmodel,z1,knn,2,1,30,1\n")
+    args = ["regress", "--expected", str(expected), "--data-root", str(tiny_mnist_root)]
+    one_line_error(CliRunner().invoke(cli, args), str(expected), fragment)
+
+
+def test_an_expected_row_past_blank_lines_is_named_by_its_line(tiny_mnist_root, tmp_path,
+                                                               monkeypatch):
+    from halibench.evaluation import regress
+
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+    monkeypatch.setattr(regress.benchmark, "execute", lambda *a, **k: pytest.fail("evaluated"))
+    expected = tmp_path / "expected.csv"
+    expected.write_text(f"{','.join(regress.COLUMNS)}\n"
+                        "mnist-semisup,raw-pixels,pixels,knn,2,1,30,1\n\n"
+                        "mnist-semisup,nosuchmodel,z1,knn,2,1,30,1\n")
+    args = ["regress", "--expected", str(expected), "--data-root", str(tiny_mnist_root)]
+    one_line_error(CliRunner().invoke(cli, args), "row 4: unknown model 'nosuchmodel'")

@@ -45,6 +45,15 @@ def test_train_export_card_and_figures(tiny_mnist_root, tmp_path, monkeypatch):
                                "200"])
     assert figs.exit_code == 0, figs.output
     assert len(list((tmp_path / "pdf" / "figures").glob("tiny-hali-*.pdf"))) == 4
+    before = {p.name: p.read_bytes() for p in (tmp_path / "results" / "figures").iterdir()}
+    figs = runner.invoke(cli, ["figures", "tiny-hali", "--data-root", str(tiny_mnist_root),
+                               "--results", str(tmp_path / "results"), "--rows", "0:12"])
+    assert figs.exit_code == 0, figs.output  # other images: other names, nothing rewritten
+    after = {p.name: p.read_bytes() for p in (tmp_path / "results" / "figures").iterdir()}
+    assert {k: after[k] for k in before} == before
+    assert sorted(set(after) - set(before)) == [
+        f"tiny-hali-rows0-12-{k}.png" for k in ("interpolations", "reconstructions", "samples",
+                                                "training")]
 
     # a card is never replaced by one that lists fewer results
     tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")

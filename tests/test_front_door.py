@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -118,9 +119,17 @@ def test_compare_resolves_model_families_to_the_datasets_shipped_checkpoints(
     assert "hali -> hali-mnist" in out.output and "ali -> ali-mnist" in out.output
     records = [json.loads(p.read_text()) for p in (tmp_path / "results" / "runs").glob("*")]
     assert sorted(r["model"] for r in records) == ["ali-mnist", "bigan-mnist", "hali-mnist"]
-    chart = (tmp_path / "results" / "figures"
-             / "compare-mnist-semisup-hali-mnist-ali-mnist-bigan-mnist.png")
-    assert chart.is_file() and f"chart: {chart}" in out.output
+    chart = Path(out.output.split("chart: ")[1].split("\n")[0])
+    assert chart.is_file() and chart.parent == tmp_path / "results" / "figures"
+    # the name says every setting, so a quick look never overwrites another comparison
+    assert chart.name.startswith("compare-mnist-semisup-v") and \
+        "-hali-mnist+ali-mnist+bigan-mnist-z1-knn-2lpc-2draws-sha" in chart.name
+    again = CliRunner().invoke(cli, ["compare", "hali", "ali", str(bigan_folder), "--probe",
+                                     "knn", "--level", "z1", "--draws", "3", "--data-root",
+                                     str(tiny_mnist_root), "--results", str(tmp_path / "results")])
+    assert again.exit_code == 0, again.output
+    other = Path(again.output.split("chart: ")[1].split("\n")[0])
+    assert "-3draws-" in other.name and chart.is_file() and other.is_file()
 
 
 def test_list_functions():

@@ -46,7 +46,8 @@ def export(run_dir: Path, name: str, dataset: str, note: str, replace: bool,
 @click.option("--split", "split_name", default="test", show_default=True,
               help="Split whose images are reconstructed and interpolated.")
 @click.option("--rows", default=None, help="START:STOP rows of that split (default: all), "
-              "e.g. 3600:4283 for the CelebA subset's test ids.")
+              "e.g. 3600:4283 for the CelebA subset's test ids; another split or rows add "
+              "'-SPLIT' and '-rowsSTART-STOP' to the file names.")
 @data_root_option
 @results_option
 @figure_options
@@ -67,11 +68,13 @@ def figures(model_name: str, split_name: str, rows: str | None, data_root: Path 
     folder = local_copy(entry) if entry else resolve_folder(Path(model_name))
     dataset = config.get("data", {}).get("dataset") or "mnist"
     split = load_data(dataset, split_name, data_root)
+    tag = "" if split_name == "test" else f"-{safe_name(split_name, '--split')}"
     if rows:
-        split = split.take(*parse_range(rows, "--rows"))
+        start, stop = parse_range(rows, "--rows")
+        split, tag = split.take(start, stop), f"{tag}-rows{start}-{stop}"
     log_folder = folder if (folder / "losses.csv").is_file() else folder.parent
     for path in model_figures(model, name, split.images, log_folder, results_dir / "figures",
-                              fmt, dpi):
+                              fmt, dpi, tag):
         click.echo(f"wrote {path}")
 
 

@@ -114,7 +114,7 @@ def run(benchmark_name: str, models: tuple[str, ...], levels: tuple[str, ...],
         data_root: Path | None, results_dir: Path, as_json: bool) -> None:
     """Evaluate models on BENCHMARK; print a table, write records, refresh the leaderboard."""
     from halibench.evaluation import benchmark
-    from halibench.report.results import write_leaderboard
+    from halibench.report.results import leaderboard_refreshed
 
     device = resolve_device(device)
     protocol = selected_protocol(benchmark_name, labels_per_class)
@@ -126,13 +126,13 @@ def run(benchmark_name: str, models: tuple[str, ...], levels: tuple[str, ...],
                                "class; pass --model RUN_FOLDER of a run trained with "
                                "--labels-per-class")
     # With --json, stdout is the JSON alone: whatever an encoder prints goes to stderr.
-    with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+    with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext(), \
+            leaderboard_refreshed(results_dir):
         records = benchmark.run(protocol, names, list(levels) or None, list(probes) or None,
                                 full=full, root=data_root, use_cache=not no_cache,
                                 backend=backend, draws=draws, results_dir=results_dir,
                                 progress=lambda m: milestone(f"[{protocol.name}] {m}"),
                                 device=device)
-    write_leaderboard(results_dir)
     warn_unconverged(records)
     if as_json:
         click.echo(json.dumps(records, indent=2))
@@ -175,8 +175,8 @@ def attribute_figure(protocol, all_records: list[dict], results_dir: Path, fmt: 
 @click.option("--benchmark", "benchmark_name", default="mnist-semisup", show_default=True)
 @evaluation_options
 @click.option("--chart", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Bar chart file, .png, .pdf or .svg (default: "
-              "RESULTS/figures/compare-BENCHMARK-MODELS.FORMAT).")
+              help="Bar chart file, .png, .pdf or .svg (default: RESULTS/figures/compare-"
+              "BENCHMARK-vVERSION-MODELS-LEVELS-PROBES-LABELSlpc-DRAWSdraws.FORMAT).")
 @figure_options
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON (one "
               "object per row: means, deltas, paired p-values); nothing else on stdout.")
@@ -188,9 +188,9 @@ def compare(models: tuple[str, ...], benchmark_name: str, levels: tuple[str, ...
             dpi: int, as_json: bool, as_csv: bool) -> None:
     """Compare MODELS side by side on the same draws: deltas, paired t-tests, a chart."""
     from halibench.evaluation import benchmark
-    from halibench.report.compare import bar_chart, comparison_table, format_table
+    from halibench.report.compare import bar_chart, chart_file_name, comparison_table, format_table
     from halibench.report.plots import FORMATS
-    from halibench.report.results import write_leaderboard
+    from halibench.report.results import leaderboard_refreshed
 
     if as_json and as_csv:
         raise click.UsageError("--json and --csv: choose one output format")
@@ -199,18 +199,18 @@ def compare(models: tuple[str, ...], benchmark_name: str, levels: tuple[str, ...
     device = resolve_device(device)
     protocol = selected_protocol(benchmark_name, labels_per_class)
     machine = as_json or as_csv  # stdout is the table alone: an encoder's prints go to stderr
-    with contextlib.redirect_stdout(sys.stderr) if machine else contextlib.nullcontext():
+    with contextlib.redirect_stdout(sys.stderr) if machine else contextlib.nullcontext(), \
+            leaderboard_refreshed(results_dir):
         records = benchmark.run(protocol, list(models), list(levels) or None,
                                 list(probes) or None, full=full, root=data_root,
                                 use_cache=not no_cache, backend=backend, draws=draws,
                                 results_dir=results_dir,
                                 progress=lambda m: milestone(f"[{protocol.name}] {m}"),
                                 device=device)
-    write_leaderboard(results_dir)
     warn_unconverged(records)
     table = comparison_table(records)
     names = list(dict.fromkeys(r["model"] for r in records))  # a run folder's name, not its path
-    path = chart or results_dir / "figures" / f"compare-{protocol.name}-{'-'.join(names)}.{fmt}"
+    path = chart or results_dir / "figures" / chart_file_name(records, fmt)
     bar_chart(table, path, f"{protocol.name}: {' vs '.join(names)}", dpi)
     if machine:
         out = table.assign(benchmark=protocol.name, protocol_version=protocol.version)

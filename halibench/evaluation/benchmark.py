@@ -92,6 +92,15 @@ def network_sources(network: HierarchicalALI, name: str, sha: str, levels: list[
                         sibling_levels=tuple(chosen)) for lv in chosen]
 
 
+def check_own_name(name: str) -> None:
+    """Refuse, for a user's object, the name of a shipped checkpoint, model family or
+    baseline: its rows would pass for ours on the leaderboard."""
+    if name in read_index() or name in KINDS or name in BASELINES:
+        raise HalibenchError(f"encoder name {name!r}: the name of a shipped checkpoint, model "
+                             "family or baseline; give your encoder a name of its own "
+                             "(name=... in Python)")
+
+
 def model_sources(spec: str | Encoder, levels: list[str] | None, image_shape: tuple[int, ...],
                   dataset: str | None = None, say=None, rows: int = 0) -> list[FeatureSource]:
     """Feature sources per level of: a baseline, a model family (its shipped checkpoint for
@@ -99,6 +108,7 @@ def model_sources(spec: str | Encoder, levels: list[str] | None, image_shape: tu
     ``package.module:attribute``, or an ``Encoder`` (a loaded model or a user's object).
     A user's encoder is probed for the output contract, ``rows`` images' worth of it."""
     if isinstance(spec, Encoder):
+        check_own_name(spec.name)
         if isinstance(spec.obj, HierarchicalALI):
             return network_sources(spec.obj, safe_name(spec.name, "encoder name"),
                                    object_identity(spec.obj), levels, image_shape)
@@ -191,15 +201,28 @@ def cache_note(source: FeatureSource, use_cache: bool) -> str:
     return "used" if use_cache else "recomputed (--no-cache)"
 
 
-def run(protocol: Protocol, models: list[str | Encoder], levels: list[str] | None,
-        probes: list[str] | None, *, full: bool = False, root: str | Path | None = None,
-        use_cache: bool = True, backend: str = "torch", draws: int | None = None,
-        results_dir: Path | None = None, progress=None, device: str = "cpu"
-        ) -> list[dict[str, Any]]:
-    """Evaluate every (model, level, probe, label count); write one record per evaluation.
-    Everything is checked (``gate.preflight``, then every source) before the first feature
-    is extracted."""
-    device = preflight(results_dir, device, draws)
+@dataclass
+class Plan:
+    """An evaluation with everything checked and resolved, nothing computed yet."""
+
+    protocol: Protocol
+    data: BenchmarkData
+    sources: list[FeatureSource]
+    settings_of: dict[int, tuple[int | str, ...]]
+    probes: list[str]
+    n_draws: int
+    device: str
+    full: bool
+    backend: str
+
+
+def prepare(protocol: Protocol, models: list[str | Encoder], levels: list[str] | None,
+            probes: list[str] | None, *, full: bool = False, root: str | Path | None = None,
+            backend: str = "torch", draws: int | None = None, results_dir: Path | None = None,
+            progress=None, device: str = "cpu") -> Plan:
+    """Everything an evaluation will use, checked (``gate.preflight``, then every source and
+    label setting) before the first feature is extracted."""
+    device = preflight(results_dir, device, draws, backend)
     probes = probes or list(protocol.probes)
     bad = [p for p in probes if p not in PROBES]
     if bad:
@@ -212,16 +235,38 @@ def run(protocol: Protocol, models: list[str | Encoder], levels: list[str] | Non
                              "pass --model RUN_FOLDER (or a checkpoint)")
     data = BenchmarkData(protocol, root)
     shape = data.image_shape()
-    n_draws = draws or protocol.n_draws(full)
     check_label_settings(protocol, np.asarray(data.split("pool").labels), probes)
-    test_labels = np.asarray(data.split("test").labels)
-    label_names = tuple(data.split("test").label_names)
-    task = TASK_IMPLEMENTATIONS[protocol.task]
     # Every name and level is resolved before the first evaluation writes anything.
     rows = sum(r.stop - r.start for r in protocol.splits.values())
     sources = [s for spec in models
                for s in model_sources(spec, levels, shape, protocol.dataset, progress, rows)]
-    settings_of = {id(s): label_settings(protocol, s) for s in sources}
+    return Plan(protocol, data, sources, {id(s): label_settings(protocol, s) for s in sources},
+                probes, draws or protocol.n_draws(full), device, full, backend)
+
+
+def run(protocol: Protocol, models: list[str | Encoder], levels: list[str] | None,
+        probes: list[str] | None, *, full: bool = False, root: str | Path | None = None,
+        use_cache: bool = True, backend: str = "torch", draws: int | None = None,
+        results_dir: Path | None = None, progress=None, device: str = "cpu"
+        ) -> list[dict[str, Any]]:
+    """Evaluate every (model, level, probe, label count); write one record per evaluation.
+    Everything is checked (``prepare``) before the first feature is extracted."""
+    plan = prepare(protocol, models, levels, probes, full=full, root=root, backend=backend,
+                   draws=draws, results_dir=results_dir, progress=progress, device=device)
+    return execute(plan, use_cache=use_cache, results_dir=results_dir, progress=progress)
+
+
+def execute(plan: Plan, *, use_cache: bool = True, results_dir: Path | None = None,
+            progress=None) -> list[dict[str, Any]]:
+    """The prepared evaluations: features, probes, one record each (written when
+    ``results_dir`` is given)."""
+    protocol, data, probes, n_draws, device = (plan.protocol, plan.data, plan.probes,
+                                               plan.n_draws, plan.device)
+    sources, settings_of, full, backend = (plan.sources, plan.settings_of, plan.full,
+                                           plan.backend)
+    test_labels = np.asarray(data.split("test").labels)
+    label_names = tuple(data.split("test").label_names)
+    task = TASK_IMPLEMENTATIONS[protocol.task]
     data_identity = {role: data.split(role).identity for role in protocol.splits}
     records = []
     settings = len(probes) * sum(len(v) for v in settings_of.values())

@@ -1,10 +1,11 @@
 """The one gate before work: what an evaluation will use or write is checked before the
 first feature is extracted, so every command fails the same way (one line, nothing written).
 
-Checked here: the device, the number of draws, that the results folder can be written and
-that the records already in it are valid. Protocols are checked when loaded
-(``protocol_schema``), names when they become paths (``halibench.names``), sources and their
-output contract when resolved (``features.user``), cache entries when read.
+Checked here: the device, the number of draws, the probes' solver backend, that the results
+folder can be written and that the records already in it are valid. Protocols are checked
+when loaded (``protocol_schema``), names when they become paths (``halibench.names``),
+sources and their output contract when resolved (``features.user``), cache entries when
+read.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from halibench.evaluation.protocol_schema import MAX_DRAWS
 from halibench.report.results import read_records
 
 DEVICE_TYPES = ("cpu", "cuda", "mps")
+BACKENDS = ("torch", "sklearn")
 
 
 def checked_device(device: str | torch.device) -> str:
@@ -89,10 +91,14 @@ def check_label_settings(protocol: Any, pool_labels: np.ndarray, probes: list[st
                              "labelled examples of its smallest setting")
 
 
-def preflight(results_dir: Path | None, device: str, draws: int | None) -> str:
-    """Check device, draws, results folder and its records; the resolved device."""
+def preflight(results_dir: Path | None, device: str, draws: int | None,
+              backend: str = "torch") -> str:
+    """Check device, draws, backend, results folder and its records; the resolved device."""
     device = checked_device(device)
     check_draws(draws)
+    if backend not in BACKENDS:
+        raise HalibenchError(f"--backend {backend!r}: not a probe solver; use one of "
+                             f"{list(BACKENDS)}")
     if results_dir is not None:
         check_writable(results_dir)
         read_records(results_dir)  # a damaged record stops the command here, not after

@@ -5,16 +5,20 @@ a row that claims to beat it (``beats_published``) fails when it no longer does.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from halibench.errors import HalibenchError
 from halibench.evaluation import benchmark
+from halibench.evaluation.protocol_schema import MAX_DRAWS
 from halibench.evaluation.protocols import load_protocol
+from halibench.features.sources import BASELINE_LEVEL
 from halibench.models.hub import full_copy_reachable
 
 COLUMNS = ["benchmark", "model", "level", "probe", "labels_per_class", "draws", "expected",
@@ -28,26 +32,70 @@ def shipped_expected() -> Path:
 
 
 def read_expected(path: Path | None = None) -> pd.DataFrame:
+    """The expected rows of ``path`` (default: the shipped ones), each checked for its form
+    (``check_row``); ``attrs["path"]`` names the file for later messages. Row numbers are
+    the file's lines: blank lines are skipped but counted."""
     path = path or shipped_expected()
     if not path.is_file():
         raise HalibenchError(f"{path}: missing; it lists the numbers to reproduce "
                              f"(columns {COLUMNS})")
-    df = pd.read_csv(path, dtype={"level": str, "labels_per_class": str,
-                                  "published_model": str}, keep_default_na=False)
+    check_fields(path)
+    df = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise HalibenchError(f"{path}: missing columns {missing}; expected {COLUMNS}")
+    df = df[(df != "").any(axis=1)]  # blank lines (their index keeps the line numbers)
     for column, default in OPTIONAL.items():
         if column not in df.columns:
             df[column] = default
     df["beats_published"] = df["beats_published"].astype(str).str.lower().isin(
         ["true", "1", "yes"])
     for column in ("draws", "expected", "tolerance"):
-        bad = pd.to_numeric(df[column], errors="coerce").isna()
+        numbers = pd.to_numeric(df[column], errors="coerce")
+        bad = numbers.isna() | ~np.isfinite(numbers.fillna(0))
         if bad.any():
             raise HalibenchError(f"{path}: row {int(bad.idxmax()) + 2}: {column} "
-                                 f"{df[column][bad].iloc[0]!r} is not a number; give one")
+                                 f"{df[column][bad].iloc[0]!r} is not a finite number; give one")
+        df[column] = numbers
+    for row in df.itertuples():
+        check_row(row, f"{path}: row {row.Index + 2}")
+    df.attrs["path"] = str(path)
     return df
+
+
+def check_fields(path: Path) -> None:
+    """Every non-blank line of the CSV has as many fields as its header (pandas would make
+    the extra ones of a longer line an index, silently)."""
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            lines = list(csv.reader(f))
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise HalibenchError(f"{path}: not a UTF-8 CSV ({e})") from None
+    width = len(lines[0]) if lines else 0
+    for number, fields in enumerate(lines[1:], start=2):
+        if fields and len(fields) != width:
+            raise HalibenchError(f"{path}: row {number}: {len(fields)} fields, the header has "
+                                 f"{width}; mend that row")
+
+
+def check_row(row: Any, where: str) -> None:
+    """One expected row's form: its level against its model, a label setting, whole draws
+    in range. What needs the protocol, data or model (the model's levels, the probe, label
+    counts the pool can give) is checked by ``regress`` before the first row runs."""
+    fixed = BASELINE_LEVEL.get(row.model)
+    if fixed and row.level != fixed:
+        raise HalibenchError(f"{where}: level {row.level!r}: {row.model} has only level "
+                             f"{fixed!r}")
+    if not fixed and row.level in set(BASELINE_LEVEL.values()):
+        raise HalibenchError(f"{where}: level {row.level!r} is a pixel baseline's; give one of "
+                             f"{row.model}'s levels (e.g. z1)")
+    if row.labels_per_class != "all" and not (row.labels_per_class.isdigit()
+                                              and int(row.labels_per_class) > 0):
+        raise HalibenchError(f"{where}: labels_per_class {row.labels_per_class!r}: give a "
+                             "positive whole number or 'all'")
+    if row.draws != int(row.draws) or not 1 <= row.draws <= MAX_DRAWS:
+        raise HalibenchError(f"{where}: draws {row.draws!r}: give a whole number in "
+                             f"1..{MAX_DRAWS}")
 
 
 def published_value(bench: str, model: str, labels: int) -> tuple[float, str] | None:
@@ -87,24 +135,38 @@ SKIP_FULL = ("skipped: needs the full checkpoint (its discriminator classifies);
 
 def regress(expected: pd.DataFrame, root: str | Path | None, use_cache: bool = True
             ) -> pd.DataFrame:
-    """Every expected row re-evaluated. ``status``: "ok" (within tolerance and, for a row
-    that claims to beat its published number, still beating it), "DRIFT", "LOST CLAIM", or
-    "skipped: why" for a row that cannot run here (``ok`` is False: nothing was checked)."""
+    """Every expected row re-evaluated, after every row was prepared (protocol, data, model,
+    levels, probe, label counts checked: a fault is one line naming the row before anything
+    is evaluated). ``status``: "ok" (within tolerance and, for a row that claims to beat its
+    published number, still beating it), "DRIFT", "LOST CLAIM", or "skipped: why" for a row
+    that cannot run here (``ok`` is False: nothing was checked)."""
+    plans = [planned(row, root, expected.attrs.get("path", "expected values"))
+             for row in expected.itertuples()]
     out = []
-    for row in expected.itertuples():
-        protocol = load_protocol(row.benchmark)
-        lpc = row.labels_per_class
-        lpc = lpc if lpc == "all" else int(lpc)
-        protocol = replace(protocol, labels_per_class=(lpc,))
-        level = None if row.level in ("pixels", "hog") else [row.level]
-        own = protocol.task == "own-classifier"  # one draw: the model's own
-        if own and not full_copy_reachable(row.model):  # an installed package: encoders only
+    for row, plan in zip(expected.itertuples(), plans, strict=True):
+        if plan is None:  # an installed package: encoders only
             out.append(result_row(row, None, SKIP_FULL))
             continue
-        (rec,) = benchmark.run(protocol, [row.model], level, [row.probe], root=root,
-                               use_cache=use_cache, draws=None if own else int(row.draws))
-        out.append(result_row(row, rec, protocol.metric))
+        (rec,) = benchmark.execute(plan, use_cache=use_cache)
+        out.append(result_row(row, rec, plan.protocol.metric))
     return pd.DataFrame(out).astype({"labels": "Int64", "draws": "Int64"})
+
+
+def planned(row: Any, root: str | Path | None, path: str) -> benchmark.Plan | None:
+    """The row's evaluation, prepared; None when it needs a full checkpoint that is not
+    reachable here."""
+    try:
+        protocol = load_protocol(row.benchmark)
+        lpc = row.labels_per_class
+        protocol = replace(protocol, labels_per_class=(lpc if lpc == "all" else int(lpc),))
+        own = protocol.task == "own-classifier"  # one draw: the model's own
+        if own and not full_copy_reachable(row.model):
+            return None
+        level = None if row.model in BASELINE_LEVEL else [row.level]
+        return benchmark.prepare(protocol, [row.model], level, [row.probe], root=root,
+                                 draws=None if own else int(row.draws))
+    except HalibenchError as e:
+        raise HalibenchError(f"{path}: row {row.Index + 2}: {e}") from None
 
 
 def result_row(row: Any, rec: dict[str, Any] | None, metric_or_skip: str) -> dict[str, Any]:

@@ -26,8 +26,12 @@ def where(source: str, level: str, start: int, stop: int) -> str:
 
 
 def as_array(value: Any) -> np.ndarray:
+    """``value`` as a NumPy array of its own dtype (bfloat16, which NumPy lacks, as float32),
+    so that the checks see what the encoder returned: a complex tensor is refused rather than
+    cut to its real part, a float64 beyond float32's range is named as such."""
     if isinstance(value, torch.Tensor):
-        return value.detach().to("cpu", torch.float32).numpy()
+        tensor = value.detach().to("cpu")
+        return (tensor.to(torch.float32) if tensor.dtype == torch.bfloat16 else tensor).numpy()
     return np.asarray(value)
 
 
@@ -52,14 +56,17 @@ def conformed(value: Any, source: str, level: str, start: int, stop: int) -> np.
     array = array.reshape(n, -1) if n else array.reshape(0, int(np.prod(array.shape[1:])))
     if array.shape[1] == 0:
         raise OutputContractError(f"{at}: output has 0 features per image")
-    array = array.astype(np.float32, copy=False)
+    with np.errstate(over="ignore"):  # an overflow is named below
+        given, array = array, array.astype(np.float32, copy=False)
     finite = np.isfinite(array)
     if not finite.all():
         bad_columns = np.flatnonzero(~finite.all(axis=0))
+        what = ("values beyond float32's range (|x| > 3.4e38)" if np.isfinite(given).all()
+                else "NaN or inf values")
         raise OutputContractError(
-            f"{at}: {int((~finite).sum())} NaN or inf values in {len(bad_columns)} of "
+            f"{at}: {int((~finite).sum())} {what} in {len(bad_columns)} of "
             f"{array.shape[1]} feature columns (first column {int(bad_columns[0])}); features "
-            "must be finite")
+            "must be finite float32")
     return array
 
 

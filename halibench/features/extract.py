@@ -24,6 +24,7 @@ import torch
 from halibench.data.mapped import release
 from halibench.features.contract import OutputContractError, conformed
 from halibench.features.levels import checked_levels
+from halibench.features.modes import evaluation_mode
 from halibench.models.hierarchical import HIDDEN_LAYERS, HierarchicalALI
 from halibench.progress import progress
 
@@ -31,10 +32,11 @@ Allocate = Callable[[str, tuple[int, int]], np.ndarray]
 
 
 def as_float_images(batch: torch.Tensor) -> torch.Tensor:
-    """uint8 images in [0, 255] -> float32 in [0, 1]; float input is passed through."""
+    """uint8 images in [0, 255] -> float32 in [0, 1]; float input as float32. Always a new
+    tensor: an encoder that writes into its input cannot change the caller's images."""
     if batch.dtype == torch.uint8:
         return batch.float().div_(255.0)
-    return batch.float()
+    return batch.to(torch.float32, copy=True)
 
 
 def _batch_features(model: HierarchicalALI, x: torch.Tensor, levels: list[str], sample: bool
@@ -83,30 +85,25 @@ def extract_features(model: HierarchicalALI, images: torch.Tensor | np.ndarray,
     Returns float32 arrays of shape (N, dim), made by ``allocate(level, shape)`` (memory by
     default; a memory-mapped file streams them to disk). ``sample=True`` draws the
     stochastic chain with ``seed``; the mean is the default. ``desc`` shows a progress bar.
-    Every batch passes the output contract (``name`` labels its errors). The model's
-    train/eval mode is restored afterwards.
+    Every batch passes the output contract (``name`` labels its errors). Every submodule's
+    train/eval flag is restored afterwards.
     """
     levels = checked_levels(levels, model.feature_levels, "model", default=())
     dims = {d["name"]: d["dim"] for d in model.feature_info}
     out = {lv: allocate(lv, (len(images), dims[lv])) for lv in levels}
-    was_training = model.training
-    model.eval()
     bar = progress(len(images), desc, "img", show=desc is not None, leave=False)
-    try:
-        with bar, torch.inference_mode(), torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            start = 0
-            for batch in iter_batches(images, batch_size):
-                x = as_float_images(batch).to(device)
-                stop = start + len(batch)
-                for lv, f in _batch_features(model, x, levels, sample).items():
-                    array = conformed(f, name, lv, start, stop)
-                    if array.shape[1] != dims[lv]:
-                        raise OutputContractError(f"{name}, level {lv!r}: {array.shape[1]} "
-                                                  f"dims, feature_info says {dims[lv]}")
-                    out[lv][start:stop] = array
-                start = stop
-                bar.update(len(batch))
-    finally:
-        model.train(was_training)
+    with bar, evaluation_mode([model]), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        start = 0
+        for batch in iter_batches(images, batch_size):
+            x = as_float_images(batch).to(device)
+            stop = start + len(batch)
+            for lv, f in _batch_features(model, x, levels, sample).items():
+                array = conformed(f, name, lv, start, stop)
+                if array.shape[1] != dims[lv]:
+                    raise OutputContractError(f"{name}, level {lv!r}: {array.shape[1]} "
+                                              f"dims, feature_info says {dims[lv]}")
+                out[lv][start:stop] = array
+            start = stop
+            bar.update(len(batch))
     return out

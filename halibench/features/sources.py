@@ -189,11 +189,12 @@ class HOGSource(FeatureSource):
 def untrained_sources(kind: str, levels: tuple[str, ...], image_size: int, seed: int = 0
                       ) -> list[ModelSource]:
     """One encoder of the standard architecture of the image size with its initial weights
-    (seeded), read at each of ``levels`` (all extracted in one pass); its identity names the
-    family and the seed."""
-    torch.manual_seed(seed)
+    (seeded, without touching the caller's random state), read at each of ``levels`` (all
+    extracted in one pass); its identity names the family and the seed."""
     family = FAMILY_BY_SIZE[image_size]
-    network = build_model(preset(kind, family)).eval()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        network = build_model(preset(kind, family)).eval()
     levels = tuple(checked_levels(levels, network.feature_levels, f"untrained-{kind}"))
     first = ModelSource(f"untrained-{kind}", levels[0],
                         checkpoint_sha256=f"init-{family}-seed{seed}", network=network,

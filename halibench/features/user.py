@@ -6,7 +6,11 @@ dict of named levels), a fitted scikit-learn transformer, or an import string
 (N, C, H, W), on the encoder's device; a transformer sees the flattened images (N, C*H*W).
 
 Modules run in eval mode under ``inference_mode`` and are left exactly as they were: every
-submodule's train/eval flag is restored and no parameter or buffer changes. Every output
+submodule's train/eval flag is restored and no parameter or buffer changes. A callable that
+wraps modules (``model.encode``, a closure, a partial, an object holding them) gets the same
+for the modules it holds one step away (``features.modes``). Features must be a deterministic
+function of each image: the probe refuses an encoder whose output for an image depends on the
+rest of its batch or changes between calls, or whose call changes its own state. Every output
 passes the contract of ``features.contract``. The feature cache keys an encoder by
 ``features.identity.object_identity``; an encoder without one is never cached.
 """
@@ -16,8 +20,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +31,12 @@ from halibench.features.contract import OutputContractError, check_size, conform
 from halibench.features.extract import Allocate, as_float_images, empty_features, iter_batches
 from halibench.features.identity import object_identity
 from halibench.features.levels import checked_levels
+from halibench.features.modes import (
+    evaluation_mode,
+    modules_behind,
+    modules_device,
+    state_unchanged,
+)
 from halibench.features.sources import FeatureSource
 from halibench.names import MAX_NAME_LENGTH, safe_name
 from halibench.progress import progress
@@ -36,6 +44,9 @@ from halibench.progress import progress
 DEFAULT_LEVEL = "features"
 PROBE_IMAGES = 3  # the shape probe's batch: odd, so that a transposed output shows
 PROBE_SEED = 0
+PROBE_PARTS = ((0, 2), (1, 3))  # the probe's images again in smaller batches (never one alone:
+# batch statistics of one image fail where those of two do not)
+PER_IMAGE_RTOL = 5e-2  # of the largest feature: above reduced-precision (TF32, bf16) noise
 
 
 class UserCodeError(HalibenchError):
@@ -98,29 +109,6 @@ def is_transformer(obj: Any) -> bool:
     return hasattr(obj, "transform") and hasattr(obj, "fit") and not callable(obj)
 
 
-def encoder_device(encoder: Any) -> torch.device:
-    if isinstance(encoder, torch.nn.Module):
-        for tensor in (*encoder.parameters(), *encoder.buffers()):
-            return tensor.device
-    return torch.device("cpu")
-
-
-@contextmanager
-def evaluation_mode(encoder: Any) -> Iterator[None]:
-    """Eval mode and ``inference_mode`` for the block; afterwards every submodule's flag is
-    what it was (``train(flag)`` on the root would overwrite mixed flags)."""
-    modules = list(encoder.modules()) if isinstance(encoder, torch.nn.Module) else []
-    flags = [m.training for m in modules]
-    for m in modules:
-        m.training = False
-    try:
-        with torch.inference_mode():
-            yield
-    finally:
-        for m, flag in zip(modules, flags, strict=True):
-            m.training = flag
-
-
 def named_outputs(out: Any, source: str, start: int, stop: int) -> dict[str, Any]:
     """The encoder's output as {level name: value}; level names are safe names and distinct
     after conversion to text."""
@@ -153,7 +141,7 @@ def call_encoder(encoder: Any, batch: torch.Tensor, source: str, start: int
         if is_transformer(encoder):
             out: Any = encoder.transform(x.flatten(1).numpy())
         else:
-            out = encoder(x.to(encoder_device(encoder)))
+            out = encoder(x.to(modules_device(modules_behind(encoder))))
     except Exception as e:  # the user's code: say whose call failed and on what
         raise UserCodeError(f"{source}: the encoder raised on rows {start}:{stop} (a float32 "
                             f"batch of shape {tuple(x.shape)}): {type(e).__name__}: {e}") from e
@@ -176,7 +164,7 @@ class UserSource(FeatureSource):
         levels = list(dict.fromkeys([self.level, *self.sibling_levels]))
         out: dict[str, np.ndarray] = {}
         start = 0
-        with evaluation_mode(self.encoder), progress(
+        with evaluation_mode(modules_behind(self.encoder)), progress(
                 len(images), desc, "img", show=desc is not None, leave=False) as bar:
             for batch in iter_batches(images, self.batch_size):
                 stop = start + len(batch)
@@ -202,11 +190,39 @@ class UserSource(FeatureSource):
         return self.transform_into(images)[self.level]
 
 
+def check_per_image(name: str, level: str, whole: np.ndarray,
+                    parts: list[dict[str, Any]]) -> None:
+    """Refuse a level whose features for the probe's images, computed again in smaller
+    batches (``PROBE_PARTS``), differ from those of the whole batch: an image's features
+    that depend on the rest of its batch (batch statistics) or change between calls (a
+    sample) would make every number depend on the batch size and on chance."""
+    scale = float(np.abs(whole).max()) or 1.0
+    for (start, stop), named in zip(PROBE_PARTS, parts, strict=True):
+        if level not in named:
+            raise OutputContractError(f"{where(name, level, start, stop)}: missing; this batch "
+                                      f"gave {list(named)}")
+        part = conformed(named[level], name, level, start, stop)
+        if part.shape != whole[start:stop].shape:
+            raise OutputContractError(
+                f"{where(name, level, start, stop)}: {part.shape[1]} features per image in a "
+                f"batch of {stop - start}, {whole.shape[1]} in a batch of {len(whole)}")
+        diff = float(np.abs(part - whole[start:stop]).max())
+        if diff > PER_IMAGE_RTOL * scale:
+            raise OutputContractError(
+                f"{name}, level {level!r}: noise images {start}:{stop} get features differing "
+                f"by up to {diff:.3g} (largest feature {scale:.3g}) in a batch of "
+                f"{stop - start} and in one of {len(whole)}; an image's features must not "
+                "depend on the rest of its batch or change between calls (use eval-mode "
+                "statistics, e.g. BatchNorm's running ones, and return a mean, not a sample)")
+
+
 def user_sources(encoder: Any, name: str, levels: list[str] | None,
                  image_shape: tuple[int, ...], rows: int = 0) -> list[UserSource]:
     """Feature sources of a user's encoder at ``levels`` (default: every level it returns),
     checked on a few seeded noise images of the benchmark's shape before anything is evaluated:
-    the output contract, and that ``rows`` images' features fit the memory bound."""
+    the output contract, features that are each image's alone (``check_per_image``), a call
+    that leaves the encoder's state as it was, and that ``rows`` images' features fit the
+    memory bound."""
     name = safe_name(name, "encoder name")
     if not (callable(encoder) or is_transformer(encoder)):
         raise HalibenchError(f"{name}: not an encoder (a torch module, a callable from images "
@@ -214,12 +230,15 @@ def user_sources(encoder: Any, name: str, levels: list[str] | None,
     generator = torch.Generator().manual_seed(PROBE_SEED)
     noise = torch.randint(0, 256, (PROBE_IMAGES, *image_shape), dtype=torch.uint8,
                           generator=generator)
-    with evaluation_mode(encoder):
+    modules = modules_behind(encoder)
+    with evaluation_mode(modules), state_unchanged(modules, name):
         named = call_encoder(encoder, noise, name, 0)
+        parts = [call_encoder(encoder, noise[a:b], name, a) for a, b in PROBE_PARTS]
     chosen = checked_levels(levels, list(named), name)
     for lv in chosen:
-        dims = conformed(named[lv], name, lv, 0, PROBE_IMAGES).shape[1]
-        check_size(name, lv, dims, rows)
+        whole = conformed(named[lv], name, lv, 0, PROBE_IMAGES)
+        check_size(name, lv, whole.shape[1], rows)
+        check_per_image(name, lv, whole, parts)
     identity = object_identity(encoder)
     return [UserSource(name, lv, checkpoint_sha256=identity, representation="user",
                        encoder=encoder, sibling_levels=tuple(chosen)) for lv in chosen]

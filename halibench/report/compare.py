@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,29 @@ import pandas as pd
 from scipy import stats
 
 from halibench.report.tables import markdown_table
+
+MAX_CHART_NAME = 200
+
+
+def chart_file_name(records: list[dict[str, Any]], fmt: str) -> str:
+    """The default file name of a comparison's chart: the protocol and every setting that
+    shapes its bars (version, models, levels, probes, labels, draws, and the sha256 of a
+    file that is not the official protocol), so that no other comparison overwrites it."""
+    def joined(values: Any) -> str:
+        return "+".join(dict.fromkeys(str(v) for v in values))
+
+    first = records[0]
+    parts = [first["benchmark"], f"v{first['protocol_version']}",
+             joined(r["model"] for r in records).replace(":", "~"),
+             joined(r["level"] for r in records), joined(r["probe"] for r in records),
+             f"{joined(r.get('labels_per_class', r['labels']) for r in records)}lpc",
+             f"{joined(len(r['draws']) for r in records)}draws"]
+    if any((r.get("deviation") or "").startswith("not the official protocol") for r in records):
+        parts.append(f"sha{first['protocol_sha256'][:12]}")
+    name = "compare-" + "-".join(parts)
+    if len(name) > MAX_CHART_NAME:  # many models: a readable head and a hash of the rest
+        name = f"{name[:MAX_CHART_NAME - 13]}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
+    return f"{name}.{fmt}"
 
 
 def paired_units(record: dict[str, Any]) -> tuple[str, dict[str, float]]:

@@ -151,22 +151,24 @@ def validation_panel(ax: Any, val: pd.DataFrame) -> None:
 
 def model_figures(model: HierarchicalALI, name: str, test_images: np.ndarray,
                   folder: Path | None, out_dir: Path, fmt: str = "png",
-                  dpi: int = DEFAULT_DPI) -> list[Path]:
-    """Every figure of one model; ``folder`` holds its training logs (if any)."""
+                  dpi: int = DEFAULT_DPI, tag: str = "") -> list[Path]:
+    """Every figure of one model, as ``out_dir/NAME{tag}-KIND.fmt``; ``folder`` holds its
+    training logs (if any); ``tag`` names images other than the default ones."""
     rng = np.random.default_rng(0)
     pick = np.sort(rng.choice(len(test_images), 10, replace=False))
     batch = np.asarray(test_images[pick])
+    stem = out_dir / f"{name}{tag}"
     paths = [
         save(reconstructions(model, batch, f"{name}: reconstructions through each level"),
-             out_dir / f"{name}-reconstructions.{fmt}", dpi),
-        save(samples(model, 64, f"{name}: samples"), out_dir / f"{name}-samples.{fmt}", dpi),
+             Path(f"{stem}-reconstructions.{fmt}"), dpi),
+        save(samples(model, 64, f"{name}: samples"), Path(f"{stem}-samples.{fmt}"), dpi),
         save(interpolations(model, batch[0], batch[1], 10,
                             f"{name}: interpolation in each level"),
-             out_dir / f"{name}-interpolations.{fmt}", dpi),
+             Path(f"{stem}-interpolations.{fmt}"), dpi),
     ]
     if folder is not None and (folder / "losses.csv").is_file():
         paths.append(save(training_curves(folder, f"{name}: training"),
-                          out_dir / f"{name}-training.{fmt}", dpi))
+                          Path(f"{stem}-training.{fmt}"), dpi))
     return paths
 
 
