@@ -131,17 +131,18 @@ def named_outputs(out: Any, source: str, start: int, stop: int) -> dict[str, Any
     return named
 
 
-def call_encoder(encoder: Any, batch: torch.Tensor, source: str, start: int
-                 ) -> dict[str, Any]:
-    """The encoder's named outputs for one uint8 batch (rows ``start:``); its own exception
-    becomes one UserCodeError naming the source and the rows."""
+def call_encoder(encoder: Any, batch: torch.Tensor, source: str, start: int,
+                 device: torch.device) -> dict[str, Any]:
+    """The encoder's named outputs for one uint8 batch (rows ``start:``), given on
+    ``device``; its own exception becomes one UserCodeError naming the source and the
+    rows."""
     x = as_float_images(batch)
     stop = start + len(batch)
     try:
         if is_transformer(encoder):
             out: Any = encoder.transform(x.flatten(1).numpy())
         else:
-            out = encoder(x.to(modules_device(modules_behind(encoder))))
+            out = encoder(x.to(device))
     except Exception as e:  # the user's code: say whose call failed and on what
         raise UserCodeError(f"{source}: the encoder raised on rows {start}:{stop} (a float32 "
                             f"batch of shape {tuple(x.shape)}): {type(e).__name__}: {e}") from e
@@ -164,11 +165,13 @@ class UserSource(FeatureSource):
         levels = list(dict.fromkeys([self.level, *self.sibling_levels]))
         out: dict[str, np.ndarray] = {}
         start = 0
-        with evaluation_mode(modules_behind(self.encoder)), progress(
+        modules = modules_behind(self.encoder)  # found once, not per batch
+        device = modules_device(modules)
+        with evaluation_mode(modules), progress(
                 len(images), desc, "img", show=desc is not None, leave=False) as bar:
             for batch in iter_batches(images, self.batch_size):
                 stop = start + len(batch)
-                named = call_encoder(self.encoder, batch, self.model, start)
+                named = call_encoder(self.encoder, batch, self.model, start, device)
                 for lv in levels:
                     if lv not in named:
                         raise OutputContractError(f"{where(self.model, lv, start, stop)}: "
@@ -232,8 +235,9 @@ def user_sources(encoder: Any, name: str, levels: list[str] | None,
                           generator=generator)
     modules = modules_behind(encoder)
     with evaluation_mode(modules), state_unchanged(modules, name):
-        named = call_encoder(encoder, noise, name, 0)
-        parts = [call_encoder(encoder, noise[a:b], name, a) for a, b in PROBE_PARTS]
+        device = modules_device(modules)
+        named = call_encoder(encoder, noise, name, 0, device)
+        parts = [call_encoder(encoder, noise[a:b], name, a, device) for a, b in PROBE_PARTS]
     chosen = checked_levels(levels, list(named), name)
     for lv in chosen:
         whole = conformed(named[lv], name, lv, 0, PROBE_IMAGES)
