@@ -14,10 +14,11 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time imported on fi
 
 
 def load(name_or_path: str):
-    """A trained model from a checkpoint folder or a shipped checkpoint name."""
-    from halibench.models.checkpoints import load as _load
+    """A trained model from a checkpoint folder or a shipped checkpoint name; ``evaluate``
+    records it under the checkpoint's name and sha256 while its weights are unchanged."""
+    from halibench.features.provenance import load_remembered
 
-    return _load(name_or_path)
+    return load_remembered(name_or_path)
 
 
 def __getattr__(name: str):

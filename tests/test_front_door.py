@@ -179,3 +179,30 @@ def test_extract_features_names_bad_images(images, message):
     with pytest.raises(HalibenchError, match=message.replace("[", r"\[").replace("(", r"\(")
                        .replace(")", r"\)").replace("]", r"\]")):
         halibench.extract_features("raw-pixels", images)
+
+
+def test_a_loaded_checkpoint_is_recorded_as_itself_until_it_changes(
+        tiny_mnist_root, tmp_path, monkeypatch):
+    """evaluate(halibench.load(folder)) records the checkpoint's name and sha256, as
+    evaluate(folder) does; once its weights change it is the user's object again."""
+    from halibench.models import build_model, preset
+    from halibench.models.checkpoints import save_checkpoint
+
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+    torch.manual_seed(0)
+    folder = save_checkpoint(tmp_path / "my-run", build_model(preset("hali", "28px", width=0.25)),
+                             {"step": 0})
+    run = dict(probes="knn", levels="z1", draws=1, data_root=tiny_mnist_root, results_dir=None)
+    (by_path,) = halibench.evaluate(str(folder), "mnist-semisup", **run)
+    model = halibench.load(str(folder))
+    (loaded,) = halibench.evaluate(model, "mnist-semisup", **run)
+    assert (loaded["model"], loaded["checkpoint_sha256"]) == (
+        by_path["model"], by_path["checkpoint_sha256"]) == ("my-run", by_path["checkpoint_sha256"])
+    assert loaded["mean"] == by_path["mean"]
+    with torch.no_grad():
+        next(model.parameters()).mul_(2)
+    (changed,) = halibench.evaluate(model, "mnist-semisup", **run)
+    assert changed["model"] == "HierarchicalALI"
+    assert changed["checkpoint_sha256"] == object_identity(model) != by_path["checkpoint_sha256"]
+    with pytest.raises(HalibenchError, match="give your encoder a name of its own"):
+        halibench.evaluate(halibench.load(str(folder)), "mnist-semisup", name="hali", **run)

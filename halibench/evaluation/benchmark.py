@@ -26,6 +26,7 @@ from halibench.features.cache import cached_features, feature_path
 from halibench.features.contract import OutputContractError
 from halibench.features.identity import object_identity
 from halibench.features.levels import checked_levels
+from halibench.features.provenance import loaded_checkpoint
 from halibench.features.sources import BASELINES, FeatureSource, ModelSource, baseline_sources
 from halibench.features.user import Encoder, UserCodeError, import_object, user_sources
 from halibench.models import HierarchicalALI
@@ -108,6 +109,9 @@ def model_sources(spec: str | Encoder, levels: list[str] | None, image_shape: tu
     ``package.module:attribute``, or an ``Encoder`` (a loaded model or a user's object).
     A user's encoder is probed for the output contract, ``rows`` images' worth of it."""
     if isinstance(spec, Encoder):
+        loaded = loaded_checkpoint(spec.obj)
+        if loaded is not None and spec.name == loaded.name:  # halibench.load's, unchanged
+            return network_sources(spec.obj, loaded.name, loaded.sha256, levels, image_shape)
         check_own_name(spec.name)
         if isinstance(spec.obj, HierarchicalALI):
             return network_sources(spec.obj, safe_name(spec.name, "encoder name"),

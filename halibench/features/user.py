@@ -37,6 +37,7 @@ from halibench.features.modes import (
     modules_device,
     state_unchanged,
 )
+from halibench.features.provenance import loaded_checkpoint
 from halibench.features.sources import FeatureSource
 from halibench.names import MAX_NAME_LENGTH, safe_name
 from halibench.progress import progress
@@ -62,9 +63,12 @@ class Encoder:
 
 
 def default_name(obj: Any) -> str:
-    """A function's qualified name (``outer.inner`` for a nested one; its own name when
-    that is too long for a file name), else the class name of the object; a lambda has
-    none that tells it apart, so it must be named."""
+    """The checkpoint's name for an unchanged model from ``halibench.load``; a function's
+    qualified name (``outer.inner`` for a nested one; its own name when that is too long
+    for a file name); else the class name of the object. A lambda has none that tells it
+    apart, so it must be named."""
+    if (loaded := loaded_checkpoint(obj)) is not None:
+        return loaded.name
     if callable(obj) and hasattr(obj, "__qualname__") and not isinstance(obj, type):
         name = obj.__qualname__.replace("<locals>.", "")
         if "<" in name:

@@ -284,8 +284,3 @@ def load_named(name_or_path: str | Path, decoders: bool = False
     raise CheckpointError(f"{name_or_path}: neither a checkpoint folder nor a shipped "
                           f"checkpoint; known names: {sorted(index) or 'none yet'}")
 
-
-def load(name_or_path: str | Path) -> HierarchicalALI:
-    """A model from a checkpoint folder, a run folder, or a shipped checkpoint's name (its
-    packaged encoder when the full checkpoint is not at hand)."""
-    return load_named(name_or_path)[0]
