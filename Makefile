@@ -42,5 +42,5 @@ test: setup lint
 
 # Reproduce halibench/shipped/expected.csv on the real data (CI runs it when ../shared/data exists).
 regress: setup
-	@if [ -n "$(HALIBENCH_DATA)" ]; then $(VENV)/bin/halibench regress; \
+	@if [ -n "$(HALIBENCH_DATA)" ]; then $(VENV)/bin/halibench regress --strict; \
 	else echo "regress skipped: no data root (set HALIBENCH_DATA or place ../shared/data)"; fi

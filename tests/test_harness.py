@@ -227,6 +227,26 @@ def test_cli_regress_exit_codes(tiny_mnist_root, tmp_path, monkeypatch):
     assert lost.exit_code == 1 and "LOST CLAIM" in lost.output, lost.output
 
 
+def test_regress_skips_a_row_whose_dataset_is_absent_and_strict_fails_it(tiny_mnist_root,
+                                                                          tmp_path):
+    """A machine with MNIST only: the CelebA row is skipped, saying why; --strict (CI) fails
+    on it; a CelebA folder that is there but empty is an error, not a skip."""
+    rows = tmp_path / "expected.csv"
+    rows.write_text("benchmark,model,level,probe,labels_per_class,draws,expected,tolerance\n"
+                    "celeba-attributes-subset,hog,hog,l2svm,all,1,68.73,0.5\n")
+    args = ["regress", "--expected", str(rows), "--data-root", str(tiny_mnist_root)]
+    skipped = CliRunner().invoke(cli, args)
+    assert skipped.exit_code == 0, skipped.output
+    assert f"skipped: no celeba data at {tiny_mnist_root / 'celeba'}" in skipped.output
+    assert "no row ran; 1 skipped" in skipped.output
+    strict = CliRunner().invoke(cli, [*args, "--strict"])
+    assert strict.exit_code == 1 and "--strict: 1 of 1 rows skipped" in strict.output
+    (tiny_mnist_root / "celeba").mkdir()
+    broken = CliRunner().invoke(cli, args)
+    assert broken.exit_code == 2 and broken.output.count("\n") == 1, broken.output
+    assert "row 2:" in broken.output and "celeba" in broken.output
+
+
 @pytest.fixture
 def tiny_celeba_subset(tmp_path, monkeypatch) -> Path:
     """40 fake CelebA images and the subset protocol scaled to them (20 / 10 / 10)."""

@@ -325,6 +325,7 @@ def list_cmd() -> None:
 @examples(
     'halibench regress',
     'halibench regress --csv /tmp/regress.csv',
+    'halibench regress --strict      # CI: a row skipped for absent data fails',
 )
 @click.command()
 @click.option("--expected", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -334,10 +335,15 @@ def list_cmd() -> None:
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Also write the comparison to this CSV file.")
 @click.option("--no-cache", is_flag=True, help="Recompute features.")
+@click.option("--strict", is_flag=True,
+              help="Exit 1 when a row is skipped (its dataset or full checkpoint is absent), "
+              "as CI does.")
 def regress(expected: Path | None, data_root: Path | None, csv_out: Path | None,
-            no_cache: bool) -> None:
+            no_cache: bool, strict: bool) -> None:
     """Re-evaluate the expected rows, each beside its published number where one exists;
-    exit 1 if any drifts beyond its tolerance or stops beating a number it claims to beat."""
+    exit 1 if any drifts beyond its tolerance or stops beating a number it claims to beat.
+    A row whose dataset or full checkpoint is not here is skipped, saying why (with
+    --strict: a failure)."""
     import pandas as pd
 
     from halibench.evaluation.regress import read_expected
@@ -365,6 +371,10 @@ def regress(expected: Path | None, data_root: Path | None, csv_out: Path | None,
     skipped = f"; {len(table) - ran} skipped (said why above)" if ran < len(table) else ""
     if failed:
         click.echo(f"{failed} of {ran} rows run drifted or lost a claim{skipped}", err=True)
+        sys.exit(1)
+    if strict and ran < len(table):
+        click.echo(f"--strict: {len(table) - ran} of {len(table)} rows skipped (said why "
+                   "above); every row must run", err=True)
         sys.exit(1)
     click.echo(f"all {ran} rows run within tolerance; every claim holds{skipped}" if ran
                else f"no row ran{skipped}")

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from halibench.data.registry import get_dataset
+from halibench.data.root import data_root
 from halibench.errors import HalibenchError
 from halibench.evaluation import benchmark
 from halibench.evaluation.protocol_schema import MAX_DRAWS
@@ -139,29 +141,34 @@ def regress(expected: pd.DataFrame, root: str | Path | None, use_cache: bool = T
     levels, probe, label counts checked: a fault is one line naming the row before anything
     is evaluated). ``status``: "ok" (within tolerance and, for a row that claims to beat its
     published number, still beating it), "DRIFT", "LOST CLAIM", or "skipped: why" for a row
-    that cannot run here (``ok`` is False: nothing was checked)."""
+    that cannot run here (``planned``; ``ok`` is False: nothing was checked)."""
     plans = [planned(row, root, expected.attrs.get("path", "expected values"))
              for row in expected.itertuples()]
     out = []
     for row, plan in zip(expected.itertuples(), plans, strict=True):
-        if plan is None:  # an installed package: encoders only
-            out.append(result_row(row, None, SKIP_FULL))
+        if isinstance(plan, str):  # cannot run here: the reason
+            out.append(result_row(row, None, plan))
             continue
         (rec,) = benchmark.execute(plan, use_cache=use_cache)
         out.append(result_row(row, rec, plan.protocol.metric))
     return pd.DataFrame(out).astype({"labels": "Int64", "draws": "Int64"})
 
 
-def planned(row: Any, root: str | Path | None, path: str) -> benchmark.Plan | None:
-    """The row's evaluation, prepared; None when it needs a full checkpoint that is not
-    reachable here."""
+def planned(row: Any, root: str | Path | None, path: str) -> benchmark.Plan | str:
+    """The row's evaluation, prepared; or why it cannot run here ("skipped: ..."): its
+    dataset's folder is absent from the data root, or it needs a full checkpoint that is not
+    reachable. A dataset folder that is there but incomplete or corrupt is an error."""
     try:
         protocol = load_protocol(row.benchmark)
         lpc = row.labels_per_class
         protocol = replace(protocol, labels_per_class=(lpc if lpc == "all" else int(lpc),))
         own = protocol.task == "own-classifier"  # one draw: the model's own
         if own and not full_copy_reachable(row.model):
-            return None
+            return SKIP_FULL
+        folder = get_dataset(protocol.dataset).folder(data_root(root))
+        if not folder.exists():
+            return (f"skipped: no {protocol.dataset} data at {folder} (`halibench data "
+                    f"prepare {protocol.dataset}` fetches it or says how)")
         level = None if row.model in BASELINE_LEVEL else [row.level]
         return benchmark.prepare(protocol, [row.model], level, [row.probe], root=root,
                                  draws=None if own else int(row.draws))

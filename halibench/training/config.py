@@ -82,7 +82,7 @@ class TrainConfig(JsonConfig):
         choices=("alternating", "simultaneous"))
     autocast: str = option(
         "none", "Mixed precision: forward passes in bfloat16, float32 weights (measured: "
-        "1.3-1.7x faster steps on a CPU with avx512_bf16, 0.3-0.45x on one without; within "
+        "1.3-1.55x faster steps on a CPU with avx512_bf16, 0.3-0.45x on one without; within "
         "noise of float32 in one MNIST parity run; see the bf16 parity section of "
         "docs/training-and-recipes.md).",
         choices=("none", "bf16"))
