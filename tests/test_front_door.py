@@ -206,3 +206,28 @@ def test_a_loaded_checkpoint_is_recorded_as_itself_until_it_changes(
     assert changed["checkpoint_sha256"] == object_identity(model) != by_path["checkpoint_sha256"]
     with pytest.raises(HalibenchError, match="give your encoder a name of its own"):
         halibench.evaluate(halibench.load(str(folder)), "mnist-semisup", name="hali", **run)
+
+
+def test_a_network_without_identity_is_never_cached_and_taken_names_are_refused(tmp_path):
+    """A loaded network with a hook has no identity: its features must not share a cache
+    entry with another such network. A folder named like a shipped checkpoint, family or
+    baseline is refused unless it holds that checkpoint's weights."""
+    from halibench.evaluation.benchmark import model_sources
+    from halibench.features.user import Encoder
+    from halibench.models import build_model, preset
+    from halibench.models.checkpoints import save_checkpoint
+
+    torch.manual_seed(0)
+    network = build_model(preset("hali", "28px", width=0.25))
+    hooked = halibench.load(str(save_checkpoint(tmp_path / "run", network, {"step": 0})))
+    hooked.encoder.register_forward_hook(lambda module, inputs, output: output)
+    (source,) = model_sources(Encoder("hooked", hooked), ["z1"], (1, 28, 28))
+    assert source.checkpoint_sha256 is None and not source.cacheable
+    for taken in ("hali-mnist", "ali", "pca"):
+        folder = save_checkpoint(tmp_path / "elsewhere" / taken, network, {"step": 0})
+        with pytest.raises(HalibenchError, match="rename the folder"):
+            model_sources(str(folder), ["z1"], (1, 28, 28))
+        with pytest.raises(HalibenchError, match="rename the folder"):
+            model_sources(Encoder(taken, halibench.load(str(folder))), ["z1"], (1, 28, 28))
+    (shipped,) = model_sources(str(REPO / "checkpoints" / "hali-mnist"), ["z1"], (1, 28, 28))
+    assert shipped.model == "hali-mnist"

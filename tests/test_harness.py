@@ -245,6 +245,42 @@ def test_regress_skips_a_row_whose_dataset_is_absent_and_strict_fails_it(tiny_mn
     broken = CliRunner().invoke(cli, args)
     assert broken.exit_code == 2 and broken.output.count("\n") == 1, broken.output
     assert "row 2:" in broken.output and "celeba" in broken.output
+    (tiny_mnist_root / "celeba").rmdir()
+
+
+@pytest.mark.parametrize("row, message", [
+    ("celeba-attributes-subset,hog,hog,bogusprobe,all,1,68.73,0.5", "unknown probe"),
+    ("celeba-attributes-subset,no-such-model,z1,l2svm,all,1,68.73,0.5", "unknown model"),
+    ("cifar10-semisup,hali-mnist,z1,l2svm,10,1,10,0.5", "takes images of shape"),
+    ("celeba-attributes-subset,hog,hog,l2svm,all,1,68.73,0.5,Nobody,true",
+     "published_model 'Nobody' names no row"),
+])
+def test_regress_checks_a_row_whose_dataset_is_absent_before_skipping_it(
+        tiny_mnist_root, tmp_path, row, message):
+    """An absent dataset does not hide a malformed row: what needs no images is checked."""
+    rows = tmp_path / "expected.csv"
+    extra = ",published_model,beats_published" if row.count(",") == 9 else ""
+    rows.write_text("benchmark,model,level,probe,labels_per_class,draws,expected,tolerance"
+                    f"{extra}\n{row}\n")
+    out = CliRunner().invoke(cli, ["regress", "--expected", str(rows), "--data-root",
+                                   str(tiny_mnist_root)])
+    assert out.exit_code == 2 and out.output.count("\n") == 1, out.output
+    assert "row 2:" in out.output and message in out.output
+
+
+@pytest.mark.parametrize("content", ["", "benchmark,model,level,probe,labels_per_class,draws,"
+                                         "expected,tolerance\n", "a,b\n,\n"])
+def test_regress_refuses_an_expected_file_without_rows_and_a_missing_data_root(
+        tiny_mnist_root, tmp_path, content):
+    rows = tmp_path / "expected.csv"
+    rows.write_text(content)
+    out = CliRunner().invoke(cli, ["regress", "--expected", str(rows)])
+    assert out.exit_code == 2 and "no rows to reproduce" in out.output, out.output
+    rows.write_text("benchmark,model,level,probe,labels_per_class,draws,expected,tolerance\n"
+                    "mnist-semisup,raw-pixels,pixels,knn,10,1,20,0.5\n")
+    out = CliRunner().invoke(cli, ["regress", "--expected", str(rows), "--data-root",
+                                   str(tmp_path / "typo")])
+    assert out.exit_code == 2 and f"data root {tmp_path / 'typo'}: no such folder" in out.output
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from halibench.cli.common import (
 
 
 @examples(
-    'halibench export runs/hali-mnist --name my-hali --dataset mnist',
-    'halibench export runs/hali-mnist/step-00013000 --name hali-mnist --dataset mnist --replace',
+    'halibench export runs/my-hali --name my-hali --dataset mnist',
+    'halibench export runs/my-hali/step-00013000 --name hali-mnist --dataset mnist --replace',
 )
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
@@ -39,7 +39,7 @@ def export(run_dir: Path, name: str, dataset: str, note: str, replace: bool,
 
 @examples(
     'halibench figures hali-mnist',
-    'halibench figures runs/hali-mnist --format pdf --dpi 300 --results /tmp/r',
+    'halibench figures runs/my-hali --format pdf --dpi 300 --results /tmp/r',
 )
 @click.command()
 @click.argument("model_name", metavar="MODEL")

@@ -96,7 +96,7 @@ def evaluation_options(f):
 @examples(
     'halibench run mnist-semisup --model hali-mnist --probe l2svm --labels-per-class 10',
     'halibench run mnist-semisup --model mypkg.encoders:encoder --json > records.json',
-    'halibench run mnist-semisup --model runs/hali-mnist --level z1 --draws 3 --results /tmp/r',
+    'halibench run mnist-semisup --model runs/my-hali --level z1 --draws 3 --results /tmp/r',
     'halibench run celeba-attributes-subset --model hali-celeba64 --probe l2svm',
 )
 @click.command()

@@ -24,10 +24,10 @@ from halibench.training.resume import SCHEDULE, STOPPING, check_decay_change
 
 @examples(
     'halibench train hali --family 28px-dcgan --lr 2e-4 --lr-d 2e-4 --steps 24000 \\',
-    '  --out runs/hali-mnist --validation mnist-recipe-validation --validate-every 1000 \\',
+    '  --out runs/my-hali --validation mnist-recipe-validation --validate-every 1000 \\',
     '  --patience 3',
-    'halibench train ali --out runs/ali-mnist --resume --steps 30000',
-    'halibench train hali --labels-per-class 10 --out runs/hali-mnist-semisup \\',
+    'halibench train ali --out runs/my-ali --resume --steps 30000',
+    'halibench train hali --labels-per-class 10 --out runs/my-hali-semisup \\',
     '  --validation mnist-recipe-validation --validate-every 500 --patience 3',
     'torchrun --nproc-per-node 4 -m halibench train hali --device cuda --out runs/h',
 )
@@ -35,7 +35,7 @@ from halibench.training.resume import SCHEDULE, STOPPING, check_decay_change
 @click.argument("kind", type=click.Choice(KINDS))
 @data_root_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Run folder (default: runs/KIND-DATASET).")
+              help="Run folder (default: runs/KIND-DATASET-sSEED).")
 @click.option("--levels", type=click.IntRange(min=1), default=None,
               help="HALI levels (default 2; ALI and BiGAN have 1).")
 @click.option("--z-dims", default=None, help="Comma-separated |z| per level, e.g. 64,32.")
@@ -81,7 +81,7 @@ def train(kind: str, data_root: Path | None, out: Path | None, levels: int | Non
     device = resolve_device(device)
     ctx = click.get_current_context()
     dataset = options["dataset"]
-    run_dir = out or Path("runs") / f"{kind}-{dataset}"
+    run_dir = out or Path("runs") / f"{kind}-{dataset}-s{options['seed']}"
     check_out_folder(run_dir, resume)
     given = given_on_command_line(ctx)
     t_range = parse_range(train_range, "--train-range")

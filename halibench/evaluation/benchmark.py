@@ -13,6 +13,7 @@ import numpy as np
 
 from halibench.data import Split
 from halibench.data import load as load_split
+from halibench.data.registry import get_dataset
 from halibench.environment import environment
 from halibench.errors import HalibenchError
 from halibench.evaluation.classification import Features
@@ -93,13 +94,28 @@ def network_sources(network: HierarchicalALI, name: str, sha: str, levels: list[
                         sibling_levels=tuple(chosen)) for lv in chosen]
 
 
+def taken_name(name: str) -> bool:
+    """Whether ``name`` is a shipped checkpoint's, a model family's or a baseline's."""
+    return name in read_index() or name in KINDS or name in BASELINES
+
+
 def check_own_name(name: str) -> None:
     """Refuse, for a user's object, the name of a shipped checkpoint, model family or
     baseline: its rows would pass for ours on the leaderboard."""
-    if name in read_index() or name in KINDS or name in BASELINES:
+    if taken_name(name):
         raise HalibenchError(f"encoder name {name!r}: the name of a shipped checkpoint, model "
                              "family or baseline; give your encoder a name of its own "
                              "(name=... in Python)")
+
+
+def check_folder_name(spec: str, name: str, sha: str) -> None:
+    """Refuse a checkpoint folder named like a shipped checkpoint, family or baseline unless
+    it holds that shipped checkpoint's own weights (a checkout's ``checkpoints/NAME``)."""
+    if taken_name(name) and read_index().get(name, {}).get("sha256") != sha:
+        raise HalibenchError(f"model {spec!r}: the folder's name {name!r} is a shipped "
+                             "checkpoint's, model family's or baseline's, and its weights "
+                             "are not that checkpoint's; rename the folder (its records would "
+                             "pass for ours)")
 
 
 def model_sources(spec: str | Encoder, levels: list[str] | None, image_shape: tuple[int, ...],
@@ -111,6 +127,7 @@ def model_sources(spec: str | Encoder, levels: list[str] | None, image_shape: tu
     if isinstance(spec, Encoder):
         loaded = loaded_checkpoint(spec.obj)
         if loaded is not None and spec.name == loaded.name:  # halibench.load's, unchanged
+            check_folder_name(loaded.name, loaded.name, loaded.sha256)
             return network_sources(spec.obj, loaded.name, loaded.sha256, levels, image_shape)
         check_own_name(spec.name)
         if isinstance(spec.obj, HierarchicalALI):
@@ -132,6 +149,7 @@ def model_sources(spec: str | Encoder, levels: list[str] | None, image_shape: tu
                              "checkpoint folder, or package.module:attribute")
     # the own classifier is the discriminator: it needs the full checkpoint, not the encoder
     network, config, name = load_named(spec, decoders=bool(levels and "classifier" in levels))
+    check_folder_name(spec, name, config["sha256"][MODEL_FILE])
     return network_sources(network, name, config["sha256"][MODEL_FILE], levels, image_shape)
 
 
@@ -227,6 +245,19 @@ def prepare(protocol: Protocol, models: list[str | Encoder], levels: list[str] |
     """Everything an evaluation will use, checked (``gate.preflight``, then every source and
     label setting) before the first feature is extracted."""
     device = preflight(results_dir, device, draws, backend)
+    probes, levels = checked_request(protocol, models, levels, probes, full, draws)
+    data = BenchmarkData(protocol, root)
+    shape = data.image_shape()
+    check_label_settings(protocol, np.asarray(data.split("pool").labels), probes)
+    sources = resolved_sources(protocol, models, levels, shape, progress)
+    return Plan(protocol, data, sources, {id(s): label_settings(protocol, s) for s in sources},
+                probes, draws or protocol.n_draws(full), device, full, backend)
+
+
+def checked_request(protocol: Protocol, models: list[str | Encoder], levels: list[str] | None,
+                    probes: list[str] | None, full: bool = False, draws: int | None = None
+                    ) -> tuple[list[str], list[str] | None]:
+    """(probes, levels) of a request, checked against the protocol; needs no images."""
     probes = probes or list(protocol.probes)
     bad = [p for p in probes if p not in PROBES]
     if bad:
@@ -237,15 +268,25 @@ def prepare(protocol: Protocol, models: list[str | Encoder], levels: list[str] |
         raise HalibenchError(f"{baselines[0]}: a baseline has no classifier of its own; "
                              f"{protocol.name} scores models trained with --labels-per-class: "
                              "pass --model RUN_FOLDER (or a checkpoint)")
-    data = BenchmarkData(protocol, root)
-    shape = data.image_shape()
-    check_label_settings(protocol, np.asarray(data.split("pool").labels), probes)
-    # Every name and level is resolved before the first evaluation writes anything.
+    return probes, levels
+
+
+def resolved_sources(protocol: Protocol, models: list[str | Encoder], levels: list[str] | None,
+                     shape: tuple[int, ...], progress=None) -> list[FeatureSource]:
+    """Every model's sources at ``levels``, for images of ``shape``: every name and level is
+    resolved before the first evaluation writes anything."""
     rows = sum(r.stop - r.start for r in protocol.splits.values())
-    sources = [s for spec in models
-               for s in model_sources(spec, levels, shape, protocol.dataset, progress, rows)]
-    return Plan(protocol, data, sources, {id(s): label_settings(protocol, s) for s in sources},
-                probes, draws or protocol.n_draws(full), device, full, backend)
+    return [s for spec in models
+            for s in model_sources(spec, levels, shape, protocol.dataset, progress, rows)]
+
+
+def check_without_data(protocol: Protocol, models: list[str | Encoder],
+                       levels: list[str] | None, probes: list[str] | None,
+                       draws: int | None = None) -> None:
+    """What ``prepare`` checks that needs no images (probes, levels, models at the dataset's
+    declared image shape), for a request whose dataset is not here."""
+    probes, levels = checked_request(protocol, models, levels, probes, draws=draws)
+    resolved_sources(protocol, models, levels, get_dataset(protocol.dataset).image_shape)
 
 
 def run(protocol: Protocol, models: list[str | Encoder], levels: list[str] | None,

@@ -66,14 +66,17 @@ def read_expected(path: Path | None = None) -> pd.DataFrame:
 
 
 def check_fields(path: Path) -> None:
-    """Every non-blank line of the CSV has as many fields as its header (pandas would make
-    the extra ones of a longer line an index, silently)."""
+    """The CSV has rows, and every non-blank line as many fields as its header (pandas would
+    make the extra ones of a longer line an index, silently)."""
     try:
         with path.open(newline="", encoding="utf-8") as f:
             lines = list(csv.reader(f))
     except (UnicodeDecodeError, csv.Error) as e:
         raise HalibenchError(f"{path}: not a UTF-8 CSV ({e})") from None
-    width = len(lines[0]) if lines else 0
+    if not any(field.strip() for fields in lines[1:] for field in fields):
+        raise HalibenchError(f"{path}: no rows to reproduce; give a header {COLUMNS} and one "
+                             "row per number")
+    width = len(lines[0])
     for number, fields in enumerate(lines[1:], start=2):
         if fields and len(fields) != width:
             raise HalibenchError(f"{path}: row {number}: {len(fields)} fields, the header has "
@@ -100,13 +103,22 @@ def check_row(row: Any, where: str) -> None:
                              f"1..{MAX_DRAWS}")
 
 
-def published_value(bench: str, model: str, labels: int) -> tuple[float, str] | None:
-    """(value, paper) of the published row of ``model`` on ``bench`` (at ``labels`` labels
-    where the paper gives several); None when the paper gives no number."""
+def published_rows(bench: str, model: str) -> pd.DataFrame:
+    """The rows of published.csv for ``model`` on ``bench``; an error when there are none."""
     from halibench.report.results import published_table
 
     table = published_table()
     rows = table[(table["benchmark"] == bench) & (table["model"] == model)]
+    if rows.empty:
+        raise HalibenchError(f"published_model {model!r} names no row of {bench} in "
+                             "published.csv; name one of its models")
+    return rows
+
+
+def published_value(bench: str, model: str, labels: int) -> tuple[float, str] | None:
+    """(value, paper) of the published row of ``model`` on ``bench`` (at ``labels`` labels
+    where the paper gives several); None when the paper gives no number."""
+    rows = published_rows(bench, model)
     if len(rows) > 1:
         rows = rows[rows["labels"] == str(labels)]
     if len(rows) != 1:
@@ -163,15 +175,24 @@ def planned(row: Any, root: str | Path | None, path: str) -> benchmark.Plan | st
         lpc = row.labels_per_class
         protocol = replace(protocol, labels_per_class=(lpc if lpc == "all" else int(lpc),))
         own = protocol.task == "own-classifier"  # one draw: the model's own
+        if row.published_model:
+            published_rows(row.benchmark, row.published_model)
         if own and not full_copy_reachable(row.model):
             return SKIP_FULL
-        folder = get_dataset(protocol.dataset).folder(data_root(root))
-        if not folder.exists():
+        level = None if row.model in BASELINE_LEVEL else [row.level]
+        draws = None if own else int(row.draws)
+        root_folder = data_root(root)
+        if not root_folder.is_dir():
+            raise HalibenchError(f"data root {root_folder}: no such folder; pass --data-root or "
+                                 "set HALIBENCH_DATA to the folder holding the datasets "
+                                 "(`halibench data prepare mnist` makes one)")
+        folder = get_dataset(protocol.dataset).folder(root_folder)
+        if not folder.exists() and not folder.is_symlink():
+            benchmark.check_without_data(protocol, [row.model], level, [row.probe], draws)
             return (f"skipped: no {protocol.dataset} data at {folder} (`halibench data "
                     f"prepare {protocol.dataset}` fetches it or says how)")
-        level = None if row.model in BASELINE_LEVEL else [row.level]
         return benchmark.prepare(protocol, [row.model], level, [row.probe], root=root,
-                                 draws=None if own else int(row.draws))
+                                 draws=draws)
     except HalibenchError as e:
         raise HalibenchError(f"{path}: row {row.Index + 2}: {e}") from None
 

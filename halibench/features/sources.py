@@ -45,8 +45,14 @@ class FeatureSource:
         return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()
 
     needs_fit = False
-    cacheable = True  # a source with no stable identity (an unversioned callable) is not
+    keyed_by_weights = False  # a network's or user's encoder: its identity is its sha256
     chunk_rows: int = 1024
+
+    @property
+    def cacheable(self) -> bool:
+        """Whether features may be cached: not for an encoder without a stable identity (an
+        unversioned callable, a module with hooks), which has no sha256 to key them by."""
+        return self.checkpoint_sha256 is not None or not self.keyed_by_weights
 
     @property
     def trained_labels(self) -> dict[str, Any] | None:
@@ -93,6 +99,7 @@ class ModelSource(FeatureSource):
     network: HierarchicalALI | None = None
     batch_size: int = 500
     sibling_levels: tuple[str, ...] = ()
+    keyed_by_weights = True
 
     @property
     def trained_labels(self) -> dict[str, Any] | None:

@@ -160,9 +160,7 @@ class UserSource(FeatureSource):
     encoder: Any = None
     sibling_levels: tuple[str, ...] = ()
     batch_size: int = 256
-
-    def __post_init__(self) -> None:
-        self.cacheable = self.checkpoint_sha256 is not None
+    keyed_by_weights = True
 
     def transform_into(self, images: np.ndarray, allocate: Allocate = empty_features,
                        desc: str | None = None) -> dict[str, np.ndarray]:

@@ -280,7 +280,7 @@ def load_named(name_or_path: str | Path, decoders: bool = False
     path = Path(key)
     if path.exists():
         model, config = load_checkpoint(path)
-        return model, config, path.name
+        return model, config, path.resolve().name  # "." names the folder it is
     raise CheckpointError(f"{name_or_path}: neither a checkpoint folder nor a shipped "
                           f"checkpoint; known names: {sorted(index) or 'none yet'}")
 
