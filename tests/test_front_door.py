@@ -231,3 +231,7 @@ def test_a_network_without_identity_is_never_cached_and_taken_names_are_refused(
             model_sources(Encoder(taken, halibench.load(str(folder))), ["z1"], (1, 28, 28))
     (shipped,) = model_sources(str(REPO / "checkpoints" / "hali-mnist"), ["z1"], (1, 28, 28))
     assert shipped.model == "hali-mnist"
+    images = torch.rand(3, 1, 28, 28)  # a model cast to float64 reads float64 images
+    as_float = halibench.extract_features(network, images, ["z1"])["z1"]
+    as_double = halibench.extract_features(network.double(), images, ["z1"])["z1"]
+    assert as_double.dtype == as_float.dtype and abs(as_double - as_float).max() < 1e-4

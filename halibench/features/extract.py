@@ -91,12 +91,13 @@ def extract_features(model: HierarchicalALI, images: torch.Tensor | np.ndarray,
     levels = checked_levels(levels, model.feature_levels, "model", default=())
     dims = {d["name"]: d["dim"] for d in model.feature_info}
     out = {lv: allocate(lv, (len(images), dims[lv])) for lv in levels}
+    dtype = next(model.parameters()).dtype  # a model cast with .double() reads float64
     bar = progress(len(images), desc, "img", show=desc is not None, leave=False)
     with bar, evaluation_mode([model]), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         start = 0
         for batch in iter_batches(images, batch_size):
-            x = as_float_images(batch).to(device)
+            x = as_float_images(batch).to(device, dtype)
             stop = start + len(batch)
             for lv, f in _batch_features(model, x, levels, sample).items():
                 array = conformed(f, name, lv, start, stop)
