@@ -215,7 +215,7 @@ def test_a_network_without_identity_is_never_cached_and_taken_names_are_refused(
     from halibench.evaluation.benchmark import model_sources
     from halibench.features.user import Encoder
     from halibench.models import build_model, preset
-    from halibench.models.checkpoints import save_checkpoint
+    from halibench.models.checkpoints import mark_latest, save_checkpoint
 
     torch.manual_seed(0)
     network = build_model(preset("hali", "28px", width=0.25))
@@ -224,13 +224,19 @@ def test_a_network_without_identity_is_never_cached_and_taken_names_are_refused(
     (source,) = model_sources(Encoder("hooked", hooked), ["z1"], (1, 28, 28))
     assert source.checkpoint_sha256 is None and not source.cacheable
     for taken in ("hali-mnist", "ali", "pca"):
-        folder = save_checkpoint(tmp_path / "elsewhere" / taken, network, {"step": 0})
+        run = tmp_path / "runs" / taken
+        mark_latest(run, save_checkpoint(run / "step-00000000", network, {"step": 0}), keep=2)
+        for spec in (run, run / "." / "step-00000000" / ".."):
+            with pytest.raises(HalibenchError, match="rename the folder"):
+                model_sources(str(spec), ["z1"], (1, 28, 28))
         with pytest.raises(HalibenchError, match="rename the folder"):
-            model_sources(str(folder), ["z1"], (1, 28, 28))
-        with pytest.raises(HalibenchError, match="rename the folder"):
-            model_sources(Encoder(taken, halibench.load(str(folder))), ["z1"], (1, 28, 28))
+            model_sources(Encoder(taken, halibench.load(str(run))), ["z1"], (1, 28, 28))
+    # an exported checkpoint keeps its name (an earlier hali-mnist from an older checkout)
+    exported = save_checkpoint(tmp_path / "old-checkout" / "hali-mnist", network, {"step": 0})
+    (earlier,) = model_sources(str(exported), ["z1"], (1, 28, 28))
     (shipped,) = model_sources(str(REPO / "checkpoints" / "hali-mnist"), ["z1"], (1, 28, 28))
-    assert shipped.model == "hali-mnist"
+    assert earlier.model == shipped.model == "hali-mnist"
+    assert earlier.checkpoint_sha256 != shipped.checkpoint_sha256
     images = torch.rand(3, 1, 28, 28)  # a model cast to float64 reads float64 images
     as_float = halibench.extract_features(network, images, ["z1"])["z1"]
     as_double = halibench.extract_features(network.double(), images, ["z1"])["z1"]

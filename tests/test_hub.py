@@ -78,7 +78,7 @@ def test_an_installed_package_skips_own_classifier_rows_and_says_so(elsewhere, m
                               "draws": 1, "expected": 3.22, "tolerance": 0.1,
                               "published_model": "", "beats_published": False}])
     monkeypatch.setattr(regress_module.benchmark, "run", lambda *a, **k: pytest.fail("ran"))
-    (row,) = regress_module.regress(expected, None).to_dict("records")
+    (row,) = regress_module.regress(expected, elsewhere).to_dict("records")
     assert row["status"].startswith("skipped: needs the full checkpoint") and not row["ok"]
     assert "HALIBENCH_CHECKPOINT_URL" in row["status"] and row["within_tolerance"] is None
     monkeypatch.setenv("HALIBENCH_CHECKPOINT_URL", checkout_folder().as_uri())
@@ -91,7 +91,7 @@ def test_an_installed_package_skips_own_classifier_rows_and_says_so(elsewhere, m
     rows = elsewhere / "expected.csv"
     expected.to_csv(rows, index=False)
     out = CliRunner().invoke(cli, ["regress", "--expected", str(rows), "--csv",
-                                   str(elsewhere / "out.csv")])
+                                   str(elsewhere / "out.csv"), "--data-root", str(elsewhere)])
     assert out.exit_code == 0, out.output
     assert "| own | — | — | 3.22 | — | — |" in out.output and "no row ran; 1 skipped" in out.output
     written = pd.read_csv(elsewhere / "out.csv")

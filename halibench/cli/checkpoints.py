@@ -55,14 +55,16 @@ def figures(model_name: str, split_name: str, rows: str | None, data_root: Path 
             results_dir: Path, fmt: str, dpi: int) -> None:
     """Reconstructions per level, samples, interpolations and training curves of MODEL."""
     from halibench.data import load as load_data
+    from halibench.evaluation.benchmark import check_folder_name
     from halibench.evaluation.gate import check_writable
     from halibench.models.checkpoints import load_named, resolve_folder
     from halibench.models.hub import local_copy, read_index
     from halibench.names import safe_name
-    from halibench.report.plots import model_figures
+    from halibench.report.plots import FIGURE_IMAGES, model_figures
 
     check_writable(results_dir)
     model, config, name = load_named(model_name, decoders=True)
+    check_folder_name(model_name, name)
     name = safe_name(name, "model name (it names the figure files)")
     entry = read_index().get(model_name)
     folder = local_copy(entry) if entry else resolve_folder(Path(model_name))
@@ -72,6 +74,9 @@ def figures(model_name: str, split_name: str, rows: str | None, data_root: Path 
     if rows:
         start, stop = parse_range(rows, "--rows")
         split, tag = split.take(start, stop), f"{tag}-rows{start}-{stop}"
+    if len(split) < FIGURE_IMAGES:
+        raise click.BadParameter(f"{len(split)} images; the figures draw {FIGURE_IMAGES}: give "
+                                 "more rows", param_hint="--rows" if rows else "--split")
     log_folder = folder if (folder / "losses.csv").is_file() else folder.parent
     for path in model_figures(model, name, split.images, log_folder, results_dir / "figures",
                               fmt, dpi, tag):

@@ -31,7 +31,7 @@ from halibench.features.provenance import loaded_checkpoint
 from halibench.features.sources import BASELINES, FeatureSource, ModelSource, baseline_sources
 from halibench.features.user import Encoder, UserCodeError, import_object, user_sources
 from halibench.models import HierarchicalALI
-from halibench.models.checkpoints import MODEL_FILE, load_named, read_index
+from halibench.models.checkpoints import MODEL_FILE, is_training_output, load_named, read_index
 from halibench.models.config import KINDS
 from halibench.names import safe_name
 from halibench.probes.registry import PROBES
@@ -108,14 +108,17 @@ def check_own_name(name: str) -> None:
                              "(name=... in Python)")
 
 
-def check_folder_name(spec: str, name: str, sha: str) -> None:
-    """Refuse a checkpoint folder named like a shipped checkpoint, family or baseline unless
-    it holds that shipped checkpoint's own weights (a checkout's ``checkpoints/NAME``)."""
-    if taken_name(name) and read_index().get(name, {}).get("sha256") != sha:
-        raise HalibenchError(f"model {spec!r}: the folder's name {name!r} is a shipped "
-                             "checkpoint's, model family's or baseline's, and its weights "
-                             "are not that checkpoint's; rename the folder (its records would "
-                             "pass for ours)")
+def check_folder_name(spec: str | Path, name: str) -> None:
+    """Refuse a training run's folder (or one of its steps) named like a shipped checkpoint,
+    model family or baseline: its records and figures would pass for ours. An exported
+    checkpoint under its own name (the checkout's ``checkpoints/NAME``, or an earlier one
+    from an older checkout) is recorded under that name with its sha256."""
+    by_path = str(spec) not in read_index()  # a shipped name resolves through the index
+    if by_path and taken_name(name) and is_training_output(Path(spec)):
+        raise HalibenchError(f"model {str(spec)!r}: a training run's folder named {name!r}, "
+                             "the name of a shipped checkpoint, model family or baseline; "
+                             "rename the folder, or in Python pass name=... (its records "
+                             "would pass for ours)")
 
 
 def model_sources(spec: str | Encoder, levels: list[str] | None, image_shape: tuple[int, ...],
@@ -127,7 +130,7 @@ def model_sources(spec: str | Encoder, levels: list[str] | None, image_shape: tu
     if isinstance(spec, Encoder):
         loaded = loaded_checkpoint(spec.obj)
         if loaded is not None and spec.name == loaded.name:  # halibench.load's, unchanged
-            check_folder_name(loaded.name, loaded.name, loaded.sha256)
+            check_folder_name(loaded.source, loaded.name)
             return network_sources(spec.obj, loaded.name, loaded.sha256, levels, image_shape)
         check_own_name(spec.name)
         if isinstance(spec.obj, HierarchicalALI):
@@ -149,7 +152,7 @@ def model_sources(spec: str | Encoder, levels: list[str] | None, image_shape: tu
                              "checkpoint folder, or package.module:attribute")
     # the own classifier is the discriminator: it needs the full checkpoint, not the encoder
     network, config, name = load_named(spec, decoders=bool(levels and "classifier" in levels))
-    check_folder_name(spec, name, config["sha256"][MODEL_FILE])
+    check_folder_name(spec, name)
     return network_sources(network, name, config["sha256"][MODEL_FILE], levels, image_shape)
 
 
@@ -286,7 +289,9 @@ def check_without_data(protocol: Protocol, models: list[str | Encoder],
     """What ``prepare`` checks that needs no images (probes, levels, models at the dataset's
     declared image shape), for a request whose dataset is not here."""
     probes, levels = checked_request(protocol, models, levels, probes, draws=draws)
-    resolved_sources(protocol, models, levels, get_dataset(protocol.dataset).image_shape)
+    for source in resolved_sources(protocol, models, levels,
+                                   get_dataset(protocol.dataset).image_shape):
+        label_settings(protocol, source)
 
 
 def run(protocol: Protocol, models: list[str | Encoder], levels: list[str] | None,

@@ -177,8 +177,6 @@ def planned(row: Any, root: str | Path | None, path: str) -> benchmark.Plan | st
         own = protocol.task == "own-classifier"  # one draw: the model's own
         if row.published_model:
             published_rows(row.benchmark, row.published_model)
-        if own and not full_copy_reachable(row.model):
-            return SKIP_FULL
         level = None if row.model in BASELINE_LEVEL else [row.level]
         draws = None if own else int(row.draws)
         root_folder = data_root(root)
@@ -186,6 +184,9 @@ def planned(row: Any, root: str | Path | None, path: str) -> benchmark.Plan | st
             raise HalibenchError(f"data root {root_folder}: no such folder; pass --data-root or "
                                  "set HALIBENCH_DATA to the folder holding the datasets "
                                  "(`halibench data prepare mnist` makes one)")
+        if own and not full_copy_reachable(row.model):  # its model cannot be read here
+            benchmark.checked_request(protocol, [row.model], level, [row.probe], draws=draws)
+            return SKIP_FULL
         folder = get_dataset(protocol.dataset).folder(root_folder)
         if not folder.exists() and not folder.is_symlink():
             benchmark.check_without_data(protocol, [row.model], level, [row.probe], draws)

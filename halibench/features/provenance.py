@@ -23,11 +23,13 @@ from halibench.models.checkpoints import MODEL_FILE, load_named
 
 @dataclass(frozen=True)
 class LoadedCheckpoint:
-    """A checkpoint's display name, its weights' sha256, and the model's identity at load."""
+    """A checkpoint's display name, its weights' sha256, the model's identity at load, and
+    what it was loaded from (a shipped name or a folder)."""
 
     name: str
     sha256: str
     identity: str
+    source: str
 
 
 LOADED: weakref.WeakKeyDictionary[torch.nn.Module, LoadedCheckpoint] = (
@@ -40,7 +42,8 @@ def load_remembered(name_or_path: str | Path) -> HierarchicalALI:
     model, config, name = load_named(name_or_path)
     identity = object_identity(model)
     if identity is not None:
-        LOADED[model] = LoadedCheckpoint(name, config["sha256"][MODEL_FILE], identity)
+        LOADED[model] = LoadedCheckpoint(name, config["sha256"][MODEL_FILE], identity,
+                                         str(name_or_path))
     return model
 
 

@@ -239,6 +239,12 @@ def load_training_state(folder: Path, optimizers: dict[str, torch.optim.Optimize
         load_checked(training_weights, raw, str(folder / STATE_FILE), TRAINING_WEIGHTS)
 
 
+def is_training_output(path: Path) -> bool:
+    """Whether ``path`` is a training run's folder or one of its steps (an exported
+    checkpoint holds neither a ``latest`` marker nor an optimizer state)."""
+    return path.is_dir() and ((path / LATEST_FILE).is_file() or (path / STATE_FILE).is_file())
+
+
 def mark_latest(run_dir: Path, folder: Path, keep: int) -> None:
     """Point ``run_dir/latest`` at ``folder`` and delete all but the newest ``keep`` steps
     (the step marked ``best`` is always kept)."""

@@ -149,13 +149,16 @@ def validation_panel(ax: Any, val: pd.DataFrame) -> None:
     ax.legend()
 
 
+FIGURE_IMAGES = 10  # images drawn for the reconstruction and interpolation figures
+
+
 def model_figures(model: HierarchicalALI, name: str, test_images: np.ndarray,
                   folder: Path | None, out_dir: Path, fmt: str = "png",
                   dpi: int = DEFAULT_DPI, tag: str = "") -> list[Path]:
     """Every figure of one model, as ``out_dir/NAME{tag}-KIND.fmt``; ``folder`` holds its
     training logs (if any); ``tag`` names images other than the default ones."""
     rng = np.random.default_rng(0)
-    pick = np.sort(rng.choice(len(test_images), 10, replace=False))
+    pick = np.sort(rng.choice(len(test_images), FIGURE_IMAGES, replace=False))
     batch = np.asarray(test_images[pick])
     stem = out_dir / f"{name}{tag}"
     paths = [
