@@ -17,6 +17,7 @@ the index (``halibench.models.hub``), whose sha256 of the weights is verified.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -286,7 +287,7 @@ def load_named(name_or_path: str | Path, decoders: bool = False
     path = Path(key)
     if path.exists():
         model, config = load_checkpoint(path)
-        return model, config, path.resolve().name  # "." names the folder it is
+        return model, config, Path(os.path.abspath(path)).name  # ".": the folder's name
     raise CheckpointError(f"{name_or_path}: neither a checkpoint folder nor a shipped "
                           f"checkpoint; known names: {sorted(index) or 'none yet'}")
 
