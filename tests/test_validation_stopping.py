@@ -78,7 +78,7 @@ def test_an_averaged_run_logs_its_raw_weights_scores_beside(tiny_mnist_root, tmp
     from halibench.models.checkpoints import load_checkpoint
 
     def weight_sum(model):  # a score that tells the two weight sets apart
-        return round(float(sum(p.double().sum() for p in model.parameters())), 3)
+        return round(float(sum(p.detach().double().sum() for p in model.parameters())), 3)
 
     monkeypatch.setattr(ValidationScorer, "score", lambda self, model, levels=None: {
         "z1": weight_sum(model), "concat": -weight_sum(model), "score": weight_sum(model)})
