@@ -227,3 +227,17 @@ def test_a_log_refuses_a_row_with_other_columns(tmp_path):
     assert log.rows() == [{"step": "1", "a": "2"}, {"step": "3", "a": "4"}]
     with pytest.raises(HalibenchError, match="v.csv: its columns"):
         log.append({"step": 5, "b": 6})
+
+
+def test_resume_without_out_names_the_earlier_default_folder(tmp_path, monkeypatch):
+    """The default run folder is runs/KIND-DATASET-sSEED; a run in the earlier default
+    (runs/hali-mnist, a shipped checkpoint's name) is named, with the move that resumes it."""
+    from click.testing import CliRunner
+
+    from halibench.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "hali-mnist").mkdir(parents=True)
+    out = CliRunner().invoke(cli, ["train", "hali", "--resume", "--seed", "3"])
+    assert out.exit_code == 2 and out.output.count("\n") == 1, out.output
+    assert "mv runs/hali-mnist runs/hali-mnist-s3" in out.output

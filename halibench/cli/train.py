@@ -82,6 +82,11 @@ def train(kind: str, data_root: Path | None, out: Path | None, levels: int | Non
     ctx = click.get_current_context()
     dataset = options["dataset"]
     run_dir = out or Path("runs") / f"{kind}-{dataset}-s{options['seed']}"
+    legacy = Path("runs") / f"{kind}-{dataset}"  # the default folder before seeds named it
+    if resume and out is None and not run_dir.exists() and legacy.is_dir():
+        raise HalibenchError(f"{run_dir}: no such run, but {legacy} is one (the default folder "
+                             f"of earlier versions); mv {legacy} {run_dir} (a run folder may "
+                             "not take a shipped checkpoint's name) and resume")
     check_out_folder(run_dir, resume)
     given = given_on_command_line(ctx)
     t_range = parse_range(train_range, "--train-range")
