@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 
 from halibench.errors import HalibenchError
-from halibench.features.user import Encoder, default_name
+from halibench.features.user import as_encoder
 
 RECORD_COLUMNS = ["benchmark", "protocol_version", "model", "level", "probe", "labels",
                   "metric", "mean", "std", "checkpoint_sha256", "path"]
@@ -51,8 +51,7 @@ def evaluate(source: Any, benchmark: str, *, probes: list[str] | str | None = No
     settings = listed(labels_per_class, "labels_per_class", (int, str)) or []
     probes, levels = listed(probes, "probes", (str,)), listed(levels, "levels", (str,))
     protocol = restrict(load_protocol(benchmark), settings)
-    spec = source if isinstance(source, str | Path) else Encoder(
-        default_name(source) if name is None else name, source)
+    spec = source if isinstance(source, str | Path) else as_encoder(source, name)
     results = Path(results_dir) if results_dir is not None else None
     # loading a model or an untrained baseline draws from the global RNG: the caller's
     # stream is left as it was
@@ -96,8 +95,7 @@ def features_of(source: Any, array: torch.Tensor | np.ndarray, levels: list[str]
     from halibench.features.sources import ModelSource
     from halibench.features.user import UserSource
 
-    spec = source if isinstance(source, str | Path) else Encoder(
-        default_name(source) if name is None else name, source)
+    spec = source if isinstance(source, str | Path) else as_encoder(source, name)
     sources = model_sources(str(spec) if isinstance(spec, Path) else spec, levels,
                             tuple(array.shape[1:]), dataset, rows=len(array))
     out: dict[str, np.ndarray] = {}

@@ -213,7 +213,7 @@ def test_a_network_without_identity_is_never_cached_and_taken_names_are_refused(
     entry with another such network. A folder named like a shipped checkpoint, family or
     baseline is refused unless it holds that checkpoint's weights."""
     from halibench.evaluation.benchmark import model_sources
-    from halibench.features.user import Encoder
+    from halibench.features.user import Encoder, as_encoder
     from halibench.models import build_model, preset
     from halibench.models.checkpoints import mark_latest, save_checkpoint
 
@@ -230,7 +230,7 @@ def test_a_network_without_identity_is_never_cached_and_taken_names_are_refused(
             with pytest.raises(HalibenchError, match="rename the folder"):
                 model_sources(str(spec), ["z1"], (1, 28, 28))
         with pytest.raises(HalibenchError, match="rename the folder"):
-            model_sources(Encoder(taken, halibench.load(str(run))), ["z1"], (1, 28, 28))
+            model_sources(as_encoder(halibench.load(str(run))), ["z1"], (1, 28, 28))
     # an exported checkpoint keeps its name (an earlier hali-mnist from an older checkout)
     exported = save_checkpoint(tmp_path / "old-checkout" / "hali-mnist", network, {"step": 0})
     (earlier,) = model_sources(str(exported), ["z1"], (1, 28, 28))

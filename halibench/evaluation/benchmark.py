@@ -27,7 +27,6 @@ from halibench.features.cache import cached_features, feature_path
 from halibench.features.contract import OutputContractError
 from halibench.features.identity import object_identity
 from halibench.features.levels import checked_levels
-from halibench.features.provenance import loaded_checkpoint
 from halibench.features.sources import BASELINES, FeatureSource, ModelSource, baseline_sources
 from halibench.features.user import Encoder, UserCodeError, import_object, user_sources
 from halibench.models import HierarchicalALI
@@ -94,9 +93,11 @@ def network_sources(network: HierarchicalALI, name: str, sha: str, levels: list[
                         sibling_levels=tuple(chosen)) for lv in chosen]
 
 
-def taken_name(name: str) -> bool:
-    """Whether ``name`` is a shipped checkpoint's, a model family's or a baseline's."""
-    return name in read_index() or name in KINDS or name in BASELINES
+def taken_name(name: str, index: dict[str, Any] | None = None) -> bool:
+    """Whether ``name`` is a shipped checkpoint's (in ``index``, default: the index in
+    use), a model family's or a baseline's."""
+    return name in (read_index() if index is None else index) or name in KINDS \
+        or name in BASELINES
 
 
 def check_own_name(name: str) -> None:
@@ -113,8 +114,9 @@ def check_folder_name(spec: str | Path, name: str) -> None:
     model family or baseline: its records and figures would pass for ours. An exported
     checkpoint under its own name (the checkout's ``checkpoints/NAME``, or an earlier one
     from an older checkout) is recorded under that name with its sha256."""
-    by_path = str(spec) not in read_index()  # a shipped name resolves through the index
-    if by_path and taken_name(name) and is_training_output(Path(spec)):
+    index = read_index()
+    by_path = str(spec) not in index  # a shipped name resolves through the index
+    if by_path and taken_name(name, index) and is_training_output(Path(spec)):
         raise HalibenchError(f"model {str(spec)!r}: a training run's folder named {name!r}, "
                              "the name of a shipped checkpoint, model family or baseline; "
                              "rename the folder, or in Python pass name=... (its records "
@@ -128,7 +130,7 @@ def model_sources(spec: str | Encoder, levels: list[str] | None, image_shape: tu
     ``package.module:attribute``, or an ``Encoder`` (a loaded model or a user's object).
     A user's encoder is probed for the output contract, ``rows`` images' worth of it."""
     if isinstance(spec, Encoder):
-        loaded = loaded_checkpoint(spec.obj)
+        loaded = spec.loaded
         if loaded is not None and spec.name == loaded.name:  # halibench.load's, unchanged
             check_folder_name(loaded.source, loaded.name)
             return network_sources(spec.obj, loaded.name, loaded.sha256, levels, image_shape)

@@ -37,7 +37,7 @@ from halibench.features.modes import (
     modules_device,
     state_unchanged,
 )
-from halibench.features.provenance import loaded_checkpoint
+from halibench.features.provenance import LoadedCheckpoint, loaded_checkpoint
 from halibench.features.sources import FeatureSource
 from halibench.names import MAX_NAME_LENGTH, safe_name
 from halibench.progress import progress
@@ -56,19 +56,27 @@ class UserCodeError(HalibenchError):
 
 @dataclass(frozen=True)
 class Encoder:
-    """A user's encoder object and the name its records and leaderboard rows carry."""
+    """A user's encoder object, the name its records and leaderboard rows carry, and, for an
+    unchanged model from ``halibench.load``, the checkpoint it was loaded from."""
 
     name: str
     obj: Any
+    loaded: LoadedCheckpoint | None = None
+
+
+def as_encoder(obj: Any, name: str | None = None) -> Encoder:
+    """``obj`` under ``name``; by default the checkpoint's name for an unchanged model from
+    ``halibench.load``, else ``default_name``. The object is fingerprinted once, here."""
+    loaded = loaded_checkpoint(obj)
+    if name is None:
+        name = loaded.name if loaded is not None else default_name(obj)
+    return Encoder(name, obj, loaded)
 
 
 def default_name(obj: Any) -> str:
-    """The checkpoint's name for an unchanged model from ``halibench.load``; a function's
-    qualified name (``outer.inner`` for a nested one; its own name when that is too long
-    for a file name); else the class name of the object. A lambda has none that tells it
-    apart, so it must be named."""
-    if (loaded := loaded_checkpoint(obj)) is not None:
-        return loaded.name
+    """A function's qualified name (``outer.inner`` for a nested one; its own name when
+    that is too long for a file name), else the class name of the object; a lambda has
+    none that tells it apart, so it must be named."""
     if callable(obj) and hasattr(obj, "__qualname__") and not isinstance(obj, type):
         name = obj.__qualname__.replace("<locals>.", "")
         if "<" in name:
