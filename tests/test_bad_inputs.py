@@ -1143,3 +1143,13 @@ def test_an_expected_row_past_blank_lines_is_named_by_its_line(tiny_mnist_root, 
                         "mnist-semisup,nosuchmodel,z1,knn,2,1,30,1\n")
     args = ["regress", "--expected", str(expected), "--data-root", str(tiny_mnist_root)]
     one_line_error(CliRunner().invoke(cli, args), "row 4: unknown model 'nosuchmodel'")
+
+
+def test_the_own_classifier_hint_names_the_protocols_own_twin():
+    from halibench.evaluation.benchmark import own_protocol_hint
+    from halibench.evaluation.protocols import load_protocol
+
+    cifar = load_protocol("cifar10-semisup-subset")
+    assert own_protocol_hint(cifar) == "cifar10-semisup-subset-own"
+    assert own_protocol_hint(load_protocol("mnist-semisup")) == "mnist-semisup-own"
+    assert own_protocol_hint(load_protocol("mnist-knn")) == "mnist-semisup-own"

@@ -140,3 +140,18 @@ def test_a_card_says_when_its_weights_are_an_average():
         "; the weights are an exponential moving average of the trained ones (decay "
         "min(0.999, (1+n)/(10+n)) at update n; the health log probes the trained weights)")
     assert averaging_words({"weight_average": 0.0}) == averaging_words({}) == ""
+
+
+def test_a_card_says_which_of_tied_validation_scores_it_ships():
+    import pandas as pd
+
+    from halibench.models.export import stopping_lines
+
+    validation = pd.DataFrame({"step": [250, 500, 750], "score": [58.0, 56.3, 56.3],
+                               "protocol": "cifar10-recipe-validation 1.0"})
+    tied, = stopping_lines({"step": 500}, validation)
+    assert tied.startswith("- Chosen on validation: `cifar10-recipe-validation 1.0`")
+    assert tied.endswith("step 500 (56.3), the best of 3 scores up to step 750, "
+                         "the earliest of 2 equal scores")
+    alone, = stopping_lines({"step": 500}, validation.assign(score=[58.0, 56.3, 57.0]))
+    assert alone.endswith("the best of 3 scores up to step 750")

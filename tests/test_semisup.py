@@ -2,6 +2,7 @@
 labels are the protocol's draw, the record's error is the model's argmax error, and every
 mismatch between a model and a protocol is refused before anything runs."""
 
+import json
 import math
 
 import numpy as np
@@ -197,6 +198,12 @@ def test_mismatched_models_and_protocols_are_refused(tiny_mnist_root, tmp_path):
         evaluate(str(final), own, probes=["l2svm"], data_root=tiny_mnist_root)
     with pytest.raises(HalibenchError, match="no classifier of its own"):
         evaluate("untrained-hali", own, data_root=tiny_mnist_root)
+    config_file = final / "config.json"
+    edited = json.loads(config_file.read_text())
+    edited["labels"]["draw"] = 1  # a hand edit: the rows it trained on are draw 0's
+    config_file.write_text(json.dumps(edited))
+    with pytest.raises(HalibenchError, match="recorded labelled rows"):
+        evaluate(str(final), own, data_root=tiny_mnist_root, use_cache=False)
 
 
 def test_a_supervised_only_run_says_so_in_its_health_log_and_records(tiny_mnist_root,

@@ -20,7 +20,7 @@ from halibench.evaluation.classification import Features
 from halibench.evaluation.gate import check_label_settings, preflight
 from halibench.evaluation.own_classifier import check_trained_labels, require_trained
 from halibench.evaluation.protocol_schema import OWN_PROBE
-from halibench.evaluation.protocols import Protocol
+from halibench.evaluation.protocols import Protocol, list_protocols
 from halibench.evaluation.result_cache import cached_outcome, outcome_key, store_outcome
 from halibench.evaluation.tasks import TASK_IMPLEMENTATIONS, Setting
 from halibench.features.cache import cached_features, feature_path
@@ -379,12 +379,18 @@ def task_levels(protocol: Protocol, probes: list[str], levels: list[str] | None,
     if not own and OWN_PROBE in probes:
         raise HalibenchError(f"--probe {OWN_PROBE}: {protocol.name} probes frozen features; a "
                              "model's own classifier is scored by an own-classifier protocol, "
-                             "e.g. mnist-semisup-own")
+                             f"e.g. {own_protocol_hint(protocol)}")
     if not own and levels and "classifier" in levels:
         raise HalibenchError(f"--level classifier: the class logits were trained on labels, "
                              f"not frozen features; score them with an own-classifier "
-                             f"protocol (e.g. mnist-semisup-own), not {protocol.name}")
+                             f"protocol (e.g. {own_protocol_hint(protocol)}), not {protocol.name}")
     return ["classifier"] if own else levels
+
+
+def own_protocol_hint(protocol: Protocol) -> str:
+    """The own-classifier twin of a frozen-feature protocol where one ships, else MNIST's."""
+    twin = f"{protocol.name}-own"
+    return twin if twin in list_protocols() else "mnist-semisup-own"
 
 
 def label_settings(protocol: Protocol, source: FeatureSource) -> tuple[int | str, ...]:

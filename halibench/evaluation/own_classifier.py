@@ -16,7 +16,7 @@ import numpy as np
 
 from halibench.errors import HalibenchError
 from halibench.evaluation.classification import Features
-from halibench.evaluation.protocols import Protocol
+from halibench.evaluation.protocols import Protocol, balanced_draws
 
 SOLVER = "argmax of the model's own class logits (its discriminator on x, z1..zL); nothing fitted"
 
@@ -45,6 +45,22 @@ def check_trained_labels(protocol: Protocol, trained: dict[str, Any] | None,
     return int(trained["draw"])
 
 
+def check_labelled_rows(protocol: Protocol, pool_labels: np.ndarray,
+                        trained: dict[str, Any], model: str) -> None:
+    """The rows the checkpoint says it learned from must be the protocol's draw it names
+    (a config edited by hand, or another protocol file, gives other rows)."""
+    from halibench.training.labels import rows_sha256
+
+    per_class, draw = int(trained["labels_per_class"]), int(trained["draw"])
+    picked = balanced_draws(pool_labels, per_class, draw + 1, protocol.seed)[draw]
+    rows = protocol.splits["pool"].start + picked
+    if trained.get("rows_sha256") != rows_sha256(rows) or trained.get("count") != len(rows):
+        raise HalibenchError(f"{model}: its recorded labelled rows (count {trained.get('count')}"
+                             f", rows_sha256 {str(trained.get('rows_sha256'))[:12]}) are not "
+                             f"draw {draw} of {protocol.name} with {per_class} per class; "
+                             "score it with the protocol file it was trained with")
+
+
 def error_percent(logits: np.ndarray, labels: np.ndarray) -> float:
     return 100.0 * float(np.mean(np.asarray(logits).argmax(1) != np.asarray(labels)))
 
@@ -54,6 +70,7 @@ def evaluate_own(protocol: Protocol, feats: Features, test_labels: np.ndarray,
                  model: str = "model") -> dict[str, Any]:
     """One draw: the validation and test error of the model's argmax prediction."""
     draw = check_trained_labels(protocol, trained, labels_per_class, model)
+    check_labelled_rows(protocol, feats.pool_labels, trained, model)
     n_classes = int(feats.pool_labels.max()) + 1
     if feats.test.shape[1] != n_classes:
         raise HalibenchError(f"{model}: {feats.test.shape[1]} columns, the {protocol.name} "

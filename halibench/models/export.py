@@ -128,10 +128,14 @@ def stopping_lines(config: dict[str, Any], validation: pd.DataFrame | None) -> l
                     else training.get("validation") or "a validation protocol")
         best = validation[validation["step"] == step]
         score = f" ({best['score'].iloc[0]:g})" if len(best) else ""
-        return [f"- Stopped on validation: `{protocol}` scored every "
+        ties = (int((validation["score"] == best["score"].iloc[0]).sum()) - 1
+                if len(best) else 0)
+        tied = f", the earliest of {ties + 1} equal scores" if ties else ""
+        return [f"- Chosen on validation: `{protocol}` scored every "
                 f"{int(validation['step'].diff().median() or validation['step'].iloc[0])} "
                 f"steps (the best level's score); this checkpoint is step {step}{score}, the "
-                f"best of {len(validation)} scores up to step {int(validation['step'].max())}"]
+                f"best of {len(validation)} scores up to step {int(validation['step'].max())}"
+                f"{tied}"]
     if training.get("steps") and step != training.get("steps"):
         return [f"- This checkpoint is step {step} of the planned {training.get('steps')}; "
                 "the notes say why"]
