@@ -18,7 +18,11 @@ from halibench.environment import environment
 from halibench.errors import HalibenchError
 from halibench.evaluation.classification import Features
 from halibench.evaluation.gate import check_label_settings, preflight
-from halibench.evaluation.own_classifier import check_trained_labels, require_trained
+from halibench.evaluation.own_classifier import (
+    check_labelled_rows,
+    check_trained_labels,
+    require_trained,
+)
 from halibench.evaluation.protocol_schema import OWN_PROBE
 from halibench.evaluation.protocols import Protocol, list_protocols
 from halibench.evaluation.result_cache import cached_outcome, outcome_key, store_outcome
@@ -253,9 +257,11 @@ def prepare(protocol: Protocol, models: list[str | Encoder], levels: list[str] |
     probes, levels = checked_request(protocol, models, levels, probes, full, draws)
     data = BenchmarkData(protocol, root)
     shape = data.image_shape()
-    check_label_settings(protocol, np.asarray(data.split("pool").labels), probes)
+    pool_labels = np.asarray(data.split("pool").labels)
+    check_label_settings(protocol, pool_labels, probes)
     sources = resolved_sources(protocol, models, levels, shape, progress)
-    return Plan(protocol, data, sources, {id(s): label_settings(protocol, s) for s in sources},
+    settings = {id(s): label_settings(protocol, s, pool_labels) for s in sources}
+    return Plan(protocol, data, sources, settings,
                 probes, draws or protocol.n_draws(full), device, full, backend)
 
 
@@ -393,9 +399,11 @@ def own_protocol_hint(protocol: Protocol) -> str:
     return twin if twin in list_protocols() else "mnist-semisup-own"
 
 
-def label_settings(protocol: Protocol, source: FeatureSource) -> tuple[int | str, ...]:
+def label_settings(protocol: Protocol, source: FeatureSource,
+                   pool_labels: np.ndarray | None = None) -> tuple[int | str, ...]:
     """The label settings to evaluate ``source`` at: all of the protocol's, except for the
-    own-classifier task, which scores a model at the one it trained with."""
+    own-classifier task, which scores a model at the one it trained with (and, given the
+    pool's labels, only on the labelled rows its checkpoint records)."""
     if protocol.task != "own-classifier":
         return protocol.labels_per_class
     trained = require_trained(protocol, source.trained_labels, source.model)
@@ -405,6 +413,8 @@ def label_settings(protocol: Protocol, source: FeatureSource) -> tuple[int | str
                              f"setting(s) asked for are {list(protocol.labels_per_class)}; pass "
                              f"--labels-per-class {count}")
     check_trained_labels(protocol, trained, count, source.model)
+    if pool_labels is not None:
+        check_labelled_rows(protocol, pool_labels, trained, source.model)
     return (count,)
 
 

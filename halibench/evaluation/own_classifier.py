@@ -16,7 +16,7 @@ import numpy as np
 
 from halibench.errors import HalibenchError
 from halibench.evaluation.classification import Features
-from halibench.evaluation.protocols import Protocol, balanced_draws
+from halibench.evaluation.protocols import Protocol, pool_draw_rows
 
 SOLVER = "argmax of the model's own class logits (its discriminator on x, z1..zL); nothing fitted"
 
@@ -52,8 +52,7 @@ def check_labelled_rows(protocol: Protocol, pool_labels: np.ndarray,
     from halibench.training.labels import rows_sha256
 
     per_class, draw = int(trained["labels_per_class"]), int(trained["draw"])
-    picked = balanced_draws(pool_labels, per_class, draw + 1, protocol.seed)[draw]
-    rows = protocol.splits["pool"].start + picked
+    rows = pool_draw_rows(protocol, pool_labels, per_class, draw)
     if trained.get("rows_sha256") != rows_sha256(rows) or trained.get("count") != len(rows):
         raise HalibenchError(f"{model}: its recorded labelled rows (count {trained.get('count')}"
                              f", rows_sha256 {str(trained.get('rows_sha256'))[:12]}) are not "
@@ -70,7 +69,6 @@ def evaluate_own(protocol: Protocol, feats: Features, test_labels: np.ndarray,
                  model: str = "model") -> dict[str, Any]:
     """One draw: the validation and test error of the model's argmax prediction."""
     draw = check_trained_labels(protocol, trained, labels_per_class, model)
-    check_labelled_rows(protocol, feats.pool_labels, trained, model)
     n_classes = int(feats.pool_labels.max()) + 1
     if feats.test.shape[1] != n_classes:
         raise HalibenchError(f"{model}: {feats.test.shape[1]} columns, the {protocol.name} "

@@ -133,3 +133,11 @@ def balanced_draws(labels: np.ndarray, per_class: int, n_draws: int, seed: int) 
         draws.append(np.concatenate([rng.choice(idx, per_class, replace=False)
                                      for idx in by_class]))
     return np.stack(draws)
+
+
+def pool_draw_rows(protocol: Protocol, pool_labels: np.ndarray, per_class: int,
+                   draw: int) -> np.ndarray:
+    """Draw ``draw`` of ``per_class`` labels per class from the protocol's pool: sorted
+    rows of the pool's split (the labelled images of semi-supervised training)."""
+    picked = balanced_draws(pool_labels, per_class, draw + 1, protocol.seed)[draw]
+    return np.sort(protocol.splits["pool"].start + picked)

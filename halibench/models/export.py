@@ -128,9 +128,8 @@ def stopping_lines(config: dict[str, Any], validation: pd.DataFrame | None) -> l
                     else training.get("validation") or "a validation protocol")
         best = validation[validation["step"] == step]
         score = f" ({best['score'].iloc[0]:g})" if len(best) else ""
-        ties = (int((validation["score"] == best["score"].iloc[0]).sum()) - 1
-                if len(best) else 0)
-        tied = f", the earliest of {ties + 1} equal scores" if ties else ""
+        equal = int((validation["score"] == best["score"].iloc[0]).sum()) if len(best) else 1
+        tied = f", the earliest of {equal} equal scores" if equal > 1 else ""
         return [f"- Chosen on validation: `{protocol}` scored every "
                 f"{int(validation['step'].diff().median() or validation['step'].iloc[0])} "
                 f"steps (the best level's score); this checkpoint is step {step}{score}, the "

@@ -16,7 +16,7 @@ import torch
 
 from halibench.data import Split
 from halibench.errors import HalibenchError
-from halibench.evaluation.protocols import Protocol, balanced_draws, load_protocol
+from halibench.evaluation.protocols import Protocol, load_protocol, pool_draw_rows
 
 
 @dataclass
@@ -54,10 +54,9 @@ def labelled_draw(protocol: Protocol, split: Split, split_name: str,
         raise HalibenchError(f"{protocol.dataset}: labels are not one class per image; "
                              "semi-supervised training needs class labels")
     try:
-        picked = balanced_draws(pool_labels, per_class, draw + 1, protocol.seed)[draw]
+        rows = pool_draw_rows(protocol, pool_labels, per_class, draw)
     except HalibenchError as e:
         raise HalibenchError(f"--labels-per-class {per_class}: {e}") from None
-    rows = np.sort(pool.start + picked)
     spec = {"protocol": protocol.name, "protocol_version": protocol.version,
             "dataset": protocol.dataset, "pool": [pool.split, pool.start, pool.stop],
             "seed": protocol.seed, "labels_per_class": per_class, "draw": draw,
