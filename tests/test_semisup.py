@@ -204,6 +204,11 @@ def test_mismatched_models_and_protocols_are_refused(tiny_mnist_root, tmp_path):
     config_file.write_text(json.dumps(edited))
     with pytest.raises(HalibenchError, match="recorded labelled rows"):
         evaluate(str(final), own, data_root=tiny_mnist_root, use_cache=False)
+    for damaged in (10**9, "0", -1, None):  # never a draw to recompute, nor a traceback
+        edited["labels"]["draw"] = damaged
+        config_file.write_text(json.dumps(edited))
+        with pytest.raises(HalibenchError, match="recorded labelled draw"):
+            evaluate(str(final), own, data_root=tiny_mnist_root, use_cache=False)
 
 
 def test_a_supervised_only_run_says_so_in_its_health_log_and_records(tiny_mnist_root,

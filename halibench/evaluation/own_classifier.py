@@ -16,6 +16,7 @@ import numpy as np
 
 from halibench.errors import HalibenchError
 from halibench.evaluation.classification import Features
+from halibench.evaluation.protocol_schema import MAX_DRAWS
 from halibench.evaluation.protocols import Protocol, pool_draw_rows
 
 SOLVER = "argmax of the model's own class logits (its discriminator on x, z1..zL); nothing fitted"
@@ -42,7 +43,11 @@ def check_trained_labels(protocol: Protocol, trained: dict[str, Any] | None,
         raise HalibenchError(f"{model}: trained with labels {theirs}, the {protocol.name} "
                              f"protocol's setting is {ours}; score it with the protocol and "
                              "label count it was trained with")
-    return int(trained["draw"])
+    draw = trained.get("draw")
+    if type(draw) is not int or not 0 <= draw < MAX_DRAWS:
+        raise HalibenchError(f"{model}: its recorded labelled draw {draw!r} is not a draw "
+                             f"number 0-{MAX_DRAWS - 1}; its checkpoint config is damaged")
+    return draw
 
 
 def check_labelled_rows(protocol: Protocol, pool_labels: np.ndarray,
@@ -51,7 +56,7 @@ def check_labelled_rows(protocol: Protocol, pool_labels: np.ndarray,
     (a config edited by hand, or another protocol file, gives other rows)."""
     from halibench.training.labels import rows_sha256
 
-    per_class, draw = int(trained["labels_per_class"]), int(trained["draw"])
+    per_class, draw = int(trained["labels_per_class"]), trained["draw"]
     rows = pool_draw_rows(protocol, pool_labels, per_class, draw)
     if trained.get("rows_sha256") != rows_sha256(rows) or trained.get("count") != len(rows):
         raise HalibenchError(f"{model}: its recorded labelled rows (count {trained.get('count')}"
