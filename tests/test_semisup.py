@@ -15,7 +15,7 @@ from halibench.evaluation.protocols import balanced_draws, load_protocol
 from halibench.models import build_model, preset
 from halibench.models.checkpoints import load_checkpoint
 from halibench.models.layers import GaussianNoise
-from halibench.training.trainer import TrainConfig, Trainer, adversarial_step
+from halibench.training.trainer import TrainConfig, Trainer, adversarial_step, class_entropy
 
 OWN = """
 name = "{name}"
@@ -85,6 +85,10 @@ def test_semi_supervised_config_is_checked():
         TrainConfig(supervised_weight=3.0)
     with pytest.raises(ValueError, match="trains the classifier alone"):
         TrainConfig(labels_per_class=1, unlabelled="none", generator_loss="feature-matching")
+    with pytest.raises(ValueError, match="--entropy-weight is a semi-supervised option"):
+        TrainConfig(entropy_weight=0.1)
+    with pytest.raises(ValueError, match="--entropy-weight"):
+        TrainConfig(labels_per_class=1, unlabelled="none", entropy_weight=0.1)
 
 
 @pytest.mark.parametrize("change", ['metric = "accuracy"', "standardize = true", "draws = 7"])
@@ -254,6 +258,40 @@ def test_supervised_only_step_trains_the_classifier_and_encoder_alone():
     assert not any(changed(dec_before, model.generators.decoder))
     assert any(changed(enc_before, model.generators.encoder))
     assert any(changed(d_before, model.discriminator))
+
+
+def test_class_entropy_is_log_k_when_undecided_and_zero_when_sure():
+    assert class_entropy(torch.zeros(5, 10)).item() == pytest.approx(math.log(10))
+    sure = torch.tensor([[50.0, 0.0, 0.0], [0.0, 0.0, 50.0]])
+    assert class_entropy(sure).item() == pytest.approx(0.0, abs=1e-12)
+
+
+def test_entropy_weight_adds_the_unlabelled_encoder_tuples_class_entropy_to_d():
+    """D's loss gains weight x the entropy of the class logits of the unlabelled encoder
+    tuples (the first batch of D's pass), nothing from the decoder or labelled tuples."""
+    labelled = (torch.rand(6, 1, 28, 28), torch.tensor([0, 1, 2, 0, 1, 2]))
+    x = torch.rand(4, 1, 28, 28)
+
+    def step(weight):
+        torch.manual_seed(0)
+        model = build_model(preset("ali", "28px", width=0.25, hidden_dim=32, classes=3))
+        model.eval()  # no dropout: both steps see one D
+        outputs: list[torch.Tensor] = []
+        model.discriminator.register_forward_hook(lambda _m, _a, out: outputs.append(out))
+        torch.manual_seed(1)
+        metrics = adversarial_step(
+            model.generators, model.discriminator,
+            torch.optim.SGD(model.generators.parameters(), lr=0.0),
+            torch.optim.SGD(model.discriminator.parameters(), lr=0.0), x,
+            config=TrainConfig(labels_per_class=1, entropy_weight=weight), labelled=labelled)
+        return metrics, outputs[0].detach()
+
+    plain, _ = step(0.0)
+    with_entropy, out = step(0.5)
+    assert "class_entropy" not in plain
+    expected = class_entropy(out[:4, :3]).item()
+    assert with_entropy["class_entropy"] == pytest.approx(expected, rel=1e-5)
+    assert with_entropy["loss_d"] == pytest.approx(plain["loss_d"] + 0.5 * expected, rel=1e-5)
 
 
 @pytest.mark.parametrize("unlabelled", ["adversarial", "none"])

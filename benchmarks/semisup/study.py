@@ -31,8 +31,8 @@ from halibench.training.config import TrainConfig
 from halibench.training.trainer import VALIDATION_FILE, stored_run
 from halibench.training.validation import LOWER_IS_BETTER, check_logged_row, validation_protocol
 
-OPTIONS = ("generator_loss", "supervised_weight", "labelled_batch", "unlabelled", "lr", "lr_d",
-           "lr_decay", "cycle_weight", "instance_noise", "weight_average")
+OPTIONS = ("generator_loss", "supervised_weight", "entropy_weight", "labelled_batch", "unlabelled",
+           "lr", "lr_d", "lr_decay", "cycle_weight", "instance_noise", "weight_average")
 MODEL_OPTIONS = ("fake_logit", "width", "hidden_noise")
 TRAIN_DEFAULTS, MODEL_DEFAULTS = TrainConfig(), ModelConfig()
 

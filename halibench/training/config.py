@@ -66,6 +66,11 @@ class TrainConfig(JsonConfig):
     label_draw: int = option(0, "Which of the label protocol's draws (0-based).", minimum=0)
     supervised_weight: float = option(
         1.0, "Weight of the labelled cross-entropy in D's loss.", minimum=0)
+    entropy_weight: float = option(
+        0.0, "Semi-supervised: weight of the entropy of D's class distribution over 1..K on "
+        "the unlabelled encoder tuples, added to D's loss so that D commits to a class for "
+        "every real image (conditional entropy minimisation, as in Dai et al. 2017; 0: none).",
+        minimum=0)
     labelled_batch: int = option(
         100, "Labelled images per step, drawn with replacement from the labelled draw.",
         minimum=1)
@@ -120,17 +125,18 @@ class TrainConfig(JsonConfig):
             raise ValueError(f"unlabelled must be 'adversarial' or 'none', got "
                              f"{self.unlabelled!r}")
         label_options = {"label_protocol": None, "label_draw": 0, "supervised_weight": 1.0,
-                         "labelled_batch": 100, "unlabelled": "adversarial"}
+                         "entropy_weight": 0.0, "labelled_batch": 100, "unlabelled": "adversarial"}
         changed = [k for k, v in label_options.items() if getattr(self, k) != v]
         if changed and not self.labels_per_class:
             raise ValueError(f"--{changed[0].replace('_', '-')} is a semi-supervised option: "
                              "give --labels-per-class too")
         if self.unlabelled == "none" and (
                 self.generator_loss != "non-saturating" or self.cycle_weight or self.r1_weight
-                or self.supervised_weight == 0 or self.updates != "alternating"):
+                or self.supervised_weight == 0 or self.updates != "alternating"
+                or self.entropy_weight):
             raise ValueError("--unlabelled none trains the classifier alone (cross-entropy, "
                              "weight > 0): drop --generator-loss, --cycle-weight, "
-                             "--r1-weight and --updates")
+                             "--r1-weight, --entropy-weight and --updates")
         if self.lr_decay < 0 or self.lr_decay == 1:
             raise ValueError(f"--lr-decay {self.lr_decay}: give 0 (constant rates) or a "
                              "number of steps >= 2")

@@ -12,8 +12,10 @@ Semi-supervised (``labels_per_class`` > 0, improved-GAN's (K+1)-class game): D's
 class logits and the adversarial logit is their log-sum-exp against the fake class, so the
 unlabelled losses above are "any of 1..K" for encoder tuples and "class K+1" for decoder
 tuples; labelled encoder tuples (x, z ~ q(z|x)) add ``supervised_weight`` * cross-entropy of
-their class to D's loss, in the same D pass. With ``unlabelled = "none"`` only that term
-trains, into D and the encoder (the supervised-only baseline; the decoder is not trained).
+their class to D's loss, in the same D pass, and ``entropy_weight`` * the entropy of D's
+class distribution on the unlabelled encoder tuples (0 by default). With
+``unlabelled = "none"`` only the labelled term trains, into D and the encoder (the
+supervised-only baseline; the decoder is not trained).
 
 With ``weight_average`` (Polyak averaging, ``averaging.WeightAverage``), checkpoints and
 validation hold an exponential moving average of the weights; training and health probes
@@ -193,6 +195,10 @@ def adversarial_step(gen: torch.nn.Module, disc: torch.nn.Module, opt_g: torch.o
         supervised = F.cross_entropy(class_logits, labelled[1])
         loss_d = loss_d + cfg.supervised_weight * supervised
         extra = supervised_metrics(supervised, class_logits, labelled[1])
+        if cfg.entropy_weight > 0:  # D commits to a class on unlabelled real images
+            entropy = class_entropy(out[:b, :d.classes])
+            loss_d = loss_d + cfg.entropy_weight * entropy
+            extra["class_entropy"] = entropy.item()
     if cfg.r1_weight > 0:
         loss_d = loss_d + cfg.r1_weight / 2 * r1_penalty(disc, x_all[:b], [z[:b] for z in z_all])
     if simultaneous:  # both gradients from this pass, before either side steps
@@ -251,6 +257,12 @@ def labelled_tuples(gen: torch.nn.Module, images: torch.Tensor, precision
     with torch.no_grad(), precision:
         latents = unwrap(gen).encoder(images, sample=True)[0]
     return images, [z.float() for z in latents]
+
+
+def class_entropy(class_logits: torch.Tensor) -> torch.Tensor:
+    """Mean entropy (nats) of the softmax over the K class logits."""
+    log_p = class_logits.log_softmax(1)
+    return -(log_p.exp() * log_p).sum(1).mean()
 
 
 def supervised_metrics(loss: torch.Tensor, class_logits: torch.Tensor, labels: torch.Tensor
