@@ -89,6 +89,9 @@ def test_semi_supervised_config_is_checked():
         TrainConfig(entropy_weight=0.1)
     with pytest.raises(ValueError, match="--entropy-weight"):
         TrainConfig(labels_per_class=1, unlabelled="none", entropy_weight=0.1)
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="--entropy-weight .*finite weight >= 0"):
+            TrainConfig(labels_per_class=1, entropy_weight=bad)
 
 
 @pytest.mark.parametrize("change", ['metric = "accuracy"', "standardize = true", "draws = 7"])
@@ -266,15 +269,20 @@ def test_class_entropy_is_log_k_when_undecided_and_zero_when_sure():
     assert class_entropy(sure).item() == pytest.approx(0.0, abs=1e-12)
 
 
-def test_entropy_weight_adds_the_unlabelled_encoder_tuples_class_entropy_to_d():
-    """D's loss gains weight x the entropy of the class logits of the unlabelled encoder
-    tuples (the first batch of D's pass), nothing from the decoder or labelled tuples."""
+@pytest.mark.parametrize("updates", ["alternating", "simultaneous"])
+@pytest.mark.parametrize("fake_logit", ["zero", "learned"])
+def test_entropy_weight_adds_the_unlabelled_encoder_tuples_class_entropy_to_d(fake_logit,
+                                                                              updates):
+    """D's loss gains weight x the entropy of the K class logits (not the learned fake one)
+    of the unlabelled encoder tuples (the first batch of D's pass), and its gradient reaches
+    D only, never the chains."""
     labelled = (torch.rand(6, 1, 28, 28), torch.tensor([0, 1, 2, 0, 1, 2]))
     x = torch.rand(4, 1, 28, 28)
 
     def step(weight):
         torch.manual_seed(0)
-        model = build_model(preset("ali", "28px", width=0.25, hidden_dim=32, classes=3))
+        model = build_model(preset("ali", "28px", width=0.25, hidden_dim=32, classes=3,
+                                   fake_logit=fake_logit))
         model.eval()  # no dropout: both steps see one D
         outputs: list[torch.Tensor] = []
         model.discriminator.register_forward_hook(lambda _m, _a, out: outputs.append(out))
@@ -283,15 +291,21 @@ def test_entropy_weight_adds_the_unlabelled_encoder_tuples_class_entropy_to_d():
             model.generators, model.discriminator,
             torch.optim.SGD(model.generators.parameters(), lr=0.0),
             torch.optim.SGD(model.discriminator.parameters(), lr=0.0), x,
-            config=TrainConfig(labels_per_class=1, entropy_weight=weight), labelled=labelled)
-        return metrics, outputs[0].detach()
+            config=TrainConfig(labels_per_class=1, entropy_weight=weight, updates=updates),
+            labelled=labelled)
+        grads = [[p.grad.clone() for p in m.parameters() if p.grad is not None]
+                 for m in (model.discriminator, model.generators)]
+        return metrics, outputs[0].detach(), grads
 
-    plain, _ = step(0.0)
-    with_entropy, out = step(0.5)
+    plain, _, (d_plain, g_plain) = step(0.0)
+    with_entropy, out, (d_entropy, g_entropy) = step(0.5)
     assert "class_entropy" not in plain
     expected = class_entropy(out[:4, :3]).item()
     assert with_entropy["class_entropy"] == pytest.approx(expected, rel=1e-5)
     assert with_entropy["loss_d"] == pytest.approx(plain["loss_d"] + 0.5 * expected, rel=1e-5)
+    assert with_entropy["loss_g"] == plain["loss_g"]
+    assert any(not torch.equal(a, b) for a, b in zip(d_plain, d_entropy, strict=True))
+    assert all(torch.equal(a, b) for a, b in zip(g_plain, g_entropy, strict=True))
 
 
 @pytest.mark.parametrize("unlabelled", ["adversarial", "none"])

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from halibench.jsonable import JsonConfig, option
@@ -124,6 +125,11 @@ class TrainConfig(JsonConfig):
         if self.unlabelled not in ("adversarial", "none"):
             raise ValueError(f"unlabelled must be 'adversarial' or 'none', got "
                              f"{self.unlabelled!r}")
+        for name in ("supervised_weight", "entropy_weight"):
+            weight = getattr(self, name)
+            if not (math.isfinite(weight) and weight >= 0):
+                raise ValueError(f"--{name.replace('_', '-')} {weight}: give a finite "
+                                 "weight >= 0")
         label_options = {"label_protocol": None, "label_draw": 0, "supervised_weight": 1.0,
                          "entropy_weight": 0.0, "labelled_batch": 100, "unlabelled": "adversarial"}
         changed = [k for k, v in label_options.items() if getattr(self, k) != v]
