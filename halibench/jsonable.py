@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import Field, asdict, field, fields
 from typing import Any, Self
 
@@ -13,6 +14,21 @@ class JsonConfig:
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v
                 for k, v in asdict(self).items()}  # type: ignore[call-overload]
+
+    def check_option_bounds(self) -> None:
+        """Every numeric option is finite and within its declared bounds (the command line
+        checks these too; this catches a config.json edited by hand or built in Python)."""
+        for f in option_fields(type(self)):
+            value, meta = getattr(self, f.name), f.metadata["option"]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            low, high = meta["minimum"], meta["maximum"]
+            if (not math.isfinite(value) or (low is not None and value < low)
+                    or (high is not None and value > high)):
+                bounds = " and ".join(b for b in (low is not None and f">= {low}",
+                                                  high is not None and f"<= {high}") if b)
+                raise ValueError(f"--{f.name.replace('_', '-')} {value}: give a finite number"
+                                 f"{' ' + bounds if bounds else ''}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:

@@ -90,7 +90,7 @@ def test_semi_supervised_config_is_checked():
     with pytest.raises(ValueError, match="--entropy-weight"):
         TrainConfig(labels_per_class=1, unlabelled="none", entropy_weight=0.1)
     for bad in (-1.0, float("nan"), float("inf")):
-        with pytest.raises(ValueError, match="--entropy-weight .*finite weight >= 0"):
+        with pytest.raises(ValueError, match="--entropy-weight .*give a finite number >= 0"):
             TrainConfig(labels_per_class=1, entropy_weight=bad)
 
 

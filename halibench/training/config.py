@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from halibench.jsonable import JsonConfig, option
@@ -125,11 +124,6 @@ class TrainConfig(JsonConfig):
         if self.unlabelled not in ("adversarial", "none"):
             raise ValueError(f"unlabelled must be 'adversarial' or 'none', got "
                              f"{self.unlabelled!r}")
-        for name in ("supervised_weight", "entropy_weight"):
-            weight = getattr(self, name)
-            if not (math.isfinite(weight) and weight >= 0):
-                raise ValueError(f"--{name.replace('_', '-')} {weight}: give a finite "
-                                 "weight >= 0")
         label_options = {"label_protocol": None, "label_draw": 0, "supervised_weight": 1.0,
                          "entropy_weight": 0.0, "labelled_batch": 100, "unlabelled": "adversarial"}
         changed = [k for k, v in label_options.items() if getattr(self, k) != v]
@@ -155,6 +149,7 @@ class TrainConfig(JsonConfig):
                              "a decay below 1, e.g. 0.999")
         if self.patience and not self.validate_every:
             raise ValueError("--patience needs --validate-every and --validation")
+        self.check_option_bounds()
 
     @property
     def semi_supervised(self) -> bool:
