@@ -15,11 +15,15 @@ class JsonConfig:
         return {k: list(v) if isinstance(v, tuple) else v
                 for k, v in asdict(self).items()}  # type: ignore[call-overload]
 
-    def check_option_bounds(self) -> None:
-        """Every numeric option is finite and within its declared bounds (the command line
-        checks these too; this catches a config.json edited by hand or built in Python)."""
+    def check_options(self) -> None:
+        """Every option holds one of its declared choices, and every numeric option is finite
+        and within its declared bounds (the command line checks these too; this catches a
+        config.json edited by hand or a config built in Python)."""
         for f in option_fields(type(self)):
             value, meta = getattr(self, f.name), f.metadata["option"]
+            flag = f"--{f.name.replace('_', '-')}"
+            if meta["choices"] is not None and value not in meta["choices"]:
+                raise ValueError(f"{flag} {value!r}: give one of {', '.join(meta['choices'])}")
             if isinstance(value, bool) or not isinstance(value, int | float):
                 continue
             low, high = meta["minimum"], meta["maximum"]
@@ -27,7 +31,7 @@ class JsonConfig:
                     or (high is not None and value > high)):
                 bounds = " and ".join(b for b in (low is not None and f">= {low}",
                                                   high is not None and f"<= {high}") if b)
-                raise ValueError(f"--{f.name.replace('_', '-')} {value}: give a finite number"
+                raise ValueError(f"{flag} {value}: give a finite number"
                                  f"{' ' + bounds if bounds else ''}")
 
     @classmethod

@@ -351,7 +351,7 @@ def test_hidden_noise_perturbs_the_discriminator_in_training_only():
 
     assert count(GaussianNoise) == count(torch.nn.LeakyReLU) > 0  # after every hidden layer
     for bad in (-0.1, float("nan"), float("inf")):
-        with pytest.raises(ValueError, match="hidden_noise must be a finite number"):
+        with pytest.raises(ValueError, match="--hidden-noise .*give a finite number >= 0"):
             preset("ali", "28px", hidden_noise=bad)
 
 

@@ -1,8 +1,12 @@
+import json
+import re
+from pathlib import Path
+
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from halibench.models import preset
+from halibench.models import ModelConfig, preset
 from halibench.models.checkpoints import MODEL_FILE
 from halibench.training.trainer import ShardedEpochSampler, TrainConfig, Trainer, TrainingData
 
@@ -96,6 +100,32 @@ def test_sampler_shards_are_disjoint_and_reproducible():
     assert not torch.equal(a.indices(0), a.indices(5))
 
 
+@pytest.mark.parametrize("build, field, bad, message", [
+    (TrainConfig, "updates", "both", "--updates 'both': give one of alternating, simultaneous"),
+    (TrainConfig, "autocast", "fp16", "--autocast 'fp16': give one of none, bf16"),
+    (TrainConfig, "cycle_weight", float("nan"), "--cycle-weight nan: give a finite number >= 0"),
+    (ModelConfig, "prior", "laplace", "--prior 'laplace': give one of gaussian, uniform"),
+    (ModelConfig, "fake_logit", "none", "--fake-logit 'none': give one of zero, learned"),
+    (ModelConfig, "dropout", 0.99, "--dropout 0.99: give a finite number >= 0 and <= 0.95"),
+    (ModelConfig, "width", float("inf"), "--width inf: give a finite number >= 0.05"),
+])
+def test_every_option_of_a_config_is_checked_against_its_declaration(build, field, bad,
+                                                                      message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        build(**{field: bad})
+
+
+def test_every_committed_and_shipped_checkpoint_config_passes_the_option_checks():
+    root = Path(__file__).parents[1]
+    configs = sorted([*root.glob("checkpoints/*/config.json"),
+                      *root.glob("halibench/shipped/encoders/*.json")])
+    assert configs, "no committed checkpoint configs found"
+    for path in configs:
+        stored = json.loads(path.read_text())
+        ModelConfig.from_dict(stored["model"])
+        TrainConfig.from_dict(stored["training"])
+
+
 def test_instance_noise_anneals_to_zero():
     cfg = TrainConfig(instance_noise=0.2, instance_noise_steps=100)
     assert cfg.noise_std(0) == pytest.approx(0.2)
@@ -110,9 +140,10 @@ def test_lr_decay_runs_both_rates_linearly_down_over_the_last_steps(tmp_path):
     with pytest.raises(ValueError, match="--lr-decay 11 is longer than --steps 10: give "
                        "--steps >= 11"):
         TrainConfig(steps=10, lr_decay=11)
-    for useless in (1, -2):
-        with pytest.raises(ValueError, match=f"--lr-decay {useless}: give 0"):
-            TrainConfig(steps=10, lr_decay=useless)
+    with pytest.raises(ValueError, match="--lr-decay 1: give 0"):
+        TrainConfig(steps=10, lr_decay=1)
+    with pytest.raises(ValueError, match="--lr-decay -2: give a finite number >= 0"):
+        TrainConfig(steps=10, lr_decay=-2)
     trainer = Trainer(preset("ali", "28px", width=0.25), tiny_config(lr=1e-3, lr_d=4e-4,
                       lr_decay=4), tmp_path / "run", tiny_data())
     trainer.fit()  # the last step (0-based 5) ran at a quarter of each rate

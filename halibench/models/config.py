@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -75,33 +74,24 @@ class ModelConfig(JsonConfig):
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.check_options()
         if self.kind not in KINDS:
             raise ValueError(f"unknown kind {self.kind!r}; valid: {list(KINDS)}")
         if self.family not in FAMILY_SHAPES:
             raise ValueError(f"unknown family {self.family!r}; valid: {sorted(FAMILY_SHAPES)}")
         if not self.z_dims or any(d <= 0 for d in self.z_dims):
             raise ValueError(f"z_dims must be positive sizes, got {self.z_dims}")
-        if self.discriminator not in ("joint", "pairs"):
-            raise ValueError(
-                f"discriminator must be 'joint' or 'pairs', got {self.discriminator!r}")
         if self.decoder_head not in ("conv1x1", "upsample"):
             raise ValueError(f"decoder_head must be 'conv1x1' or 'upsample', got "
                              f"{self.decoder_head!r}")
         if self.init_std is not None and self.init_std <= 0:
             raise ValueError(f"init_std must be positive, got {self.init_std}")
-        if not (math.isfinite(self.hidden_noise) and self.hidden_noise >= 0):
-            raise ValueError(f"hidden_noise must be a finite number >= 0, got "
-                             f"{self.hidden_noise}")
-        if self.prior not in ("gaussian", "uniform"):
-            raise ValueError(f"prior must be 'gaussian' or 'uniform', got {self.prior!r}")
         if self.classes < 0 or (self.classes == 1):
             raise ValueError(f"classes must be 0 (unsupervised) or at least 2, got "
                              f"{self.classes}")
         if self.classes and self.discriminator != "joint":
             raise ValueError("a semi-supervised model needs the joint discriminator (one head "
                              "over x, z1..zL that classifies the tuple)")
-        if self.fake_logit not in ("zero", "learned"):
-            raise ValueError(f"fake_logit must be 'zero' or 'learned', got {self.fake_logit!r}")
         object.__setattr__(self, "z_dims", tuple(int(d) for d in self.z_dims))
 
     @property
