@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import Field, asdict, field, fields
 from typing import Any, Self
 
@@ -16,23 +17,26 @@ class JsonConfig:
                 for k, v in asdict(self).items()}  # type: ignore[call-overload]
 
     def check_options(self) -> None:
-        """Every option holds one of its declared choices, and every numeric option is finite
-        and within its declared bounds (the command line checks these too; this catches a
-        config.json edited by hand or a config built in Python)."""
+        """Every option holds one of its declared choices, and every numeric option is a
+        finite number within its declared bounds (the command line checks these too; this
+        catches a config.json edited by hand or a config built in Python)."""
         for f in option_fields(type(self)):
             value, meta = getattr(self, f.name), f.metadata["option"]
             flag = f"--{f.name.replace('_', '-')}"
-            if meta["choices"] is not None and value not in meta["choices"]:
-                raise ValueError(f"{flag} {value!r}: give one of {', '.join(meta['choices'])}")
-            if isinstance(value, bool) or not isinstance(value, int | float):
+            if meta["choices"] is not None:
+                if value not in meta["choices"]:
+                    raise ValueError(f"{flag} {value!r}: give one of "
+                                     f"{', '.join(meta['choices'])}")
                 continue
             low, high = meta["minimum"], meta["maximum"]
-            if (not math.isfinite(value) or (low is not None and value < low)
-                    or (high is not None and value > high)):
-                bounds = " and ".join(b for b in (low is not None and f">= {low}",
-                                                  high is not None and f"<= {high}") if b)
-                raise ValueError(f"{flag} {value}: give a finite number"
-                                 f"{' ' + bounds if bounds else ''}")
+            numeric = is_number(f.default) or low is not None or high is not None
+            if not numeric or (value is None and f.default is None):
+                continue
+            if not is_number(value) or not math.isfinite(value) or (
+                    low is not None and (value <= low if meta["open_minimum"] else value < low)
+                    ) or (high is not None and value > high):
+                shown = value if is_number(value) else repr(value)
+                raise ValueError(f"{flag} {shown}: give a finite number{bounds_text(meta)}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
@@ -45,11 +49,28 @@ class JsonConfig:
 
 
 def option(default: Any, help: str, *, minimum: float | None = None,
-           maximum: float | None = None, choices: tuple[str, ...] | None = None) -> Any:
+           maximum: float | None = None, open_minimum: bool = False,
+           choices: tuple[str, ...] | None = None) -> Any:
     """A config field that is also a command-line option (``--field-name``): its help text,
-    bounds or choices ride in the field's metadata."""
-    meta = {"help": help, "minimum": minimum, "maximum": maximum, "choices": choices}
+    bounds (``open_minimum``: the value must exceed ``minimum``) or choices ride in the
+    field's metadata."""
+    meta = {"help": help, "minimum": minimum, "maximum": maximum,
+            "open_minimum": open_minimum, "choices": choices}
     return field(default=default, metadata={"option": meta})
+
+
+def is_number(value: Any) -> bool:
+    """A real number (Python's or numpy's), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def bounds_text(meta: dict[str, Any]) -> str:
+    """`` > 0 and <= 1``-style text for an option's declared bounds ('' when unbounded)."""
+    low, high = meta["minimum"], meta["maximum"]
+    parts = [f"{'>' if meta['open_minimum'] else '>='} {low}" if low is not None else "",
+             f"<= {high}" if high is not None else ""]
+    text = " and ".join(p for p in parts if p)
+    return f" {text}" if text else ""
 
 
 def option_fields(cls: type) -> list[Field]:

@@ -174,6 +174,23 @@ def test_resume_refuses_a_different_run(tmp_path, args, named):
     one_line_error(result, named, "--resume")
 
 
+@pytest.mark.parametrize("section, key, value, named", [
+    ("training", "updates", "both", "--updates 'both': give one of"),
+    ("training", "cycle_weight", -1.0, "--cycle-weight -1.0: give a finite number >= 0"),
+    ("model", "prior", "laplace", "--prior 'laplace': give one of"),
+])
+def test_a_resume_names_the_run_whose_stored_options_are_bad(tmp_path, section, key, value,
+                                                             named):
+    run = tiny_run(tmp_path)
+    path = run / (run / "latest").read_text().strip() / CONFIG_FILE
+    stored = json.loads(path.read_text())
+    stored[section][key] = value
+    path.write_text(json.dumps(stored))
+    result = CliRunner().invoke(cli, ["train", "hali", "--steps", "6", "--resume", "--out",
+                                      str(run)])
+    one_line_error(result, str(run), named)
+
+
 @pytest.mark.parametrize("option", ["--hidden-noise", "--instance-noise", "--lr"])
 @pytest.mark.parametrize("value", ["nan", "inf"])
 def test_a_non_finite_number_is_refused_before_anything_runs(tmp_path, option, value):

@@ -379,7 +379,7 @@ def test_feature_matching_is_the_distance_of_mean_penultimate_features():
     expected = (feats[:4].mean(0) - feats[4:].mean(0)).pow(2).mean()
     loss = generator_loss(model.discriminator, x, z, 4, "feature-matching", nullcontext())
     assert torch.allclose(loss, expected)
-    with pytest.raises(ValueError, match="generator_loss"):
+    with pytest.raises(ValueError, match="--generator-loss 'minimax': give one of"):
         TrainConfig(generator_loss="minimax")
 
 

@@ -86,7 +86,7 @@ def test_simultaneous_updates_take_both_gradients_from_one_discriminator(kind):
 def test_simultaneous_updates_refuse_what_needs_a_second_pass_or_no_game():
     with pytest.raises(ValueError, match="--updates simultaneous"):
         TrainConfig(updates="simultaneous", generator_loss="feature-matching")
-    with pytest.raises(ValueError, match="updates must be"):
+    with pytest.raises(ValueError, match="--updates 'both': give one of alternating, simultaneous"):
         TrainConfig(updates="both")
     with pytest.raises(ValueError, match="--unlabelled none"):
         TrainConfig(labels_per_class=1, unlabelled="none", updates="simultaneous")

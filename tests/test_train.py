@@ -2,6 +2,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -108,6 +109,11 @@ def test_sampler_shards_are_disjoint_and_reproducible():
     (ModelConfig, "fake_logit", "none", "--fake-logit 'none': give one of zero, learned"),
     (ModelConfig, "dropout", 0.99, "--dropout 0.99: give a finite number >= 0 and <= 0.95"),
     (ModelConfig, "width", float("inf"), "--width inf: give a finite number >= 0.05"),
+    (ModelConfig, "hidden_noise", None, "--hidden-noise None: give a finite number >= 0"),
+    (ModelConfig, "hidden_noise", "0.1", "--hidden-noise '0.1': give a finite number >= 0"),
+    (ModelConfig, "hidden_noise", np.float32(-1), "--hidden-noise -1.0: give a finite number"),
+    (ModelConfig, "init_std", 0.0, "--init-std 0.0: give a finite number > 0"),
+    (TrainConfig, "lr_decay", np.int64(-2), "--lr-decay -2: give a finite number >= 0"),
 ])
 def test_every_option_of_a_config_is_checked_against_its_declaration(build, field, bad,
                                                                       message):

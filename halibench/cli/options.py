@@ -32,6 +32,11 @@ class FiniteFloat(click.FloatRange):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         return number
 
+    def _describe_range(self) -> str:
+        if self.min is None and self.max is None:
+            return "finite"
+        return super()._describe_range()
+
 
 def click_option(f: Field, owner: type) -> Callable:
     """One ``--field-name`` option: type, bounds, choices, default and help from the field."""
@@ -43,9 +48,11 @@ def click_option(f: Field, owner: type) -> Callable:
     if meta["choices"]:
         ptype: Any = click.Choice(list(meta["choices"]))
     elif kind is float:
-        ptype = FiniteFloat(min=meta["minimum"], max=meta["maximum"])
+        ptype = FiniteFloat(min=meta["minimum"], max=meta["maximum"],
+                            min_open=meta["open_minimum"])
     elif kind is int and (meta["minimum"] is not None or meta["maximum"] is not None):
-        ptype = click.IntRange(min=meta["minimum"], max=meta["maximum"])
+        ptype = click.IntRange(min=meta["minimum"], max=meta["maximum"],
+                               min_open=meta["open_minimum"])
     else:
         ptype = kind
     return click.option(flag, type=ptype, default=f.default, help=meta["help"],

@@ -92,10 +92,12 @@ def train(kind: str, data_root: Path | None, out: Path | None, levels: int | Non
     t_range = parse_range(train_range, "--train-range")
     h_range = parse_range(health_range, "--health-range")
     if resume:  # the stored run's data and options, never the defaults of this invocation
+        from halibench.models.checkpoints import model_config_of, resolve_folder
         from halibench.training.resume import check_resume
         from halibench.training.trainer import stored_run
 
         stored = stored_run(run_dir)
+        model_config_of(resolve_folder(run_dir), stored)  # a bad one stops before the data
         check_resume(given | {"kind": kind}, stored, str(run_dir))
         if options["steps"] <= stored["step"]:
             raise HalibenchError(f"{run_dir}: already at step {stored['step']}; give --steps "
@@ -112,6 +114,8 @@ def train(kind: str, data_root: Path | None, out: Path | None, levels: int | Non
     try:
         config = TrainConfig.from_dict(fields)
     except ValueError as e:
+        if resume:  # the stored options are at fault unless this command changed them
+            raise HalibenchError(f"{run_dir}: --resume: {e}") from None
         raise click.UsageError(str(e)) from None
     if resume and "lr_decay" in given:
         check_decay_change(stored, config.steps, config.lr_decay, str(run_dir))

@@ -63,7 +63,7 @@ class ModelConfig(JsonConfig):
     hidden_dim: int = option(512, "Width of the MLPs between levels.", minimum=8)
     init_std: float | None = option(
         None, "Initialise weights N(0, STD) as ALI did (0.01); default: PyTorch's init.",
-        minimum=0)
+        minimum=0, open_minimum=True)
     spectral_norm: bool = option(
         False, "Stabiliser: spectral normalisation on the discriminator (no batch norm).")
     decoder_head: str = "conv1x1"
@@ -84,8 +84,6 @@ class ModelConfig(JsonConfig):
         if self.decoder_head not in ("conv1x1", "upsample"):
             raise ValueError(f"decoder_head must be 'conv1x1' or 'upsample', got "
                              f"{self.decoder_head!r}")
-        if self.init_std is not None and self.init_std <= 0:
-            raise ValueError(f"init_std must be positive, got {self.init_std}")
         if self.classes < 0 or (self.classes == 1):
             raise ValueError(f"classes must be 0 (unsupervised) or at least 2, got "
                              f"{self.classes}")
