@@ -30,7 +30,7 @@ class JsonConfig:
                 continue
             low, high = meta["minimum"], meta["maximum"]
             numeric = is_number(f.default) or low is not None or high is not None
-            if not numeric or (value is None and f.default is None):
+            if not (numeric or is_number(value)) or (value is None and f.default is None):
                 continue
             if not is_number(value) or not math.isfinite(value) or (
                     low is not None and (value <= low if meta["open_minimum"] else value < low)

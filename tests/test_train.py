@@ -105,6 +105,7 @@ def test_sampler_shards_are_disjoint_and_reproducible():
     (TrainConfig, "updates", "both", "--updates 'both': give one of alternating, simultaneous"),
     (TrainConfig, "autocast", "fp16", "--autocast 'fp16': give one of none, bf16"),
     (TrainConfig, "cycle_weight", float("nan"), "--cycle-weight nan: give a finite number >= 0"),
+    (TrainConfig, "lr_d", float("inf"), "--lr-d inf: give a finite number"),
     (ModelConfig, "prior", "laplace", "--prior 'laplace': give one of gaussian, uniform"),
     (ModelConfig, "fake_logit", "none", "--fake-logit 'none': give one of zero, learned"),
     (ModelConfig, "dropout", 0.99, "--dropout 0.99: give a finite number >= 0 and <= 0.95"),
