@@ -22,6 +22,16 @@ def isolated_cache(tmp_path_factory, monkeypatch):
     torch.set_num_threads(2)
 
 
+@pytest.fixture(autouse=True)
+def fixture_files_count_as_official(request, monkeypatch):
+    """Tiny fixtures carry the official file names but not the official bytes: loading
+    them skips the checksum comparison, except in tests marked ``official_checksums``."""
+    if request.node.get_closest_marker("official_checksums") is None:
+        from halibench.data.base import Dataset
+
+        monkeypatch.setattr(Dataset, "matches_official", lambda self, folder, md5s: True)
+
+
 def idx_bytes(array: np.ndarray) -> bytes:
     header = bytes([0, 0, 0x08, array.ndim])
     header += b"".join(int(d).to_bytes(4, "big") for d in array.shape)

@@ -15,7 +15,7 @@ from data_fixtures import (
 
 from halibench.cli import cli
 from halibench.data import get_dataset, load
-from halibench.data.cache import prepared_dir
+from halibench.data.cache import UNOFFICIAL, prepared_dir
 from halibench.data.download import safe_extract
 from halibench.data.sources import SourceFile, check_digests
 from halibench.errors import DatasetError
@@ -82,6 +82,19 @@ def test_truncated_gzip_and_missing_file(tmp_path):
     gz.unlink()
     with pytest.raises(DatasetError, match="t10k-labels-idx1-ubyte.gz: missing; run"):
         load("mnist", "test", tmp_path)
+
+
+@pytest.mark.official_checksums
+def test_loading_checks_official_checksums(tmp_path):
+    """An officially named file with other bytes is refused before anything is decoded; an
+    uncompressed copy that is not the official file loads, and its identity says so."""
+    write_idx_dataset(tmp_path / "gz" / "mnist", gz=True)
+    with pytest.raises(DatasetError, match=r"train-images-idx3-ubyte.gz: MD5 \w+ does not "
+                                           "match the official f68b3c2d"):
+        load("mnist", "train", tmp_path / "gz")
+    assert not list(prepared_dir(get_dataset("mnist")).glob("*.npy"))
+    write_idx_dataset(tmp_path / "raw" / "mnist", gz=False)
+    assert load("mnist", "test", tmp_path / "raw").identity.endswith(UNOFFICIAL)
 
 
 def test_wrong_checksum_is_reported_with_what_to_do(tmp_path):

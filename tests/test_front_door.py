@@ -89,6 +89,44 @@ def test_changing_a_modules_weights_changes_its_cache_key(user_module):
     assert feature_path(before, "d") != feature_path(after, "d")
 
 
+HELPER_USING_ENCODER = """
+import torch
+from scale_helpers import scale
+
+
+class Scaled(torch.nn.Module):
+    def forward(self, x):
+        return scale(x.flatten(1).float())
+
+
+encoder = Scaled()
+"""
+
+
+def test_a_change_in_a_helper_file_or_a_global_changes_the_cache_key(tmp_path, monkeypatch):
+    """The encoder's class lives in one file, the code it calls in another: editing the
+    other file, or a constant there, must not leave the old features in the cache."""
+    import importlib
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "scaled_encoder.py").write_text(HELPER_USING_ENCODER)
+    keys = []
+    for helper in ("FACTOR = 2.0\ndef scale(x):\n    return x * FACTOR\n",
+                   "FACTOR = 2.0\ndef scale(x):\n    return x * FACTOR + 1\n",
+                   "FACTOR = 3.0\ndef scale(x):\n    return x * FACTOR + 1\n"):
+        (tmp_path / "scale_helpers.py").write_text(helper)
+        for name in ("scale_helpers", "scaled_encoder"):
+            sys.modules.pop(name, None)
+        importlib.invalidate_caches()
+        keys.append(object_identity(importlib.import_module("scaled_encoder").encoder))
+    module = sys.modules["scale_helpers"]
+    module.FACTOR = 4.0  # changed at run time, after import
+    keys.append(object_identity(sys.modules["scaled_encoder"].encoder))
+    for name in ("scale_helpers", "scaled_encoder"):
+        sys.modules.pop(name, None)
+    assert None not in keys and len(set(keys)) == 4
+
+
 def test_a_fitted_transformer_is_an_encoder():
     import numpy as np
     from sklearn.decomposition import PCA

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from conftest import tiny_benchmarks
 
 from halibench.cli import cli
+from halibench.data.cache import UNOFFICIAL
 from halibench.evaluation.classification import Features, evaluate
 from halibench.evaluation.protocols import balanced_draws, load_protocol
 from halibench.report.record_schema import record_file_name
@@ -84,7 +85,7 @@ def test_fast_and_reference_l2svm_agree_on_toy_protocol():
 
 
 def write_fake_record(results: Path, model: str, mean: float, created: str,
-                      version: str = "1.1", probe: str = "l2svm") -> None:
+                      version: str = "1.1", probe: str = "l2svm", **changes) -> None:
     """A valid record of an official mnist-semisup version, three draws of std 0.5."""
     record = {"schema": "halibench-result/1", "run_id": f"{model}{created[:10]}",
               "created": f"{created}.000000Z", "benchmark": "mnist-semisup",
@@ -93,7 +94,8 @@ def write_fake_record(results: Path, model: str, mean: float, created: str,
               "level": "z1", "probe": probe, "labels": 100, "full": False,
               "metric": "error", "mean": mean, "std": 0.5,
               "draws": [{"test": mean + d} for d in (-0.5, 0.0, 0.5)],
-              "checkpoint_sha256": "ab" * 32, "representation": "mean", "backend": "torch"}
+              "checkpoint_sha256": "ab" * 32, "representation": "mean", "backend": "torch",
+              **changes}
     (results / "runs").mkdir(parents=True, exist_ok=True)
     (results / "runs" / record_file_name(record)).write_text(json.dumps(record))
 
@@ -127,6 +129,22 @@ def test_leaderboard_regenerates_byte_identically_and_keeps_newest(tmp_path):
     assert "10.00" not in text
     assert f"from `{tmp_path.name}/runs/*.json`" in text  # the folder, not the path typed
     assert "not available" in text and "19.14" in text
+
+
+def test_a_record_of_another_metric_or_data_never_ranks_with_the_official_rows(tmp_path):
+    """An edited record claiming "accuracy" must not flip the order of an error table, and
+    a record made on data that is not the official files says so."""
+    write_fake_record(tmp_path, "m1", 10.0, "2026-01-01T00:00:00")
+    write_fake_record(tmp_path, "m2", 8.0, "2026-01-01T00:00:00")
+    write_fake_record(tmp_path, "m3", 95.0, "2026-01-01T00:00:00", metric="accuracy")
+    write_fake_record(tmp_path, "m4", 1.0, "2026-01-01T00:00:00",
+                      data={"test": f"mnist:test:0123456789abcdef{UNOFFICIAL}"})
+    text = write_leaderboard(tmp_path)[0].read_text()
+    assert "### 100 labels, l2svm, error (lower is better)" in text
+    assert "| 1 | m4 (not the official data: a copy whose checksum differs" in text
+    assert "| 2 | m2 | z1 | error |" in text and "| 3 | m1 | z1 | error |" in text
+    assert "### 100 labels, l2svm, accuracy (higher is better)" in text
+    assert "| 1 | m3 (not the official metric: accuracy, not error) |" in text
 
 
 def test_cli_run_and_compare_on_tiny_mnist(tiny_mnist_root, tmp_path, monkeypatch):

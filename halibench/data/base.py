@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from halibench.data.download import download
-from halibench.data.sources import SourceFile, file_digests, verify_file
+from halibench.data.sources import SourceFile, check_md5, file_digests, verify_file
 from halibench.errors import DatasetError
 
 Allocator = Callable[[int], np.ndarray]
@@ -74,6 +74,22 @@ class Dataset(ABC):
         """The files whose checksums key the prepared cache of ``split``."""
         return [s.require(folder, self.name) for s in self.sources(split)]
 
+    def matches_official(self, folder: Path, md5s: dict[Path, str]) -> bool:
+        """Check the source files among ``md5s`` (path -> md5, as read for the prepared
+        cache's key) against the official checksums: an officially named file that differs
+        is damaged (DatasetError); an uncompressed copy that differs from the decompressed
+        official file is the user's own data (False: records made on it say so)."""
+        official = True
+        for source in self.sources():
+            for path in source.candidates(folder):
+                if path not in md5s:
+                    continue
+                if not source.is_uncompressed_copy(path):
+                    check_md5(source, path, md5s[path])
+                elif source.raw_md5 and md5s[path] != source.raw_md5:
+                    official = False
+        return official
+
     def missing(self, folder: Path) -> list[str]:
         """Names of the source files not present (empty when the dataset is complete)."""
         return [s.name for s in self.sources() if s.locate(folder) is None]
@@ -84,11 +100,11 @@ class Dataset(ABC):
         out = {}
         for source in self.sources():
             path = source.require(folder, self.name)
-            if path.name != Path(source.name).name:
+            if source.is_uncompressed_copy(path) and not source.raw_md5:
                 self.check_structure(path)
                 out[path.name] = ("ok: no official checksum exists for this uncompressed "
                                   "copy; its structure was checked instead")
-            elif source.md5 or source.sha256:
+            elif source.official_md5(path) or source.sha256:
                 out[path.name] = f"ok: md5 {verify_file(source, path)} matches the official one"
             else:
                 out[path.name] = (f"NOT VERIFIED: md5 {file_digests(path)[0]}, but no official "

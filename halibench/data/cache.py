@@ -20,6 +20,11 @@ from halibench.data.sources import file_digests
 from halibench.io import atomic_path, sweep_stale_temps, write_json_atomic
 
 
+# Ends the key (and so the split's identity, recorded with every result) of data that
+# differs from the official files: ``report.results.deviation`` reads it.
+UNOFFICIAL = "-not-official-data"
+
+
 def remembered_md5s(paths: list[Path], memo_path: Path) -> list[str]:
     """md5 of each path, recomputed only for files whose size or mtime changed."""
     memo = json.loads(memo_path.read_text()) if memo_path.is_file() else {}
@@ -46,10 +51,11 @@ def prepared_dir(dataset: Dataset) -> Path:
 def cache_key(dataset: Dataset, folder: Path, split: str) -> str:
     paths = dataset.fingerprint_files(folder, split)
     md5s = remembered_md5s(paths, prepared_dir(dataset) / "checksums.json")
+    official = dataset.matches_official(folder, dict(zip(paths, md5s, strict=True)))
     h = hashlib.sha256(f"{dataset.name}:{split}:{dataset.cache_version}".encode())
     for path, md5 in zip(paths, md5s, strict=True):
         h.update(f"{path.relative_to(folder)}:{md5}".encode())
-    return h.hexdigest()[:16]
+    return h.hexdigest()[:16] + ("" if official else UNOFFICIAL)
 
 
 def save_npy_atomic(path: Path, array: np.ndarray) -> None:

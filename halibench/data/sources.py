@@ -16,7 +16,8 @@ class SourceFile:
     """One official file of a dataset, as the publisher names it.
 
     ``name`` may end in ``.gz`` while an uncompressed copy (the name without ``.gz``) is
-    accepted too; checksums then apply to the compressed file only.
+    accepted too; ``md5`` and ``sha256`` apply to the compressed file, ``raw_md5`` (the md5
+    of the official file decompressed) to the copy.
     """
 
     name: str
@@ -24,6 +25,7 @@ class SourceFile:
     sha256: str | None = None
     urls: tuple[str, ...] = ()
     size: int | None = None
+    raw_md5: str | None = None
 
     def candidates(self, folder: Path) -> list[Path]:
         paths = [folder / self.name]
@@ -33,6 +35,14 @@ class SourceFile:
 
     def locate(self, folder: Path) -> Path | None:
         return next((p for p in self.candidates(folder) if p.is_file()), None)
+
+    def official_md5(self, path: Path) -> str | None:
+        """The md5 that ``path`` (this file, a download of it, or its uncompressed copy)
+        must have, if known."""
+        return self.raw_md5 if self.is_uncompressed_copy(path) else self.md5
+
+    def is_uncompressed_copy(self, path: Path) -> bool:
+        return self.name.endswith(".gz") and path.name == Path(self.name[:-3]).name
 
     def require(self, folder: Path, dataset: str) -> Path:
         path = self.locate(folder)
@@ -52,13 +62,19 @@ def file_digests(path: Path) -> tuple[str, str]:
     return md5.hexdigest(), sha.hexdigest()
 
 
+def check_md5(source: SourceFile, path: Path, md5: str) -> None:
+    """Raise DatasetError when ``path``'s md5 is not the official one (where one is known)."""
+    expected = source.official_md5(path)
+    if expected and md5 != expected:
+        raise DatasetError(f"{path}: MD5 {md5} does not match the official {expected}; "
+                           "delete the file and download it again")
+
+
 def check_digests(source: SourceFile, path: Path) -> str:
     """Compare ``path``'s bytes with the source's checksums; returns the md5."""
     md5, sha = file_digests(path)
-    if source.md5 and md5 != source.md5:
-        raise DatasetError(f"{path}: MD5 {md5} does not match the official {source.md5}; "
-                           "delete the file and download it again")
-    if source.sha256 and sha != source.sha256:
+    check_md5(source, path, md5)
+    if source.sha256 and not source.is_uncompressed_copy(path) and sha != source.sha256:
         raise DatasetError(f"{path}: SHA-256 {sha} does not match {source.sha256}; "
                            "delete the file and download it again")
     return md5

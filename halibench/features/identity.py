@@ -2,7 +2,8 @@
 output, or None when that cannot be established (then its features are never cached).
 
 - ``torch.nn.Module``: for every submodule its class (qualified name and, outside the
-  libraries, the source of its defining module), its plain settings (``vars`` scalars such
+  libraries, the source of its defining module and of every user module that module reaches
+  through its globals, with those modules' plain global values), its plain settings (``vars`` scalars such
   as a slope or a flag), and every parameter and buffer, persistent or not, 0-dim included;
   a module with hooks has no identity.
 - a scikit-learn estimator: its class, ``get_params()`` (nested estimators recursively) and
@@ -10,8 +11,10 @@ output, or None when that cannot be established (then its features are never cac
 - anything else (a function, a lambda, an object holding a random generator, a class with
   no source file): None.
 
-Not seen: a module-level variable of the user's code changed at run time after import (its
-source is unchanged); pass ``use_cache=False`` (``--no-cache``) after such a change.
+User modules are those outside the standard library, site-packages and the libraries
+above. Not seen: code reached only at call time (``importlib.import_module`` inside
+``forward``) or a global that has no stable content (an open file, a generator); pass
+``use_cache=False`` (``--no-cache``) after changing such code.
 
 Hashing reads the object only; it never changes it.
 """
@@ -23,7 +26,9 @@ import enum
 import hashlib
 import inspect
 import sys
+import sysconfig
 import types
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,6 +43,11 @@ MODULE_INTERNALS = {"training", "_parameters", "_buffers", "_non_persistent_buff
                     "_load_state_dict_post_hooks"}
 LIBRARIES = {"torch", "sklearn", "torchvision", "timm"}
 HOOKS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+# Names of the modules whose globals the current ``object_identity`` call has hashed: each
+# once per call, which also stops a global that holds the object itself from recursing.
+globals_hashed: set[str] = set()
+INSTALLED = tuple({Path(sysconfig.get_paths()[key]).resolve()
+                   for key in ("stdlib", "platstdlib", "purelib", "platlib")})
 
 
 class Unidentifiable(Exception):
@@ -54,18 +64,75 @@ def is_library(cls: type) -> bool:
     return cls.__module__.split(".")[0] in LIBRARIES
 
 
+def is_user_module(module: Any) -> bool:
+    """A module of the user's own code: a source file outside the installed libraries."""
+    if not isinstance(module, types.ModuleType) or \
+            module.__name__.split(".")[0] in LIBRARIES | {"halibench"}:
+        return False
+    file = getattr(module, "__file__", None)
+    if not file or not str(file).endswith(".py"):
+        return False
+    path = Path(file).resolve()
+    return not any(path.is_relative_to(root) for root in INSTALLED)
+
+
+def reached_module(value: Any) -> types.ModuleType | None:
+    """The module a global names: itself, or the module defining a function or class."""
+    if isinstance(value, types.ModuleType):
+        return value
+    if isinstance(value, type | types.FunctionType):
+        return sys.modules.get(value.__module__ or "")
+    return None
+
+
+def user_module_closure(root: types.ModuleType) -> list[types.ModuleType]:
+    """``root`` and every user module its globals reach, transitively, sorted by name."""
+    found = {root.__name__: root}
+    stack = [root]
+    while stack:
+        for value in list(vars(stack.pop()).values()):
+            module = reached_module(value)
+            if module is not None and module.__name__ not in found and is_user_module(module):
+                found[module.__name__] = module
+                stack.append(module)
+    return [found[name] for name in sorted(found)]
+
+
+def update_globals(h: Any, module: types.ModuleType) -> None:
+    """The module's global values that have stable content (a constant, a table, a network);
+    functions, classes and modules are covered by the sources, the rest is skipped."""
+    if module.__name__ in globals_hashed:
+        return
+    globals_hashed.add(module.__name__)
+    for key, value in sorted(vars(module).items()):
+        if key.startswith("__") or reached_module(value) is not None:
+            continue
+        part = hashlib.sha256()
+        try:
+            update_value(part, value)
+        except Unidentifiable:
+            continue
+        h.update(f"global:{key}:{part.hexdigest()};".encode())
+
+
 def update_class(h: Any, cls: type) -> None:
     """The class's qualified name and, for code outside the libraries, the source of the
-    whole module that defines it (its helpers and constants too). A class without a source
-    file (defined in ``__main__`` of a notebook, or by ``exec``) has no identity."""
+    module that defines it and of every user module it reaches (helpers imported from the
+    user's other files too), with their global values. A class without a source file
+    (defined in ``__main__`` of a notebook, or by ``exec``) has no identity."""
     h.update(f"class:{cls.__module__}.{cls.__qualname__}:".encode())
     if is_library(cls):
         return
     try:  # the class's own source must be found too: an exec'd class has none
         h.update(inspect.getsource(cls).encode())
-        h.update(inspect.getsource(sys.modules[cls.__module__]).encode())
+        modules = user_module_closure(sys.modules[cls.__module__])
+        for module in modules:
+            h.update(f"source:{module.__name__}:".encode())
+            h.update(inspect.getsource(module).encode())
     except (OSError, TypeError, KeyError):
         raise Unidentifiable(f"no source for {cls.__qualname__}") from None
+    for module in modules:
+        update_globals(h, module)
 
 
 def update_module(h: Any, module: torch.nn.Module) -> None:
@@ -141,9 +208,12 @@ def object_identity(obj: Any) -> str | None:
     if not isinstance(obj, torch.nn.Module) and not (hasattr(obj, "get_params")
                                                      and hasattr(obj, "fit")):
         return None
-    h = hashlib.sha256(b"halibench-object-identity/2;")
+    h = hashlib.sha256(b"halibench-object-identity/3;")
+    globals_hashed.clear()
     try:
         update_value(h, obj)
     except Unidentifiable:
         return None
+    finally:
+        globals_hashed.clear()
     return h.hexdigest()

@@ -14,8 +14,10 @@ from typing import Any
 
 import pandas as pd
 
+from halibench.data.cache import UNOFFICIAL
 from halibench.errors import HalibenchError
 from halibench.evaluation.protocols import (
+    Protocol,
     benchmarks_dir,
     load_protocol,
     shipped_benchmarks_dir,
@@ -81,6 +83,11 @@ def deviation(record: dict[str, Any]) -> str:
     shas = official_protocols().get(record.get("benchmark"), {})
     if shas.get(record.get("protocol_version")) != record.get("protocol_sha256"):
         return f"not the official protocol: sha256 {(record.get('protocol_sha256') or '')[:12]}"
+    if any(UNOFFICIAL in str(identity) for identity in (record.get("data") or {}).values()):
+        return "not the official data: a copy whose checksum differs from the official file"
+    official_metric = shipped_protocol(record["benchmark"]).metric
+    if record.get("metric") != official_metric:
+        return f"not the official metric: {record.get('metric')}, not {official_metric}"
     setting = record.get("labels_per_class")
     if setting is not None and str(setting) not in listed_settings(record["benchmark"]):
         return f"not an official setting: {setting} labels per class"
@@ -94,11 +101,15 @@ def deviation(record: dict[str, Any]) -> str:
 
 
 @cache
+def shipped_protocol(benchmark: str) -> Protocol:
+    """The shipped (official) file of ``benchmark``, whatever ``$HALIBENCH_BENCHMARKS``
+    points at (read once per process)."""
+    return load_protocol(str(shipped_benchmarks_dir() / f"{benchmark}.toml"))
+
+
 def listed_settings(benchmark: str) -> tuple[str, ...]:
-    """The label settings the shipped (official) file of ``benchmark`` lists, whatever
-    ``$HALIBENCH_BENCHMARKS`` points at (read once per process)."""
-    path = shipped_benchmarks_dir() / f"{benchmark}.toml"
-    return tuple(str(v) for v in load_protocol(str(path)).labels_per_class)
+    """The label settings the shipped (official) file of ``benchmark`` lists."""
+    return tuple(str(v) for v in shipped_protocol(benchmark).labels_per_class)
 
 
 def record_key(record: dict[str, Any]) -> tuple:
@@ -239,15 +250,18 @@ def protocol_draws(name: str) -> int | None:
 
 
 def ranked_tables(mine: pd.DataFrame, draws: int | None) -> list[str]:
-    """One table per (labels, probe), best first; rows of fewer draws than the protocol's
-    are marked as quick looks."""
+    """One table per (labels, probe, metric), best first; rows of fewer draws than the
+    protocol's are marked as quick looks."""
     lines: list[str] = []
-    for (labels, probe), group in mine.groupby(["labels", "probe"], sort=True):
-        lower = (group["metric"] == "error").all()
+    tables = mine.groupby(["labels", "probe", "metric"], sort=True)
+    metrics = mine.groupby(["labels", "probe"])["metric"].nunique()
+    for (labels, probe, metric), group in tables:
+        lower = metric == "error"
         ranked = group.sort_values(["mean", "earlier_protocol"], ascending=[lower, True],
                                    kind="stable")
-        lines += [f"### {labels} labels, {probe} ({'lower' if lower else 'higher'} is "
-                  "better)", ""]
+        title = f"{labels} labels, {probe}" + (f", {metric}" if metrics[labels, probe] > 1
+                                               else "")
+        lines += [f"### {title} ({'lower' if lower else 'higher'} is better)", ""]
         lines += markdown_table(
             ("rank", "model", "level", "metric", "value", "draws", "checkpoint", "protocol"),
             [(i, model_cell(r), r.level, r.metric, fmt(r.mean, r.std, r.n_draws),
