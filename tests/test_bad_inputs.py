@@ -466,6 +466,11 @@ def sampled(x):  # a sample, not a mean: different on every call
     return x.flatten(1)[:, :8] + torch.randn(len(x), 8)
 
 
+def sampled_beside_a_large_constant(x):  # the constant must not hide the sample
+    sample = x.flatten(1)[:, :8] / 255 + torch.randn(len(x), 8)
+    return torch.cat([sample, torch.full((len(x), 1), 1e3)], 1)
+
+
 @pytest.mark.parametrize("encoder, fragment", [
     (rows_half, "output of shape (1, 784) for a batch of 3 images"),
     (rows_double, "output of shape (6, 784) for a batch of 3 images"),
@@ -478,7 +483,8 @@ def sampled(x):  # a sample, not a mean: different on every call
     (path_level, "level name '../up'"),
     (complex_output, "output of dtype complex64; features must be real numbers"),
     (batch_centred, "must not depend on the rest of its batch or change between calls"),
-    (sampled, "must not depend on the rest of its batch or change between calls"),
+    (sampled, "called twice get feature "),
+    (sampled_beside_a_large_constant, "must not change between calls (return a mean, not a"),
 ])
 def test_an_output_that_breaks_the_contract_is_refused_before_anything_is_written(
         tiny_mnist_root, tmp_path, monkeypatch, encoder, fragment):
@@ -493,7 +499,7 @@ def test_an_output_that_breaks_the_contract_is_refused_before_anything_is_writte
 
 
 class FailsLate(torch.nn.Module):
-    """Fine on the probe (three calls) and the pool and validation images (one batch each),
+    """Fine on the probe (four calls) and the pool and validation images (one batch each),
     wrong on the test images (the ``fail_on``-th call)."""
 
     def __init__(self, fail_on: int, wrong: str = "raise"):
@@ -524,7 +530,7 @@ def test_a_late_batch_that_fails_is_one_line_and_writes_nothing(
     runner_args = ["--results", str(tmp_path / "results")]
     module = tmp_path / "late.py"
     module.write_text(f"import sys\nsys.path.insert(0, {str(Path(__file__).parent)!r})\n"
-                      f"from test_bad_inputs import FailsLate\nenc = FailsLate(6, {wrong!r})\n")
+                      f"from test_bad_inputs import FailsLate\nenc = FailsLate(7, {wrong!r})\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(__import__("sys").modules, "late", raising=False)
     result = CliRunner().invoke(cli, [*run_args(tiny_mnist_root, tmp_path / "results",
@@ -1105,7 +1111,7 @@ def test_records_kept_before_a_failure_are_on_the_rebuilt_leaderboard(tiny_mnist
     tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
     module = tmp_path / "late2.py"
     module.write_text(f"import sys\nsys.path.insert(0, {str(Path(__file__).parent)!r})\n"
-                      "from test_bad_inputs import FailsLate\nenc = FailsLate(6)\n")
+                      "from test_bad_inputs import FailsLate\nenc = FailsLate(7)\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     results = tmp_path / "results"
     result = CliRunner().invoke(cli, run_args(tiny_mnist_root, results, "--model", "raw-pixels",

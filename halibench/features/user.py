@@ -48,6 +48,9 @@ PROBE_SEED = 0
 PROBE_PARTS = ((0, 2), (1, 3))  # the probe's images again in smaller batches (never one alone:
 # batch statistics of one image fail where those of two do not)
 PER_IMAGE_RTOL = 5e-2  # of the largest feature: above reduced-precision (TF32, bf16) noise
+# The same batch twice: each feature against its own largest value (floored at a small part
+# of the largest feature's), so a large constant feature cannot hide a sampled one.
+REPEAT_RTOL, REPEAT_FLOOR = 1e-3, 1e-4
 
 
 class UserCodeError(HalibenchError):
@@ -229,11 +232,26 @@ def check_per_image(name: str, level: str, whole: np.ndarray,
                 "statistics, e.g. BatchNorm's running ones, and return a mean, not a sample)")
 
 
+def check_repeatable(name: str, level: str, whole: np.ndarray, again: np.ndarray) -> None:
+    """Refuse a level whose features for the same images change between two calls."""
+    largest = float(np.abs(whole).max()) or 1.0
+    scales = np.maximum(np.abs(whole).max(axis=0), REPEAT_FLOOR * largest)
+    excess = np.abs(again - whole).max(axis=0) / scales
+    if excess.max() > REPEAT_RTOL:
+        column = int(excess.argmax())
+        diff = float(np.abs(again[:, column] - whole[:, column]).max())
+        raise OutputContractError(
+            f"{name}, level {level!r}: the same noise images called twice get feature {column} "
+            f"differing by up to {diff:.3g} (its largest value {scales[column]:.3g}); "
+            "features must not change between calls (return a mean, not a sample)")
+
+
 def user_sources(encoder: Any, name: str, levels: list[str] | None,
                  image_shape: tuple[int, ...], rows: int = 0) -> list[UserSource]:
     """Feature sources of a user's encoder at ``levels`` (default: every level it returns),
     checked on a few seeded noise images of the benchmark's shape before anything is evaluated:
-    the output contract, features that are each image's alone (``check_per_image``), a call
+    the output contract, features that are the same on a second call
+    (``check_repeatable``) and each image's alone (``check_per_image``), a call
     that leaves the encoder's state as it was, and that ``rows`` images' features fit the
     memory bound."""
     name = safe_name(name, "encoder name")
@@ -247,11 +265,16 @@ def user_sources(encoder: Any, name: str, levels: list[str] | None,
     with evaluation_mode(modules), state_unchanged(modules, name):
         device = modules_device(modules)
         named = call_encoder(encoder, noise, name, 0, device)
+        repeated = call_encoder(encoder, noise, name, 0, device)
         parts = [call_encoder(encoder, noise[a:b], name, a, device) for a, b in PROBE_PARTS]
     chosen = checked_levels(levels, list(named), name)
     for lv in chosen:
         whole = conformed(named[lv], name, lv, 0, PROBE_IMAGES)
         check_size(name, lv, whole.shape[1], rows)
+        if lv not in repeated:
+            raise OutputContractError(f"{name}, level {lv!r}: missing from a second call on the "
+                                      f"same images, which gave {list(repeated)}")
+        check_repeatable(name, lv, whole, conformed(repeated[lv], name, lv, 0, PROBE_IMAGES))
         check_per_image(name, lv, whole, parts)
     identity = object_identity(encoder)
     return [UserSource(name, lv, checkpoint_sha256=identity, representation="user",
