@@ -184,6 +184,10 @@ def test_celeba_missing_images_name_the_files_and_what_to_do(tmp_path):
                                            "\\(first: 000005.jpg\\).*img_align_celeba.zip"):
         load("celeba", "train", tmp_path)
     assert len(load("celeba", "present", tmp_path)) == 4
+    (tmp_path / "celeba" / "img_align_celeba" / "000002.jpg").unlink()
+    with pytest.raises(DatasetError, match=r"000002.jpg: missing while later images \(up to "
+                                           r"000004.jpg\) are present; the 'present' split"):
+        load("celeba", "present", tmp_path)
 
 
 @pytest.mark.parametrize("edit, message", [

@@ -157,10 +157,23 @@ class CelebA(Dataset):
         if split == "all":
             return np.arange(len(ann.ids))
         if split == "present":
-            image_dir = folder / IMAGE_DIR
-            present = {p.name for p in image_dir.glob("*.jpg")} if image_dir.is_dir() else set()
-            return np.array([i for i, n in enumerate(ann.ids) if n in present], dtype=np.int64)
+            return self.present_rows(folder)
         return np.flatnonzero(ann.partition == PARTITIONS[split])
+
+    def present_rows(self, folder: Path) -> np.ndarray:
+        """The rows of the images on disk, which must be the first ones in id order with no
+        gap: subset protocols split by id, and a gap would shift every later image into
+        another split."""
+        ann = self.annotations(folder)
+        image_dir = folder / IMAGE_DIR
+        present = {p.name for p in image_dir.glob("*.jpg")} if image_dir.is_dir() else set()
+        rows = np.array([i for i, n in enumerate(ann.ids) if n in present], dtype=np.int64)
+        if len(rows) and rows[-1] != len(rows) - 1:
+            gap = next(i for i, row in enumerate(rows) if row != i)
+            raise DatasetError(f"{image_dir / ann.ids[gap]}: missing while later images "
+                               f"(up to {ann.ids[rows[-1]]}) are present; the 'present' split "
+                               "is the first images in id order with no gap: restore it")
+        return rows
 
     def image_paths(self, folder: Path, split: str) -> list[Path]:
         ann = self.annotations(folder)
