@@ -9,6 +9,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -875,6 +876,9 @@ def test_an_unwritable_results_folder_is_reported_before_the_compute(tiny_mnist_
     ("import not_installed_dependency_xyz", "'broken' needs module "
                                             "'not_installed_dependency_xyz', which is not "
                                             "installed"),
+
+    ("import sys\nsys.exit(0)", "importing 'broken' exited (SystemExit: 0); keep command-line "
+                                "code under"),
 ])
 def test_a_user_module_that_fails_at_import_is_one_line(tiny_mnist_root, tmp_path, monkeypatch,
                                                         source, fragment):
@@ -900,6 +904,26 @@ def test_an_encoder_that_prints_does_not_break_json_output(tiny_mnist_root, tmp_
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)[0]["model"] == "chatty:enc"
     assert "batch" in result.stderr
+
+
+@pytest.mark.parametrize("spec, source, fragment", [
+    ("./enc:enc", "enc = None", "'./enc' is not a module name; an import string names a module"),
+    ("enc:torch.nn.Identity", "import torch", "'torch.nn.Identity' is a class; name an instance"),
+    ("enc:enc", "import sys\ndef enc(x):\n    sys.exit(0)",
+     "the encoder raised on rows 0:3 (a float32 batch of shape (3, 1, 28, 28)): SystemExit: 0"),
+    ("code:enc", "", "the installed module 'code' ("),
+])
+def test_an_import_string_that_names_the_wrong_thing_is_one_line(
+        tiny_mnist_root, tmp_path, monkeypatch, spec, source, fragment):
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+    (tmp_path / f"{spec.split(':')[0].lstrip('./')}.py").write_text(source + "\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the import adds the current folder
+    monkeypatch.delitem(sys.modules, "enc", raising=False)
+    args = run_args(tiny_mnist_root, tmp_path / "results", "--model", spec)
+    one_line_error(CliRunner().invoke(cli, args), f"--model {spec!r}" if "enc:enc" != spec
+                   else "enc:enc", fragment)
+    assert not (tmp_path / "results").exists()
 
 
 def test_the_current_folder_never_shadows_an_installed_package(tmp_path, monkeypatch):

@@ -21,6 +21,7 @@ import importlib
 import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -95,6 +96,10 @@ def import_object(spec: str) -> Any:
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise HalibenchError(f"--model {spec!r}: an import string is 'package.module:attribute'")
+    if not all(part.isidentifier() for part in module_name.split(".")):
+        raise HalibenchError(f"--model {spec!r}: {module_name!r} is not a module name; an import "
+                             "string names a module, not a file path (run from the module's "
+                             "folder with 'module:attribute', or put the folder on PYTHONPATH)")
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.append(os.getcwd())
     try:
@@ -109,15 +114,32 @@ def import_object(spec: str) -> Any:
     except SyntaxError as e:
         raise UserCodeError(f"--model {spec!r}: {e.filename}:{e.lineno}: SyntaxError: "
                             f"{e.msg}") from None
+    except SystemExit as e:  # the module parsed the command line or exited on import
+        raise UserCodeError(f"--model {spec!r}: importing {module_name!r} exited (SystemExit: "
+                            f"{e.code}); keep command-line code under "
+                            "`if __name__ == \"__main__\":`") from None
     except Exception as e:  # the user's module ran and raised
         raise UserCodeError(f"--model {spec!r}: importing {module_name!r} raised "
                             f"{type(e).__name__}: {e}") from e
     for part in attribute.split("."):
         if not hasattr(obj, part):
             raise HalibenchError(f"--model {spec!r}: {module_name!r} has no attribute "
-                                 f"{attribute!r}")
+                                 f"{attribute!r}{shadowing_hint(obj, module_name)}")
         obj = getattr(obj, part)
+    if isinstance(obj, type):
+        raise HalibenchError(f"--model {spec!r}: {attribute!r} is a class; name an instance "
+                             f"(e.g. `encoder = {obj.__name__}(...)` in the module)")
     return obj
+
+
+def shadowing_hint(module: Any, module_name: str) -> str:
+    """When an installed module of that name was imported while ``./<name>.py`` exists."""
+    own = Path.cwd() / f"{module_name.replace('.', '/')}.py"
+    found = getattr(module, "__file__", None)
+    if own.is_file() and found and Path(found).resolve() != own.resolve():
+        return (f"; the installed module {module_name!r} ({found}) was imported, not "
+                f"{own}: rename your file")
+    return ""
 
 
 def is_transformer(obj: Any) -> bool:
@@ -158,7 +180,7 @@ def call_encoder(encoder: Any, batch: torch.Tensor, source: str, start: int,
             out: Any = encoder.transform(x.flatten(1).numpy())
         else:
             out = encoder(x.to(device))
-    except Exception as e:  # the user's code: say whose call failed and on what
+    except (Exception, SystemExit) as e:  # the user's code: say whose call failed and on what
         raise UserCodeError(f"{source}: the encoder raised on rows {start}:{stop} (a float32 "
                             f"batch of shape {tuple(x.shape)}): {type(e).__name__}: {e}") from e
     return named_outputs(out, source, start, stop)
