@@ -921,7 +921,7 @@ def test_an_import_string_that_names_the_wrong_thing_is_one_line(
     monkeypatch.setattr(sys, "path", list(sys.path))  # the import adds the current folder
     monkeypatch.delitem(sys.modules, "enc", raising=False)
     args = run_args(tiny_mnist_root, tmp_path / "results", "--model", spec)
-    one_line_error(CliRunner().invoke(cli, args), f"--model {spec!r}" if "enc:enc" != spec
+    one_line_error(CliRunner().invoke(cli, args), f"--model {spec!r}" if spec != "enc:enc"
                    else "enc:enc", fragment)
     assert not (tmp_path / "results").exists()
 

@@ -19,7 +19,6 @@ from halibench.data.root import cache_root
 from halibench.data.sources import file_digests
 from halibench.io import atomic_path, sweep_stale_temps, write_json_atomic
 
-
 # Ends the key (and so the split's identity, recorded with every result) of data that
 # differs from the official files: ``report.results.deviation`` reads it.
 UNOFFICIAL = "-not-official-data"

@@ -3,9 +3,9 @@ output, or None when that cannot be established (then its features are never cac
 
 - ``torch.nn.Module``: for every submodule its class (qualified name and, outside the
   libraries, the source of its defining module and of every user module that module reaches
-  through its globals, with those modules' plain global values), its plain settings (``vars`` scalars such
-  as a slope or a flag), and every parameter and buffer, persistent or not, 0-dim included;
-  a module with hooks has no identity.
+  through its globals, with those modules' plain global values), its plain settings
+  (``vars`` scalars such as a slope or a flag), and every parameter and buffer, persistent
+  or not, 0-dim included; a module with hooks has no identity.
 - a scikit-learn estimator: its class, ``get_params()`` (nested estimators recursively) and
   its fitted attributes (names ending in ``_``; every attribute of a user's own estimator).
 - anything else (a function, a lambda, an object holding a random generator, a class with
