@@ -1047,6 +1047,26 @@ def test_modules_behind_a_function_or_method_run_in_eval_mode_and_are_left_as_th
     assert_unchanged(net, before)
 
 
+def test_modules_in_a_container_run_in_eval_mode_and_grad_flags_are_put_back(
+        tiny_mnist_root, tmp_path, monkeypatch):
+    tiny_benchmarks(tmp_path, monkeypatch, labels="[2]")
+    torch.manual_seed(0)
+    net = TinyResNet().train()
+    before = snapshot(net)
+    nets = {"stages": [net]}
+
+    def in_a_dict_of_lists(x):  # the module is only reachable through a container
+        for module in nets["stages"][0].parameters():
+            module.requires_grad_(False)
+        return nets["stages"][0](x)
+
+    direct = evaluate_tiny(net, tiny_mnist_root, tmp_path / "r1", use_cache=False)[0]
+    held = evaluate_tiny(in_a_dict_of_lists, tiny_mnist_root, tmp_path / "r2")[0]
+    assert held["mean"] == direct["mean"]
+    assert_unchanged(net, before)
+    assert all(p.requires_grad for p in net.parameters())
+
+
 def test_a_state_change_is_put_back_also_on_an_error_and_in_an_inference_tensor():
     from halibench.features.modes import StateChangedError, evaluation_mode, state_unchanged
 

@@ -52,10 +52,24 @@ def modules_behind(encoder: Any) -> list[torch.nn.Module]:
     if isinstance(encoder, torch.nn.Module):
         return [encoder]
     found: dict[int, torch.nn.Module] = {}
-    for value in _held(encoder):
+    for value in _unpacked(_held(encoder), CONTAINER_DEPTH):
         if isinstance(value, torch.nn.Module):
             found.setdefault(id(value), value)
     return list(found.values())
+
+
+CONTAINER_DEPTH = 3  # lists, tuples, sets and dicts of modules, nested up to this deep
+
+
+def _unpacked(values: list[Any], depth: int) -> list[Any]:
+    """``values`` and the items of those that are containers (a dict's values), nested
+    up to ``depth`` deep."""
+    out = list(values)
+    for value in values:
+        if depth and isinstance(value, list | tuple | set | frozenset | dict):
+            items = value.values() if isinstance(value, dict) else value
+            out += _unpacked(list(items), depth - 1)
+    return out
 
 
 def all_submodules(modules: list[torch.nn.Module]) -> list[torch.nn.Module]:
@@ -76,10 +90,13 @@ def modules_device(modules: list[torch.nn.Module]) -> torch.device:
 
 @contextmanager
 def evaluation_mode(modules: list[torch.nn.Module]) -> Iterator[None]:
-    """Eval mode and ``inference_mode`` for the block; afterwards every submodule's flag is
-    what it was (``train(flag)`` on the root would overwrite mixed flags)."""
+    """Eval mode and ``inference_mode`` for the block; afterwards every submodule's flag and
+    every parameter's ``requires_grad`` is what it was (``train(flag)`` on the root would
+    overwrite mixed flags)."""
     subs = all_submodules(modules)
     flags = [m.training for m in subs]
+    grads = [(t, t.requires_grad) for m in subs for t in m._parameters.values()
+             if t is not None]
     for m in subs:
         m.training = False
     try:
@@ -88,6 +105,8 @@ def evaluation_mode(modules: list[torch.nn.Module]) -> Iterator[None]:
     finally:
         for m, flag in zip(subs, flags, strict=True):
             m.training = flag
+        for t, needs_grad in grads:
+            t.requires_grad_(needs_grad)
 
 
 def _version(tensor: torch.Tensor) -> int | None:
