@@ -22,6 +22,12 @@ def test_train_export_card_and_figures(tiny_mnist_root, tmp_path, monkeypatch):
         "0.25", "--steps", "3", "--batch-size", "20", "--train-range", "0:200",
         "--health-range", "200:300", "--health-every", "3", "--cycle-weight", "0.1"])
     assert trained.exit_code == 0, trained.output
+    for dataset, fragment in (("cifar10", "was trained on 'mnist'; pass --dataset mnist"),
+                              ("../../etc", "not a dataset halibench knows")):
+        wrong = runner.invoke(cli, ["export", str(run), "--name", "tiny-hali", "--dataset",
+                                    dataset, "--results", str(tmp_path / "results")])
+        assert wrong.exit_code == 2 and fragment in wrong.output, wrong.output
+    assert not shipped.exists()
     out = runner.invoke(cli, ["export", str(run), "--name", "tiny-hali", "--dataset", "mnist",
                               "--results", str(tmp_path / "results")])
     assert out.exit_code == 0, out.output

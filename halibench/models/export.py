@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from halibench.data.registry import DATASETS
 from halibench.errors import CheckpointError, HalibenchError
 from halibench.io import atomic_dir, sha256_file, write_json_atomic, write_text_atomic
 from halibench.models.checkpoints import (
@@ -38,6 +39,17 @@ VALIDATION_LOG = "validation.csv"  # shipped whole: why the run stopped where it
 RESULTS_HEADING = "## Benchmark results"
 
 
+def check_dataset(dataset: str, config: dict, folder: Path) -> None:
+    """``--dataset`` must be a dataset halibench knows, and the one the run trained on."""
+    if dataset not in DATASETS:
+        raise HalibenchError(f"--dataset {dataset!r}: not a dataset halibench knows; valid: "
+                             f"{sorted(DATASETS)}")
+    trained_on = (config.get("data") or {}).get("dataset")
+    if trained_on and trained_on != dataset:
+        raise HalibenchError(f"--dataset {dataset!r}: {folder} was trained on {trained_on!r}; "
+                             f"pass --dataset {trained_on}")
+
+
 def export_run(run_dir: Path, name: str, dataset: str, notes: str = "",
                replace: bool = False) -> Path:
     """Copy a checkpoint (a run's best on validation, else its newest, or the given step
@@ -51,6 +63,7 @@ def export_run(run_dir: Path, name: str, dataset: str, notes: str = "",
                              "string; choose a name without ':'")
     folder = resolve_folder(run_dir, BEST_FILE if marked(run_dir, BEST_FILE) else LATEST_FILE)
     config = verified_config(folder)
+    check_dataset(dataset, config, folder)
     logs_dir = folder if (folder / LOGS[0]).is_file() else folder.parent
     dest = writable_folder() / name
     if dest.resolve() in (folder.resolve(), *folder.resolve().parents):
