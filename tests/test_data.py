@@ -58,6 +58,28 @@ def test_prepared_cache_is_reused_and_invalidated_by_a_changed_source(tmp_path):
     assert not np.array_equal(changed.images, first.images)
 
 
+@pytest.mark.parametrize("damage", ["truncate images", "labels of another length",
+                                    "memo not json", "memo of another shape"])
+def test_a_damaged_prepared_cache_is_reported_and_rebuilt(tmp_path, caplog, damage):
+    write_idx_dataset(tmp_path / "mnist", gz=False)
+    first = load("mnist", "test", tmp_path)
+    expected = np.array(first.images), first.labels.copy()
+    folder = prepared_dir(get_dataset("mnist"))
+    (images,) = folder.glob("test-*.images.npy")
+    (labels,) = folder.glob("test-*.labels.npy")
+    if damage == "truncate images":
+        images.write_bytes(images.read_bytes()[:1000])
+    elif damage == "labels of another length":
+        np.save(labels, expected[1][:5])
+    else:
+        (folder / "checksums.json").write_text("{oops" if damage == "memo not json"
+                                               else '{"x": 5}')
+    again = load("mnist", "test", tmp_path)
+    np.testing.assert_array_equal(again.images, expected[0])
+    np.testing.assert_array_equal(again.labels, expected[1])
+    assert again.identity == first.identity and "warning: damaged" in caplog.text
+
+
 @pytest.mark.parametrize("corrupt, message", [
     (lambda b: b"\x00\x00\x09\x03" + b[4:], "wrong IDX magic number"),
     (lambda b: b[:-100], "truncated or corrupt"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +23,28 @@ from halibench.io import atomic_path, sweep_stale_temps, write_json_atomic
 # Ends the key (and so the split's identity, recorded with every result) of data that
 # differs from the official files: ``report.results.deviation`` reads it.
 UNOFFICIAL = "-not-official-data"
+log = logging.getLogger("halibench")
+
+
+def read_memo(memo_path: Path) -> dict:
+    """The remembered checksums; a damaged file is reported and forgotten (recomputed)."""
+    if not memo_path.is_file():
+        return {}
+    try:
+        memo = json.loads(memo_path.read_text())
+        if isinstance(memo, dict) and all(
+                isinstance(e, dict) and isinstance(e.get("md5"), str)
+                and isinstance(e.get("stamp"), list) for e in memo.values()):
+            return memo
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        pass
+    log.warning(f"warning: damaged checksum memo {memo_path}; recomputing the checksums")
+    return {}
 
 
 def remembered_md5s(paths: list[Path], memo_path: Path) -> list[str]:
     """md5 of each path, recomputed only for files whose size or mtime changed."""
-    memo = json.loads(memo_path.read_text()) if memo_path.is_file() else {}
+    memo = read_memo(memo_path)
     changed = False
     out = []
     for path in paths:
@@ -68,28 +86,56 @@ def prepared_paths(dataset: Dataset, split: str, key: str) -> tuple[Path, Path]:
 
 
 def load_split(dataset: Dataset, root: Path, split: str, folder: Path | None = None) -> Split:
-    """The prepared split, decoding the sources first if the cache is missing or stale."""
+    """The prepared split, decoding the sources first if the cache is missing, stale or
+    damaged."""
     dataset.check_split(split)
     folder = folder or dataset.folder(root)
     key = cache_key(dataset, folder, split)
     images_path, labels_path = prepared_paths(dataset, split, key)
     sweep_stale_temps(prepared_dir(dataset))
-    if not (images_path.is_file() and labels_path.is_file()):
+    prepared = None
+    if images_path.is_file() and labels_path.is_file():
+        prepared = read_prepared(dataset, images_path, labels_path)
+    if prepared is None:
         # Other keys' files stay: they are other content (another data root), still valid.
-        with atomic_path(images_path) as tmp:
-            holder: list[np.ndarray] = []
-
-            def allocate(n: int) -> np.ndarray:
-                holder.append(np.lib.format.open_memmap(
-                    tmp, mode="w+", dtype=np.uint8, shape=(n, *dataset.image_shape)))
-                return holder[0]
-
-            labels = dataset.decode(folder, split, allocate)
-            if not holder or len(holder[0]) != len(labels):
-                raise AssertionError(f"{dataset.name}: decode filled no images or a wrong count")
-            holder[0].flush()
-            del holder[0]
-            save_npy_atomic(labels_path, labels)
-    images = np.load(images_path, mmap_mode="r", allow_pickle=False)
-    labels = np.load(labels_path, allow_pickle=False)
+        decode_split(dataset, folder, split, images_path, labels_path)
+        prepared = read_prepared(dataset, images_path, labels_path)
+        if prepared is None:
+            raise AssertionError(f"{dataset.name}: a freshly decoded {split} is unreadable")
+    images, labels = prepared
     return Split(images, labels, dataset.label_names, f"{dataset.name}:{split}:{key}")
+
+
+def decode_split(dataset: Dataset, folder: Path, split: str, images_path: Path,
+                 labels_path: Path) -> None:
+    """Decode ``split`` from the sources into the prepared files, each written atomically."""
+    with atomic_path(images_path) as tmp:
+        holder: list[np.ndarray] = []
+
+        def allocate(n: int) -> np.ndarray:
+            holder.append(np.lib.format.open_memmap(
+                tmp, mode="w+", dtype=np.uint8, shape=(n, *dataset.image_shape)))
+            return holder[0]
+
+        labels = dataset.decode(folder, split, allocate)
+        if not holder or len(holder[0]) != len(labels):
+            raise AssertionError(f"{dataset.name}: decode filled no images or a wrong count")
+        holder[0].flush()
+        del holder[0]
+        save_npy_atomic(labels_path, labels)
+
+
+def read_prepared(dataset: Dataset, images_path: Path,
+                  labels_path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """The prepared arrays, or None (reported) when they are damaged: unreadable, of
+    another dtype or image shape, or of different lengths."""
+    try:
+        images = np.load(images_path, mmap_mode="r", allow_pickle=False)
+        labels = np.load(labels_path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        images = labels = None
+    if images is not None and labels is not None and images.dtype == np.uint8 and \
+            images.shape[1:] == tuple(dataset.image_shape) and len(images) == len(labels):
+        return images, labels
+    log.warning(f"warning: damaged prepared data {images_path.name}; decoding it again")
+    return None
