@@ -99,6 +99,18 @@ def test_cli_resume_of_corrupt_checkpoint_one_line_exit_2(tiny_mnist_root, tmp_p
     assert "sha256" in result.output and "Traceback" not in result.output
 
 
+def test_cli_resume_of_a_damaged_training_state_is_one_line(tiny_mnist_root, tmp_path):
+    out = tmp_path / "run"
+    runner = CliRunner()
+    assert runner.invoke(cli, train_args(tiny_mnist_root, out)).exit_code == 0
+    state = out / "step-00000002" / "training_state.json"
+    for damaged in ("{}", '{"optimizers": 5}'):
+        state.write_text(damaged)
+        result = runner.invoke(cli, train_args(tiny_mnist_root, out, "--resume", "--steps", "4"))
+        assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+        assert "training_state.json: optimizer state damaged" in result.output
+
+
 def test_cli_resume_without_checkpoint(tiny_mnist_root, tmp_path):
     result = CliRunner().invoke(cli, train_args(tiny_mnist_root, tmp_path / "none", "--resume"))
     assert result.exit_code == 2

@@ -76,6 +76,10 @@ def test_train_export_card_and_figures(tiny_mnist_root, tmp_path, monkeypatch):
     elsewhere = runner.invoke(cli, ["card", "tiny-hali", "--results", str(tmp_path / "none"),
                                     "--out", str(tmp_path / "card.md")])
     assert elsewhere.exit_code == 0 and "None recorded yet" in (tmp_path / "card.md").read_text()
+    (shipped / "tiny-hali" / "config.json").write_text("{not json")
+    damaged = runner.invoke(cli, ["card", "tiny-hali", "--results", str(tmp_path / "results")])
+    assert damaged.exit_code == 2 and damaged.output.count("\n") == 1, damaged.output
+    assert "config.json" in damaged.output
 
 
 def test_a_shipped_name_without_its_full_checkpoint_uses_its_packaged_encoder(

@@ -228,8 +228,13 @@ def load_training_state(folder: Path, optimizers: dict[str, torch.optim.Optimize
     except (OSError, SafetensorError, json.JSONDecodeError) as e:
         raise CheckpointError(f"{folder}: training state unreadable ({e}); cannot resume "
                               "from this checkpoint") from None
-    for name, opt in optimizers.items():
-        optimizer_from_safetensors(opt, f"optim.{name}", tensors, meta["optimizers"][name])
+    try:
+        for name, opt in optimizers.items():
+            optimizer_from_safetensors(opt, f"optim.{name}", tensors, meta["optimizers"][name])
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as e:
+        raise CheckpointError(f"{folder / STATE_META_FILE}: optimizer state damaged or of "
+                              f"another configuration ({type(e).__name__}: {e}); resume from "
+                              "another step of the run or start a new --out") from None
     if training_weights is not None:
         raw = {k[len(TRAINING_WEIGHTS):]: v for k, v in tensors.items()
                if k.startswith(TRAINING_WEIGHTS)}

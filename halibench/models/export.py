@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from halibench.models.checkpoints import (
     LATEST_FILE,
     MODEL_FILE,
     marked,
+    model_config_of,
     resolve_folder,
     trained_labels_of,
     verified_config,
@@ -247,7 +247,8 @@ def write_card(name: str, results_dir: Path, out: Path | None = None) -> Path:
             raise CheckpointError(f"{name}: not a shipped checkpoint ({sorted(index)}) and no "
                                   f"checkpoint folder at {folder}")
         folder = fetch(name, index[name])  # a card is made from the full checkpoint's logs
-    config = json.loads((folder / CONFIG_FILE).read_text())
+    config = verified_config(folder)
+    model_config_of(folder, config)  # a damaged model section is a one-line error here
     health = pd.read_csv(folder / "health.csv") if (folder / "health.csv").is_file() else None
     validation = (pd.read_csv(folder / VALIDATION_LOG) if (folder / VALIDATION_LOG).is_file()
                   else None)
