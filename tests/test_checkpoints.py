@@ -111,6 +111,18 @@ def test_cli_resume_of_a_damaged_training_state_is_one_line(tiny_mnist_root, tmp
         assert "training_state.json: optimizer state damaged" in result.output
 
 
+def test_a_marker_pointing_outside_its_run_is_refused(tiny_mnist_root, tmp_path):
+    runner = CliRunner()
+    for run in ("run1", "run2"):
+        assert runner.invoke(cli, train_args(tiny_mnist_root, tmp_path / run)).exit_code == 0
+    for target in ("../run1/step-00000002", str(tmp_path / "run1" / "step-00000002")):
+        (tmp_path / "run2" / "latest").write_text(target + "\n")
+        result = runner.invoke(cli, train_args(tiny_mnist_root, tmp_path / "run2", "--resume",
+                                               "--steps", "4"))
+        assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+        assert "latest: points at " in result.output and "not a step folder" in result.output
+
+
 def test_cli_resume_without_checkpoint(tiny_mnist_root, tmp_path):
     result = CliRunner().invoke(cli, train_args(tiny_mnist_root, tmp_path / "none", "--resume"))
     assert result.exit_code == 2

@@ -267,9 +267,17 @@ def mark_best(run_dir: Path, folder: Path) -> None:
 
 
 def marked(run_dir: Path, marker: str) -> str | None:
-    """The step folder's name a marker file (``latest``, ``best``) points at, if any."""
+    """The step folder's name a marker file (``latest``, ``best``) points at, if any; a
+    marker that names anything but a ``step-NNNNNNNN`` folder of this run is refused."""
     path = run_dir / marker
-    return path.read_text().strip() if path.is_file() else None
+    if not path.is_file():
+        return None
+    name = path.read_text().strip()
+    if not re.fullmatch(r"step-\d{8,}", name):
+        raise CheckpointError(f"{path}: points at {name[:80]!r}, not a step folder of this run "
+                              "(step-NNNNNNNN); write the newest step's name into it, or "
+                              "delete it")
+    return name
 
 
 def load_named(name_or_path: str | Path, decoders: bool = False
