@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from itertools import product
@@ -98,15 +99,20 @@ def network_sources(network: HierarchicalALI, name: str, sha: str, levels: list[
 
 
 def taken_name(name: str, index: dict[str, Any] | None = None) -> bool:
-    """Whether ``name`` is a shipped checkpoint's (in ``index``, default: the index in
-    use), a model family's or a baseline's."""
-    return name in (read_index() if index is None else index) or name in KINDS \
-        or name in BASELINES
+    """Whether ``name``, or what it starts with before a decoration (``@sha``, ``:level``,
+    a space, a bracket), is a shipped checkpoint's (in ``index``, default: the index in
+    use), a model family's or a baseline's, in any letter case."""
+    stem = re.split(r"[@:#\s(\[]", name.strip())[0].lower()
+    taken = {*(read_index() if index is None else index), *KINDS, *BASELINES}
+    return stem in {t.lower() for t in taken}
 
 
 def check_own_name(name: str) -> None:
     """Refuse, for a user's object, the name of a shipped checkpoint, model family or
     baseline: its rows would pass for ours on the leaderboard."""
+    if not isinstance(name, str):
+        raise HalibenchError(f"encoder name {name!r}: a {type(name).__name__}; pass a text "
+                             "name (name=\"my-encoder\")")
     if taken_name(name):
         raise HalibenchError(f"encoder name {name!r}: the name of a shipped checkpoint, model "
                              "family or baseline; give your encoder a name of its own "
