@@ -72,20 +72,23 @@ def listed(value: Any, what: str, kinds: tuple[type, ...]) -> list[Any] | None:
             isinstance(v, bool) or not isinstance(v, kinds) for v in items):
         names = " or ".join(k.__name__ for k in kinds)
         raise HalibenchError(f"{what}={value!r}: give a {names} or a list of them")
+    if not items:
+        raise HalibenchError(f"{what}=[]: give at least one, or None for the protocol's own")
     return list(items)
 
 
 def extract_features(source: Any, images: torch.Tensor | np.ndarray,
-                     levels: list[str] | None = None, *, name: str | None = None,
+                     levels: list[str] | str | None = None, *, name: str | None = None,
                      dataset: str | None = None) -> dict[str, np.ndarray]:
     """Features per level of ``images`` (N, C, H, W; uint8, or float in [0, 1]) from anything
     ``evaluate`` takes: a shipped name, model family (with ``dataset``), checkpoint folder,
     baseline, ``package.module:attribute``, a loaded model, a ``torch.nn.Module`` or callable,
-    or a fitted scikit-learn transformer. ``levels``: default every level the source gives
-    (a model's latents and concat). Returns float32 arrays of shape (N, d); the source is
-    left exactly as it was. A PCA baseline is fitted on ``images`` themselves."""
+    or a fitted scikit-learn transformer. ``levels``: one or a list; default every level the
+    source gives (a model's latents and concat). Returns float32 arrays of shape (N, d); the
+    source is left exactly as it was. A PCA baseline is fitted on ``images`` themselves."""
     with torch.random.fork_rng(devices=[]):  # loading a model draws from the global RNG
-        return features_of(source, checked_images(images), levels, name, dataset)
+        return features_of(source, checked_images(images), listed(levels, "levels", (str,)),
+                           name, dataset)
 
 
 def features_of(source: Any, array: torch.Tensor | np.ndarray, levels: list[str] | None,

@@ -25,7 +25,7 @@ from halibench.cli import cli
 from halibench.cli.common import command_line
 from halibench.data import get_dataset, load
 from halibench.data.cache import prepared_dir
-from halibench.errors import DatasetError
+from halibench.errors import DatasetError, HalibenchError
 from halibench.features.cache import feature_dir
 from halibench.models import build_model, preset
 from halibench.models.checkpoints import CONFIG_FILE, MODEL_FILE, read_index, save_checkpoint
@@ -1148,6 +1148,15 @@ def test_one_item_is_taken_as_a_list_and_the_callers_rng_is_untouched(tiny_mnist
                                    data_root=tiny_mnist_root, results_dir=None)
     assert record["probe"] == "knn" and record["labels_per_class"] == 2
     assert torch.equal(torch.random.get_rng_state(), state)
+    twice = halibench.evaluate("untrained-hali", "mnist-semisup", probes=["knn", "knn"],
+                               levels=["z1", "z1"], labels_per_class=2, draws=1,
+                               data_root=tiny_mnist_root, results_dir=None)
+    assert len(twice) == 1
+    with pytest.raises(HalibenchError, match=r"probes=\[\]: give at least one"):
+        halibench.evaluate("untrained-hali", "mnist-semisup", probes=[],
+                           data_root=tiny_mnist_root, results_dir=None)
+    images = np.zeros((2, 1, 28, 28), dtype=np.uint8)
+    assert list(halibench.extract_features("untrained-hali", images, "z1")) == ["z1"]
 
 
 def test_records_kept_before_a_failure_are_on_the_rebuilt_leaderboard(tiny_mnist_root,

@@ -260,7 +260,9 @@ def prepare(protocol: Protocol, models: list[str | Encoder], levels: list[str] |
     """Everything an evaluation will use, checked (``gate.preflight``, then every source and
     label setting) before the first feature is extracted."""
     device = preflight(results_dir, device, draws, backend)
-    probes, levels = checked_request(protocol, models, levels, probes, full, draws)
+    models = distinct(models)  # a model, level or probe named twice is evaluated once
+    probes, levels = checked_request(protocol, models, distinct(levels), distinct(probes),
+                                     full, draws)
     data = BenchmarkData(protocol, root)
     shape = data.image_shape()
     pool_labels = np.asarray(data.split("pool").labels)
@@ -269,6 +271,16 @@ def prepare(protocol: Protocol, models: list[str | Encoder], levels: list[str] |
     settings = {id(s): label_settings(protocol, s, pool_labels) for s in sources}
     return Plan(protocol, data, sources, settings,
                 probes, draws or protocol.n_draws(full), device, full, backend)
+
+
+def distinct(items: list[Any] | None) -> list[Any] | None:
+    """``items`` without repeats, in order (a user's encoder objects by identity)."""
+    if items is None:
+        return None
+    seen: dict[Any, Any] = {}
+    for item in items:
+        seen.setdefault(item if isinstance(item, str) else id(item), item)
+    return list(seen.values())
 
 
 def checked_request(protocol: Protocol, models: list[str | Encoder], levels: list[str] | None,
