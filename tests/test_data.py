@@ -250,7 +250,12 @@ def test_safe_extract_refuses_escaping_members(tmp_path):
         tf.addfile(info, io.BytesIO(data))
     with pytest.raises(DatasetError, match="refusing to extract"):
         safe_extract(archive, tmp_path / "target")
-    assert not (tmp_path / "escaped.txt").exists()
+    assert not (tmp_path / "escaped.txt").exists() and not (tmp_path / "target").exists()
+    garbage = tmp_path / "garbage.tar.gz"
+    garbage.write_bytes(b"not an archive at all")
+    with pytest.raises(DatasetError, match="not a readable archive") as caught:
+        safe_extract(garbage, tmp_path / "target")
+    assert "\n" not in str(caught.value) and not (tmp_path / "target").exists()
 
 
 def test_download_verifies_and_renames_only_when_correct(tmp_path, monkeypatch):

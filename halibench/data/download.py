@@ -56,14 +56,15 @@ def _inside(target: Path, member: str) -> bool:
 
 
 def safe_extract(archive: Path, target: Path) -> None:
-    """Extract a tar or zip archive, refusing links and members that escape ``target``."""
-    target.mkdir(parents=True, exist_ok=True)
+    """Extract a tar or zip archive, refusing links and members that escape ``target``;
+    nothing is created before every member has been checked."""
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zf:
             for name in zf.namelist():
                 if not _inside(target, name):
                     raise DatasetError(f"{archive}: member {name!r} would be written outside "
                                        f"{target}; refusing to extract this archive")
+            target.mkdir(parents=True, exist_ok=True)
             zf.extractall(target)
         return
     try:
@@ -73,7 +74,9 @@ def safe_extract(archive: Path, target: Path) -> None:
                 if not _inside(target, m.name) or m.issym() or m.islnk() or m.isdev():
                     raise DatasetError(f"{archive}: member {m.name!r} is a link, a device or "
                                        f"would land outside {target}; refusing to extract")
+            target.mkdir(parents=True, exist_ok=True)
             tf.extractall(target, members=members, filter="data")
     except tarfile.TarError as e:
-        raise DatasetError(f"{archive}: not a readable archive ({e}); delete it and "
+        reason = " ".join(str(e).split())  # tarfile's message may span lines
+        raise DatasetError(f"{archive}: not a readable archive ({reason}); delete it and "
                            "download it again") from None
