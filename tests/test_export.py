@@ -70,9 +70,14 @@ def test_train_export_card_and_figures(tiny_mnist_root, tmp_path, monkeypatch):
     assert with_rows.exit_code == 0, with_rows.output
     before = (shipped / "tiny-hali" / "README.md").read_text()
     assert "| mnist-semisup | v1.2 | z1 | knn |" in before
+    (tmp_path / "none").mkdir()
     empty = runner.invoke(cli, ["card", "tiny-hali", "--results", str(tmp_path / "none")])
     assert empty.exit_code == 2 and "pass --results with the records" in empty.output
     assert (shipped / "tiny-hali" / "README.md").read_text() == before
+    missing = runner.invoke(cli, ["card", "tiny-hali", "--results", str(tmp_path / "nope"),
+                                  "--out", str(tmp_path / "card.md")])
+    assert missing.exit_code == 2 and "no such folder" in missing.output
+    assert not (tmp_path / "card.md").exists()
     elsewhere = runner.invoke(cli, ["card", "tiny-hali", "--results", str(tmp_path / "none"),
                                     "--out", str(tmp_path / "card.md")])
     assert elsewhere.exit_code == 0 and "None recorded yet" in (tmp_path / "card.md").read_text()

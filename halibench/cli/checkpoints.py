@@ -97,4 +97,7 @@ def card(name: str, results_dir: Path, out: Path | None) -> None:
     """Regenerate the model card of shipped checkpoint NAME from its records."""
     from halibench.models.export import write_card
 
+    if not results_dir.is_dir():
+        raise click.BadParameter(f"{results_dir}: no such folder; pass the folder that holds "
+                                 "runs/*.json", param_hint="--results")
     click.echo(f"wrote {write_card(name, results_dir, out)}")
