@@ -262,20 +262,27 @@ def test_a_bad_checkpoint_config_is_a_one_line_error(checkpoint, tiny_mnist_root
 
 
 # 8. Checks check what they name.
-def test_verify_reads_an_uncompressed_copy_and_finds_it_truncated(tiny_mnist_root):
-    images = tiny_mnist_root / "mnist" / "train-images-idx3-ubyte"
+def test_verify_reads_an_uncompressed_copy_and_finds_it_truncated(tmp_path):
+    write_idx_dataset(tmp_path / "fashion-mnist", gz=False)  # no checksum for its copies
+    images = tmp_path / "fashion-mnist" / "train-images-idx3-ubyte"
     images.write_bytes(images.read_bytes()[:-100])
-    result = CliRunner().invoke(cli, ["data", "verify", "mnist", "--data-root",
-                                      str(tiny_mnist_root)])
+    result = CliRunner().invoke(cli, ["data", "verify", "fashion-mnist", "--data-root",
+                                      str(tmp_path)])
     one_line_error(result, "train-images-idx3-ubyte", "truncated")
 
 
-def test_verify_says_what_it_checked_of_an_uncompressed_copy(tiny_mnist_root):
-    result = CliRunner().invoke(cli, ["data", "verify", "mnist", "--data-root",
-                                      str(tiny_mnist_root)])
+def test_verify_says_what_it_checked_of_an_uncompressed_copy(tmp_path, tiny_mnist_root):
+    write_idx_dataset(tmp_path / "fashion-mnist", gz=False)
+    result = CliRunner().invoke(cli, ["data", "verify", "fashion-mnist", "--data-root",
+                                      str(tmp_path)])
     assert result.exit_code == 0
     assert "train-images-idx3-ubyte: ok: no official checksum" in result.output
     assert ".gz" not in result.output
+    # MNIST's copies have one: the md5 of the decompressed official file
+    mnist = CliRunner().invoke(cli, ["data", "verify", "mnist", "--data-root",
+                                     str(tiny_mnist_root)])
+    one_line_error(mnist, "train-images-idx3-ubyte: MD5 ", "does not match the official "
+                   "6bbc9ace898e44ae57da46a324031adb")
 
 
 @pytest.mark.parametrize("header_edit, fragment", [
