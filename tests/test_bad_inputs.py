@@ -476,7 +476,11 @@ def sampled(x):  # a sample, not a mean: different on every call
 
 def sampled_beside_a_large_constant(x):  # the constant must not hide the sample
     sample = x.flatten(1)[:, :8] / 255 + torch.randn(len(x), 8)
-    return torch.cat([sample, torch.full((len(x), 1), 1e3)], 1)
+    return torch.cat([sample, torch.full((len(x), 1), 1e8)], 1)
+
+
+def sampled_with_a_large_offset(x):  # nor an offset in the sampled feature itself
+    return x.flatten(1)[:, :8] + 1e4 + torch.randn(len(x), 8)
 
 
 @pytest.mark.parametrize("encoder, fragment", [
@@ -493,6 +497,7 @@ def sampled_beside_a_large_constant(x):  # the constant must not hide the sample
     (batch_centred, "must not depend on the rest of its batch or change between calls"),
     (sampled, "called twice get feature "),
     (sampled_beside_a_large_constant, "must not change between calls (return a mean, not a"),
+    (sampled_with_a_large_offset, "must not change between calls (return a mean, not a"),
 ])
 def test_an_output_that_breaks_the_contract_is_refused_before_anything_is_written(
         tiny_mnist_root, tmp_path, monkeypatch, encoder, fragment):
