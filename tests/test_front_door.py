@@ -127,6 +127,42 @@ def test_a_change_in_a_helper_file_or_a_global_changes_the_cache_key(tmp_path, m
     assert None not in keys and len(set(keys)) == 4
 
 
+REACHED_HELPER = {  # how the encoder reaches the helper: (its header, forward's body, helper)
+    "object": ("from scale_helpers import PROJ", "return PROJ(x)",
+               "class Proj:\n    def __call__(self, x):\n        return x * {k}\n\n\n"
+               "PROJ = Proj()\n"),
+    "partial": ("import functools\nfrom scale_helpers import scale\n"
+                "SCALE = functools.partial(scale, k=1.0)", "return SCALE(x)",
+                "def scale(x, k):\n    return x * k * {k}\n"),
+    "import in forward": ("", "from scale_helpers import scale\n        return scale(x)",
+                          "def scale(x):\n    return x * {k}\n"),
+}
+
+
+@pytest.mark.parametrize("how", sorted(REACHED_HELPER))
+def test_helper_code_reached_through_an_object_a_partial_or_a_local_import_is_identified(
+        tmp_path, monkeypatch, how):
+    import importlib
+
+    header, forward, helper = REACHED_HELPER[how]
+    (tmp_path / "reaching_encoder.py").write_text(
+        f"import torch\n{header}\n\n\nclass Scaled(torch.nn.Module):\n"
+        f"    def forward(self, x):\n        {forward}\n\n\nencoder = Scaled()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    keys = []
+    for k in ("2.0", "3.0"):
+        (tmp_path / "scale_helpers.py").write_text(helper.format(k=k))
+        for name in ("scale_helpers", "reaching_encoder"):
+            sys.modules.pop(name, None)
+        importlib.invalidate_caches()
+        encoder = importlib.import_module("reaching_encoder").encoder
+        encoder(torch.ones(1))  # forward's own import has run, as in an evaluation
+        keys.append(object_identity(encoder))
+    for name in ("scale_helpers", "reaching_encoder"):
+        sys.modules.pop(name, None)
+    assert None not in keys and keys[0] != keys[1]
+
+
 def test_a_fitted_transformer_is_an_encoder():
     import numpy as np
     from sklearn.decomposition import PCA

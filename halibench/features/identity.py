@@ -12,18 +12,24 @@ output, or None when that cannot be established (then its features are never cac
   no source file): None.
 
 User modules are those outside the standard library, site-packages and the libraries
-above. Not seen: code reached only at call time (``importlib.import_module`` inside
-``forward``) or a global that has no stable content (an open file, a generator); pass
-``use_cache=False`` (``--no-cache``) after changing such code.
+above; they are reached through globals (a module, a function, a class, an object of a user
+class, a partial) and through import statements anywhere in the source (also inside
+``forward``). A global object of the user's code that cannot be hashed leaves the identity
+unknown (never cached). Not seen: a module imported by a computed name
+(``importlib.import_module(name)``) or a library object without stable content (an open
+file, a generator); pass ``use_cache=False`` (``--no-cache``) after changing such code.
 
 Hashing reads the object only; it never changes it.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import enum
+import functools
 import hashlib
+import importlib.util
 import inspect
 import sys
 import sysconfig
@@ -76,63 +82,132 @@ def is_user_module(module: Any) -> bool:
     return not any(path.is_relative_to(root) for root in INSTALLED)
 
 
-def reached_module(value: Any) -> types.ModuleType | None:
-    """The module a global names: itself, or the module defining a function or class."""
+def module_of(value: Any) -> types.ModuleType | None:
+    """The module whose code a global can run: a module itself; the module defining a
+    function or class, or an object's class; a partial's function's."""
     if isinstance(value, types.ModuleType):
         return value
-    if isinstance(value, type | types.FunctionType):
-        return sys.modules.get(value.__module__ or "")
-    return None
+    if isinstance(value, functools.partial):
+        return module_of(value.func)
+    owner = value if isinstance(value, type | types.FunctionType) else type(value)
+    return sys.modules.get(getattr(owner, "__module__", None) or "")
+
+
+def imported_modules(module: types.ModuleType) -> list[types.ModuleType]:
+    """The loaded modules named by any import statement in ``module``'s source, also one
+    inside a function (``from helpers import scale`` in ``forward``)."""
+    try:
+        tree = ast.parse(inspect.getsource(module))
+    except (OSError, TypeError, SyntaxError, ValueError):
+        return []
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            try:
+                base = importlib.util.resolve_name("." * node.level + (node.module or ""),
+                                                   module.__package__ or "") \
+                    if node.level else node.module or ""
+            except (ImportError, ValueError):
+                continue
+            names += [base, *(f"{base}.{alias.name}" for alias in node.names)]
+    return [sys.modules[n] for n in dict.fromkeys(names) if n in sys.modules]
 
 
 def user_module_closure(root: types.ModuleType) -> list[types.ModuleType]:
-    """``root`` and every user module its globals reach, transitively, sorted by name."""
+    """``root`` and every user module it reaches, transitively, through its globals or its
+    import statements; sorted by name."""
     found = {root.__name__: root}
     stack = [root]
     while stack:
-        for value in list(vars(stack.pop()).values()):
-            module = reached_module(value)
-            if module is not None and module.__name__ not in found and is_user_module(module):
-                found[module.__name__] = module
-                stack.append(module)
+        module = stack.pop()
+        reached = [module_of(v) for v in list(vars(module).values())] + imported_modules(module)
+        for other in reached:
+            if other is not None and other.__name__ not in found and is_user_module(other):
+                found[other.__name__] = other
+                stack.append(other)
     return [found[name] for name in sorted(found)]
 
 
+def is_user_object(value: Any) -> bool:
+    """A network, a partial, or an instance of a class of the user's own code: its state
+    decides the output, so it must be hashed, not skipped."""
+    return isinstance(value, torch.nn.Module | functools.partial) or \
+        is_user_module(module_of(value))
+
+
 def update_globals(h: Any, module: types.ModuleType) -> None:
-    """The module's global values that have stable content (a constant, a table, a network);
-    functions, classes and modules are covered by the sources, the rest is skipped."""
+    """The module's global values: functions, classes and modules are covered by the
+    sources; a value with stable content is hashed; a user's object that cannot be hashed
+    leaves the whole identity unknown; anything else (a logger, a typing construct) is
+    skipped."""
     if module.__name__ in globals_hashed:
         return
     globals_hashed.add(module.__name__)
     for key, value in sorted(vars(module).items()):
-        if key.startswith("__") or reached_module(value) is not None:
+        if key.startswith("__") or isinstance(value, types.ModuleType | type | types.FunctionType):
             continue
         part = hashlib.sha256()
         try:
             update_value(part, value)
         except Unidentifiable:
+            if is_user_object(value):
+                raise
             continue
         h.update(f"global:{key}:{part.hexdigest()};".encode())
 
 
+def update_code(h: Any, module_name: str, what: str) -> None:
+    """The source of module ``module_name`` and of every user module it reaches, then their
+    global values; Unidentifiable when a source cannot be read."""
+    try:
+        modules = user_module_closure(sys.modules[module_name])
+        for module in modules:
+            h.update(f"source:{module.__name__}:".encode())
+            h.update(inspect.getsource(module).encode())
+    except (OSError, TypeError, KeyError):
+        raise Unidentifiable(f"no source for {what}") from None
+    for module in modules:
+        update_globals(h, module)
+
+
 def update_class(h: Any, cls: type) -> None:
-    """The class's qualified name and, for code outside the libraries, the source of the
-    module that defines it and of every user module it reaches (helpers imported from the
-    user's other files too), with their global values. A class without a source file
-    (defined in ``__main__`` of a notebook, or by ``exec``) has no identity."""
+    """The class's qualified name and, for code outside the libraries, its source and
+    ``update_code`` of its module (helpers imported from the user's other files too). A
+    class without a source file (defined in ``__main__`` of a notebook, or by ``exec``) has
+    no identity."""
     h.update(f"class:{cls.__module__}.{cls.__qualname__}:".encode())
     if is_library(cls):
         return
     try:  # the class's own source must be found too: an exec'd class has none
         h.update(inspect.getsource(cls).encode())
-        modules = user_module_closure(sys.modules[cls.__module__])
-        for module in modules:
-            h.update(f"source:{module.__name__}:".encode())
-            h.update(inspect.getsource(module).encode())
-    except (OSError, TypeError, KeyError):
+    except (OSError, TypeError):
         raise Unidentifiable(f"no source for {cls.__qualname__}") from None
-    for module in modules:
-        update_globals(h, module)
+    update_code(h, cls.__module__, cls.__qualname__)
+
+
+def update_user_function(h: Any, fn: types.FunctionType) -> None:
+    """A function of the user's code: its name, ``update_code`` of its module, and the
+    values its closure holds."""
+    h.update(f"function:{fn.__module__}.{fn.__qualname__}:".encode())
+    update_code(h, fn.__module__, fn.__qualname__)
+    for cell in fn.__closure__ or ():
+        try:
+            contents = cell.cell_contents
+        except ValueError:  # a cell not yet bound
+            contents = None
+        update_value(h, contents)
+
+
+def update_user_object(h: Any, value: Any) -> None:
+    """An instance of a class of the user's code: its class and its attributes."""
+    update_class(h, type(value))
+    try:
+        attributes = vars(value)
+    except TypeError:  # no __dict__
+        raise Unidentifiable(type(value).__name__) from None
+    update_value(h, attributes)
 
 
 def update_module(h: Any, module: torch.nn.Module) -> None:
@@ -195,10 +270,17 @@ def update_value(h: Any, value: Any) -> None:
     elif isinstance(value, types.FunctionType | types.BuiltinFunctionType) and \
             (value.__module__ or "").startswith("torch"):
         h.update(f"function:{value.__module__}.{value.__qualname__};".encode())
+    elif isinstance(value, types.FunctionType) and is_user_module(module_of(value)):
+        update_user_function(h, value)
+    elif isinstance(value, functools.partial):
+        h.update(b"partial:")
+        update_value(h, [value.func, list(value.args), value.keywords])
     elif isinstance(value, torch.nn.Module):
         update_module(h, value)
     elif hasattr(value, "get_params") and hasattr(value, "fit"):
         update_estimator(h, value)
+    elif is_user_module(module_of(value)):
+        update_user_object(h, value)
     else:
         raise Unidentifiable(type(value).__name__)
 
@@ -212,7 +294,7 @@ def object_identity(obj: Any) -> str | None:
     globals_hashed.clear()
     try:
         update_value(h, obj)
-    except Unidentifiable:
+    except (Unidentifiable, RecursionError):  # RecursionError: an object holding itself
         return None
     finally:
         globals_hashed.clear()
