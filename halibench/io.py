@@ -120,3 +120,33 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 
 def write_json_atomic(path: str | Path, data: Any) -> None:
     write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def record_contents(record: Path, files: dict[str, Path]) -> None:
+    """Write ``record``: each file's (size, mtime) and sha256, as it is now."""
+    write_json_atomic(record, {key: file_content(path) for key, path in files.items()})
+
+
+def file_content(path: Path) -> dict[str, Any]:
+    st = path.stat()
+    return {"stamp": [st.st_size, st.st_mtime_ns], "sha256": sha256_file(path)}
+
+
+def contents_unchanged(record: Path, files: dict[str, Path]) -> bool:
+    """Whether ``files`` hold what ``record_contents`` recorded: checked by (size, mtime)
+    and, when those moved, by sha256 (then the record is renewed). A missing or damaged
+    record counts as changed."""
+    try:
+        written = json.loads(record.read_text())
+        moved = False
+        for key, path in files.items():
+            st = path.stat()
+            if written[key]["stamp"] != [st.st_size, st.st_mtime_ns]:
+                if sha256_file(path) != written[key]["sha256"]:
+                    return False
+                moved = True
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    if moved:
+        record_contents(record, files)
+    return True

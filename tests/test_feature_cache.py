@@ -37,6 +37,18 @@ def test_features_are_written_chunk_by_chunk_and_read_back_mapped():
     assert source.seen == [] and np.array_equal(again, feats)
 
 
+def test_an_entry_rewritten_with_other_values_of_the_same_shape_is_recomputed(caplog):
+    source = CountingPixels("raw-pixels", "pixels", chunk_rows=5)
+    source.seen = []
+    first = np.array(cached_features(source, DATA, images))
+    path = feature_path(source, DATA)
+    np.save(path, np.zeros_like(first))  # a valid entry of the right shape, other values
+    source.seen = []
+    again = cached_features(source, DATA, images)
+    assert source.seen == [5, 5] and np.array_equal(again, first)
+    assert "(its bytes are not those written); recomputing it" in caplog.text
+
+
 class FailingPixels(CountingPixels):
     def transform(self, images: np.ndarray) -> np.ndarray:
         if len(self.seen) == 2:

@@ -18,7 +18,13 @@ import numpy as np
 from halibench.data.base import Dataset, Split
 from halibench.data.root import cache_root
 from halibench.data.sources import file_digests
-from halibench.io import atomic_path, sweep_stale_temps, write_json_atomic
+from halibench.io import (
+    atomic_path,
+    contents_unchanged,
+    record_contents,
+    sweep_stale_temps,
+    write_json_atomic,
+)
 
 # Ends the key (and so the split's identity, recorded with every result) of data that
 # differs from the official files: ``report.results.deviation`` reads it.
@@ -123,19 +129,30 @@ def decode_split(dataset: Dataset, folder: Path, split: str, images_path: Path,
         holder[0].flush()
         del holder[0]
         save_npy_atomic(labels_path, labels)
+    record_contents(content_path(images_path), {"images": images_path, "labels": labels_path})
+
+
+def content_path(images_path: Path) -> Path:
+    """The record of what the prepared files held when they were written."""
+    return images_path.with_name(images_path.name.replace(".images.npy", ".content.json"))
 
 
 def read_prepared(dataset: Dataset, images_path: Path,
                   labels_path: Path) -> tuple[np.ndarray, np.ndarray] | None:
-    """The prepared arrays, or None (reported) when they are damaged: unreadable, of
-    another dtype or image shape, or of different lengths."""
-    try:
-        images = np.load(images_path, mmap_mode="r", allow_pickle=False)
-        labels = np.load(labels_path, allow_pickle=False)
-    except (OSError, ValueError, EOFError):
-        images = labels = None
+    """The prepared arrays, or None (reported) when they are damaged or were changed since
+    they were written: other bytes, unreadable, of another dtype or image shape, or of
+    different lengths."""
+    images = labels = None
+    if contents_unchanged(content_path(images_path),
+                          {"images": images_path, "labels": labels_path}):
+        try:
+            images = np.load(images_path, mmap_mode="r", allow_pickle=False)
+            labels = np.load(labels_path, allow_pickle=False)
+        except (OSError, ValueError, EOFError):
+            images = labels = None
     if images is not None and labels is not None and images.dtype == np.uint8 and \
             images.shape[1:] == tuple(dataset.image_shape) and len(images) == len(labels):
         return images, labels
-    log.warning(f"warning: damaged prepared data {images_path.name}; decoding it again")
+    log.warning(f"warning: prepared data {images_path.name} is damaged or was changed; "
+                "decoding it again")
     return None

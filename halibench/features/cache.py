@@ -5,8 +5,9 @@ checksums, rows). Different data or different weights never share an entry.
 Features are streamed: each chunk of images is transformed and written straight into a
 memory-mapped ``.npy`` under a temporary name, renamed into place when complete, and read
 back memory-mapped. Only a chunk of images and of features is ever in memory. An entry is
-verified when read (header, dtype, shape, file size); a damaged one is recomputed and
-replaced with one warning line. ``use_cache=False`` recomputes and replaces the entry too.
+verified when read (header, dtype, shape, file size, and its bytes against the sha256
+recorded when it was written); a damaged one is recomputed and replaced with one warning
+line. ``use_cache=False`` recomputes and replaces the entry too.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 from halibench.data.mapped import release
 from halibench.data.root import cache_root
 from halibench.features.sources import FeatureSource
-from halibench.io import atomic_path, sweep_stale_temps
+from halibench.io import atomic_path, contents_unchanged, record_contents, sweep_stale_temps
 
 log = logging.getLogger("halibench")
 
@@ -40,11 +41,13 @@ def feature_path(source: FeatureSource, data_identity: str) -> Path:
 
 def stream_to_cache(source: FeatureSource, data_identity: str, images: np.ndarray) -> None:
     """Write the features of every level ``source`` computes in one pass into the cache."""
+    entries: list[Path] = []
     with ExitStack() as stack:
         written: list[np.memmap] = []
 
         def allocate(level: str, shape: tuple[int, int]) -> np.ndarray:
             final = feature_path(source.for_level(level), data_identity)
+            entries.append(final)
             tmp = stack.enter_context(atomic_path(final))
             written.append(np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
                                                      shape=shape))
@@ -55,6 +58,13 @@ def stream_to_cache(source: FeatureSource, data_identity: str, images: np.ndarra
             array.flush()
             release(array)
         written.clear()
+    for entry in entries:
+        record_contents(content_record(entry), {"features": entry})
+
+
+def content_record(entry: Path) -> Path:
+    """The record of what a cache entry held when it was written."""
+    return entry.with_suffix(".content.json")
 
 
 def verified_entry(path: Path, rows: int | None = None) -> np.ndarray | None:
@@ -70,9 +80,11 @@ def verified_entry(path: Path, rows: int | None = None) -> np.ndarray | None:
         complete = (dtype == np.float32 and len(shape) == 2 and not fortran
                     and path.stat().st_size == offset + 4 * shape[0] * shape[1]
                     and rows in (None, shape[0]))
-        if complete:
+        unchanged = contents_unchanged(content_record(path), {"features": path})
+        if complete and unchanged:
             return np.load(path, mmap_mode="r", allow_pickle=False)
-        trouble = f"shape {shape}, dtype {dtype}, {path.stat().st_size} bytes"
+        trouble = (f"shape {shape}, dtype {dtype}, {path.stat().st_size} bytes" if not complete
+                   else "its bytes are not those written")
     except (OSError, ValueError, EOFError) as e:
         trouble = f"{type(e).__name__}: {e}"
     log.warning(f"warning: damaged feature cache entry {path} ({trouble}); recomputing it")
