@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
+from halibench.data.root import cache_root
 from halibench.features.cache import cached_features, feature_path
 from halibench.features.sources import ModelSource, RawPixels
 from halibench.models import build_model, preset
@@ -117,11 +120,19 @@ def test_a_rerun_reuses_the_probe_outcome_and_no_cache_recomputes(tiny_mnist_roo
     (first,), (again,) = run(), run()
     assert len(calls) == 1 and again["reused_outcome"] and "reused_outcome" not in first
     assert again["mean"] == first["mean"] and again["draws"] == first["draws"]
+    (path,) = (p for p in (cache_root() / "outcomes").glob("*.json")
+               if not p.name.endswith(".content.json"))
+    edited = json.loads(path.read_text())  # a consistent edit: draws, mean and std together
+    edited["draws"] = [{**d, "test": 1.0} for d in edited["draws"]]
+    edited["mean"], edited["std"] = 1.0, 0.0
+    path.write_text(json.dumps(edited))
+    (recomputed,) = run()
+    assert len(calls) == 2 and recomputed["mean"] == first["mean"]
     (fresh,) = run(use_cache=False)
-    assert len(calls) == 2 and "reused_outcome" not in fresh
+    assert len(calls) == 3 and "reused_outcome" not in fresh
     (other,) = benchmark.run(protocol, ["raw-pixels"], None, ["l2svm"], root=tiny_mnist_root,
                              draws=3)
-    assert len(calls) == 3 and len(other["draws"]) == 3
+    assert len(calls) == 4 and len(other["draws"]) == 3
 
 
 def test_pca_axes_are_the_same_in_every_process_and_name_their_cache_entries():

@@ -17,7 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from halibench.data.root import cache_root
-from halibench.io import sweep_stale_temps, write_json_atomic
+from halibench.io import (
+    contents_unchanged,
+    record_contents,
+    sweep_stale_temps,
+    write_json_atomic,
+)
 from halibench.report.record_schema import summary_problem
 
 log = logging.getLogger("halibench")
@@ -47,8 +52,8 @@ def outcome_path(key: str) -> Path:
 
 
 def cached_outcome(key: str) -> dict[str, Any] | None:
-    """The stored outcome, or None; a damaged entry (not JSON, not an outcome) is recomputed
-    and replaced, with one warning line."""
+    """The stored outcome, or None; a damaged entry (not JSON, not an outcome, or other
+    bytes than were written) is recomputed and replaced, with one warning line."""
     path = outcome_path(key)
     if not path.is_file():
         return None
@@ -56,7 +61,8 @@ def cached_outcome(key: str) -> dict[str, Any] | None:
         outcome = json.loads(path.read_bytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         outcome = None
-    if isinstance(outcome, dict) and not summary_problem(outcome):
+    if isinstance(outcome, dict) and not summary_problem(outcome) and \
+            contents_unchanged(content_record(path), {"outcome": path}):
         return outcome
     log.warning(f"warning: damaged outcome cache entry {path}; recomputing it")
     return None
@@ -65,3 +71,9 @@ def cached_outcome(key: str) -> dict[str, Any] | None:
 def store_outcome(key: str, outcome: dict[str, Any]) -> None:
     sweep_stale_temps(outcome_path(key).parent)
     write_json_atomic(outcome_path(key), outcome)
+    record_contents(content_record(outcome_path(key)), {"outcome": outcome_path(key)})
+
+
+def content_record(entry: Path) -> Path:
+    """The record of what an outcome entry held when it was written."""
+    return entry.with_suffix(".content.json")
