@@ -137,14 +137,16 @@ def test_a_record_of_another_metric_or_data_never_ranks_with_the_official_rows(t
     write_fake_record(tmp_path, "m1", 10.0, "2026-01-01T00:00:00")
     write_fake_record(tmp_path, "m2", 8.0, "2026-01-01T00:00:00")
     write_fake_record(tmp_path, "m3", 95.0, "2026-01-01T00:00:00", metric="accuracy")
-    write_fake_record(tmp_path, "m4", 1.0, "2026-01-01T00:00:00",
+    write_fake_record(tmp_path, "m2", 1.0, "2026-01-02T00:00:00",  # newer, on other data
                       data={"test": f"mnist:test:0123456789abcdef{UNOFFICIAL}"})
     text = write_leaderboard(tmp_path)[0].read_text()
-    assert "### 100 labels, l2svm, error (lower is better)" in text
-    assert "| 1 | m4 (not the official data: a copy whose checksum differs" in text
-    assert "| 2 | m2 | z1 | error |" in text and "| 3 | m1 | z1 | error |" in text
-    assert "### 100 labels, l2svm, accuracy (higher is better)" in text
+    official = text.index("### 100 labels, l2svm, error (lower is better)")
+    assert "| 1 | m2 | z1 | error | 8.00" in text and "| 2 | m1 | z1 | error |" in text
+    other_data = text.index("### 100 labels, l2svm, error, not the official data (lower is")
+    assert "| 1 | m2 (not the official data: a copy whose checksum differs" in text
+    other_metric = text.index("### 100 labels, l2svm, accuracy (higher is better)")
     assert "| 1 | m3 (not the official metric: accuracy, not error) |" in text
+    assert official < other_data and official < other_metric
 
 
 def test_cli_run_and_compare_on_tiny_mnist(tiny_mnist_root, tmp_path, monkeypatch):

@@ -83,7 +83,7 @@ def deviation(record: dict[str, Any]) -> str:
     shas = official_protocols().get(record.get("benchmark"), {})
     if shas.get(record.get("protocol_version")) != record.get("protocol_sha256"):
         return f"not the official protocol: sha256 {(record.get('protocol_sha256') or '')[:12]}"
-    if any(UNOFFICIAL in str(identity) for identity in (record.get("data") or {}).values()):
+    if not on_official_data(record):
         return "not the official data: a copy whose checksum differs from the official file"
     official_metric = shipped_protocol(record["benchmark"]).metric
     if record.get("metric") != official_metric:
@@ -112,8 +112,17 @@ def listed_settings(benchmark: str) -> tuple[str, ...]:
     return tuple(str(v) for v in shipped_protocol(benchmark).labels_per_class)
 
 
+def on_official_data(record: dict[str, Any]) -> bool:
+    """Whether every split the record was scored on is the official files' content."""
+    return not any(UNOFFICIAL in str(identity)
+                   for identity in (record.get("data") or {}).values())
+
+
 def record_key(record: dict[str, Any]) -> tuple:
-    return tuple(len(record["draws"]) if k == "n_draws" else record.get(k) for k in KEY)
+    """A configuration: the newest record of each is its row (a record on data other than
+    the official files is another configuration, never the official row's newer version)."""
+    return (*(len(record["draws"]) if k == "n_draws" else record.get(k) for k in KEY),
+            on_official_data(record))
 
 
 def latest_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -132,6 +141,7 @@ def latest_table(records: list[dict[str, Any]]) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     rows = [{**{k: r.get(k) for k in cols if k != "n_draws"}, "n_draws": len(r["draws"]),
              "subset": r.get("subset") or "", "official": is_official(r),
+             "official_data": on_official_data(r),
              "deviation": deviation(r),
              "checkpoint_sha256": r.get("checkpoint_sha256") or "",
              **attribute_columns(r)} for r in latest_records(records)]
@@ -253,14 +263,17 @@ def ranked_tables(mine: pd.DataFrame, draws: int | None) -> list[str]:
     """One table per (labels, probe, metric), best first; rows of fewer draws than the
     protocol's are marked as quick looks."""
     lines: list[str] = []
-    tables = mine.groupby(["labels", "probe", "metric"], sort=True)
+    tables = mine.groupby(["labels", "probe", "metric", "official_data"], sort=True)
     metrics = mine.groupby(["labels", "probe"])["metric"].nunique()
-    for (labels, probe, metric), group in tables:
+    usual = mine["metric"].mode()[0]  # the protocol's own metric: its tables come first
+    for (labels, probe, metric, official_data), group in sorted(
+            tables, key=lambda t: (t[0][0], t[0][1], not t[0][3], t[0][2] != usual, t[0][2])):
         lower = metric == "error"
         ranked = group.sort_values(["mean", "earlier_protocol"], ascending=[lower, True],
                                    kind="stable")
         title = f"{labels} labels, {probe}" + (f", {metric}" if metrics[labels, probe] > 1
                                                else "")
+        title += "" if official_data else ", not the official data"
         lines += [f"### {title} ({'lower' if lower else 'higher'} is better)", ""]
         lines += markdown_table(
             ("rank", "model", "level", "metric", "value", "draws", "checkpoint", "protocol"),
