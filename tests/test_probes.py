@@ -41,6 +41,17 @@ def test_knn_recovers_cluster_labels_and_chunks_agree():
     assert KNNProbe(n_neighbors=5).fit(x, y).score(xq, yq) > 0.95
 
 
+def test_knn_neighbours_do_not_move_with_a_shared_offset():
+    """Euclidean neighbours are the same after adding one constant to every feature; in
+    float32 an offset of 1e4 over features spread by 1e-2 once erased them."""
+    rng = np.random.default_rng(1)
+    x, xq = rng.normal(scale=1e-2, size=(300, 16)), rng.normal(scale=1e-2, size=(50, 16))
+    y = rng.integers(0, 5, 300)
+    plain = KNNProbe().fit(x, y).predict(xq)
+    shifted = KNNProbe().fit(x + 1e4, y).predict(xq + 1e4)
+    assert (plain == shifted).mean() > 0.95
+
+
 @parametrize_with_checks([L2SVM(), L2SVM(backend="sklearn"), LinearProbe(), KNNProbe()])
 def test_scikit_learn_estimator_checks(estimator, check):
     """scikit-learn's own conventions (no expected failures)."""
