@@ -711,6 +711,7 @@ def test_a_protocol_whose_roles_share_images_is_refused(tmp_path):
      "field 'checkpoint_sha256' is missing"),
     (lambda r: {**r, "model": "evil|name"}, "field 'model'"),
     (lambda r: {**r, "draws": [{"test": "NaN"}]}, "'draws' must be a non-empty list"),
+    (lambda r: {**r, "metric": "Error"}, "'metric' 'Error' is not one of"),
 ])
 def test_an_edited_or_damaged_record_stops_the_leaderboard_naming_its_file(tmp_path, edit,
                                                                            fragment):

@@ -115,7 +115,9 @@ def test_a_marker_pointing_outside_its_run_is_refused(tiny_mnist_root, tmp_path)
     runner = CliRunner()
     for run in ("run1", "run2"):
         assert runner.invoke(cli, train_args(tiny_mnist_root, tmp_path / run)).exit_code == 0
-    for target in ("../run1/step-00000002", str(tmp_path / "run1" / "step-00000002")):
+    (tmp_path / "run2" / "step-00000009").symlink_to(tmp_path / "run1" / "step-00000002")
+    for target in ("../run1/step-00000002", str(tmp_path / "run1" / "step-00000002"),
+                   "step-00000009"):
         (tmp_path / "run2" / "latest").write_text(target + "\n")
         result = runner.invoke(cli, train_args(tiny_mnist_root, tmp_path / "run2", "--resume",
                                                "--steps", "4"))

@@ -260,6 +260,31 @@ def test_safe_extract_refuses_escaping_members(tmp_path):
     with pytest.raises(DatasetError, match="not a readable archive") as caught:
         safe_extract(garbage, tmp_path / "target")
     assert "\n" not in str(caught.value) and not (tmp_path / "target").exists()
+    truncated = tmp_path / "truncated.tar.gz"
+    with tarfile.open(truncated, "w:gz") as tf:
+        info = tarfile.TarInfo("a.txt")
+        payload = np.random.default_rng(0).bytes(100_000)
+        info.size = len(payload)
+        tf.addfile(info, io.BytesIO(payload))
+    truncated.write_bytes(truncated.read_bytes()[:30_000])
+    with pytest.raises(DatasetError, match="not a readable archive"):
+        safe_extract(truncated, tmp_path / "target")
+    assert not (tmp_path / "target").exists()
+
+
+def test_safe_extract_checks_a_zip_before_writing_anything(tmp_path):
+    import zipfile
+
+    archive = tmp_path / "images.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("img/000001.jpg", b"A" * 1000)
+        zf.writestr("img/000002.jpg", b"B" * 1000)
+    data = bytearray(archive.read_bytes())
+    data[data.index(b"B" * 1000) + 10] = ord("C")  # one byte of the second member
+    archive.write_bytes(bytes(data))
+    with pytest.raises(DatasetError, match="'img/000002.jpg' is damaged"):
+        safe_extract(archive, tmp_path / "target")
+    assert not (tmp_path / "target").exists()
 
 
 def test_download_verifies_and_renames_only_when_correct(tmp_path, monkeypatch):

@@ -278,7 +278,8 @@ def test_a_loaded_checkpoint_is_recorded_as_itself_until_it_changes(
     (changed,) = halibench.evaluate(model, "mnist-semisup", **run)
     assert changed["model"] == "HierarchicalALI"
     assert changed["checkpoint_sha256"] == object_identity(model) != by_path["checkpoint_sha256"]
-    for taken in ("hali", "HALI-MNIST", "hali-mnist@b3577a84", "hali-mnist:hidden", "Pca (64)"):
+    for taken in ("hali", "HALI-MNIST", "hali-mnist@b3577a84", "hali-mnist:hidden", "Pca (64)",
+                  "Raw_Pixels"):
         with pytest.raises(HalibenchError, match="give your encoder a name of its own"):
             halibench.evaluate(halibench.load(str(folder)), "mnist-semisup", name=taken, **run)
     with pytest.raises(HalibenchError, match="encoder name 123: a int; pass a text name"):

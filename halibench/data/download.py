@@ -10,6 +10,7 @@ import tarfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path
 
 from halibench.data.sources import SourceFile, check_digests
@@ -59,13 +60,21 @@ def safe_extract(archive: Path, target: Path) -> None:
     """Extract a tar or zip archive, refusing links and members that escape ``target``;
     nothing is created before every member has been checked."""
     if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf:
-            for name in zf.namelist():
-                if not _inside(target, name):
-                    raise DatasetError(f"{archive}: member {name!r} would be written outside "
-                                       f"{target}; refusing to extract this archive")
-            target.mkdir(parents=True, exist_ok=True)
-            zf.extractall(target)
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                for name in zf.namelist():
+                    if not _inside(target, name):
+                        raise DatasetError(f"{archive}: member {name!r} would be written "
+                                           f"outside {target}; refusing to extract this archive")
+                damaged = zf.testzip()  # every member's CRC, before anything is written
+                if damaged is not None:
+                    raise DatasetError(f"{archive}: member {damaged!r} is damaged (CRC "
+                                       "mismatch); delete the archive and download it again")
+                target.mkdir(parents=True, exist_ok=True)
+                zf.extractall(target)
+        except (zipfile.BadZipFile, EOFError, zlib.error) as e:
+            raise DatasetError(f"{archive}: not a readable zip archive ({e}); delete it and "
+                               "download it again") from None
         return
     try:
         with tarfile.open(archive) as tf:
@@ -76,7 +85,7 @@ def safe_extract(archive: Path, target: Path) -> None:
                                        f"would land outside {target}; refusing to extract")
             target.mkdir(parents=True, exist_ok=True)
             tf.extractall(target, members=members, filter="data")
-    except tarfile.TarError as e:
-        reason = " ".join(str(e).split())  # tarfile's message may span lines
+    except (tarfile.TarError, EOFError, zlib.error) as e:
+        reason = " ".join(str(e).split()) or type(e).__name__  # may span lines, or be empty
         raise DatasetError(f"{archive}: not a readable archive ({reason}); delete it and "
                            "download it again") from None

@@ -101,10 +101,13 @@ def network_sources(network: HierarchicalALI, name: str, sha: str, levels: list[
 def taken_name(name: str, index: dict[str, Any] | None = None) -> bool:
     """Whether ``name``, or what it starts with before a decoration (``@sha``, ``:level``,
     a space, a bracket), is a shipped checkpoint's (in ``index``, default: the index in
-    use), a model family's or a baseline's, in any letter case."""
-    stem = re.split(r"[@:#\s(\[]", name.strip())[0].lower()
+    use), a model family's or a baseline's, in any letter case, ``_`` read as ``-``."""
+    def folded(text: str) -> str:
+        return text.lower().replace("_", "-")
+
+    stem = folded(re.split(r"[@:#\s(\[]", name.strip())[0])
     taken = {*(read_index() if index is None else index), *KINDS, *BASELINES}
-    return stem in {t.lower() for t in taken}
+    return stem in {folded(t) for t in taken}
 
 
 def check_own_name(name: str) -> None:

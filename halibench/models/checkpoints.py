@@ -273,7 +273,9 @@ def marked(run_dir: Path, marker: str) -> str | None:
     if not path.is_file():
         return None
     name = path.read_text().strip()
-    if not re.fullmatch(r"step-\d{8,}", name):
+    step = run_dir / name
+    if not re.fullmatch(r"step-\d{8,}", name) or step.is_symlink() or \
+            (step.exists() and step.resolve().parent != run_dir.resolve()):
         raise CheckpointError(f"{path}: points at {name[:80]!r}, not a step folder of this run "
                               "(step-NNNNNNNN); write the newest step's name into it, or "
                               "delete it")

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from halibench.errors import HalibenchError
+from halibench.evaluation.protocol_schema import METRICS
 from halibench.names import UnsafeNameError, safe_name
 
 SCHEMA = "halibench-result/1"
@@ -67,6 +68,8 @@ def problem(record: Any, path: Path) -> str | None:
         value = record[key]
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             return f"field {key!r} is {value!r}, not {' or '.join(t.__name__ for t in types)}"
+    if record["metric"] not in METRICS:
+        return f"'metric' {record['metric']!r} is not one of {list(METRICS)}"
     for key in ("benchmark", "model", "level", "probe"):
         try:
             safe_name(record[key], f"field {key!r}")
