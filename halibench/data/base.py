@@ -33,7 +33,8 @@ class Split:
         """Rows ``start:stop``; the caller (a benchmark file) owns the ranges."""
         if not 0 <= start < stop <= len(self):
             raise DatasetError(f"index range {start}:{stop} is outside this split of "
-                               f"{len(self)} examples")
+                               f"{len(self)} examples ({self.identity}); the protocol needs "
+                               f"{stop} (are images or rows missing from the data root?)")
         return Split(self.images[start:stop], self.labels[start:stop], self.label_names,
                      f"{self.identity}[{start}:{stop}]")
 
