@@ -73,7 +73,7 @@ def listed(value: Any, what: str, kinds: tuple[type, ...]) -> list[Any] | None:
         names = " or ".join(k.__name__ for k in kinds)
         raise HalibenchError(f"{what}={value!r}: give a {names} or a list of them")
     if not items:
-        raise HalibenchError(f"{what}=[]: give at least one, or None for the protocol's own")
+        raise HalibenchError(f"{what}=[]: give at least one, or None for the default")
     return list(items)
 
 

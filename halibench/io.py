@@ -122,6 +122,11 @@ def write_json_atomic(path: str | Path, data: Any) -> None:
     write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
+def content_record(entry: Path) -> Path:
+    """The file beside a cache entry that records what it held when written."""
+    return entry.with_suffix(".content.json")
+
+
 def record_contents(record: Path, files: dict[str, Path]) -> None:
     """Write ``record``: each file's (size, mtime) and sha256, as it is now."""
     write_json_atomic(record, {key: file_content(path) for key, path in files.items()})
@@ -132,10 +137,12 @@ def file_content(path: Path) -> dict[str, Any]:
     return {"stamp": [st.st_size, st.st_mtime_ns], "sha256": sha256_file(path)}
 
 
-def contents_unchanged(record: Path, files: dict[str, Path]) -> bool:
-    """Whether ``files`` hold what ``record_contents`` recorded: checked by (size, mtime)
-    and, when those moved, by sha256 (then the record is renewed). A missing or damaged
-    record counts as changed."""
+def contents_state(record: Path, files: dict[str, Path]) -> str:
+    """"same" when ``files`` hold what ``record_contents`` recorded (checked by size and
+    mtime, and when those moved by sha256, then the record is renewed); "unrecorded" when
+    there is no record (an entry of an older version); "changed" otherwise."""
+    if not record.is_file():
+        return "unrecorded"
     try:
         written = json.loads(record.read_text())
         moved = False
@@ -143,10 +150,10 @@ def contents_unchanged(record: Path, files: dict[str, Path]) -> bool:
             st = path.stat()
             if written[key]["stamp"] != [st.st_size, st.st_mtime_ns]:
                 if sha256_file(path) != written[key]["sha256"]:
-                    return False
+                    return "changed"
                 moved = True
     except (OSError, ValueError, KeyError, TypeError):
-        return False
+        return "changed"
     if moved:
         record_contents(record, files)
-    return True
+    return "same"

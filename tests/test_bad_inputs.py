@@ -511,6 +511,20 @@ def test_an_output_that_breaks_the_contract_is_refused_before_anything_is_writte
     assert not (tmp_path / "results").exists() and not list(feature_dir().glob("*.npy"))
 
 
+def test_the_repeat_check_allows_float_noise_in_a_tiny_sparse_feature():
+    from halibench.features.user import check_repeatable
+
+    whole = np.array([[0.0, 5.0], [2e-7, 1.0], [0.0, 3.0]], dtype=np.float32)
+    again = whole.copy()
+    again[1, 0] = 0.0  # GPU atomics can move a value this small
+    check_repeatable("enc", "z", whole, again)
+    again[0, 1] += 0.5  # a sampled feature: refused
+    with pytest.raises(HalibenchError, match="called twice get feature 1"):
+        check_repeatable("enc", "z", whole, again)
+    with pytest.raises(HalibenchError, match="give 1 and 2 features"):
+        check_repeatable("enc", "z", whole, whole[:, :1])
+
+
 class FailsLate(torch.nn.Module):
     """Fine on the probe (four calls) and the pool and validation images (one batch each),
     wrong on the test images (the ``fail_on``-th call)."""

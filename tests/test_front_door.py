@@ -163,6 +163,31 @@ def test_helper_code_reached_through_an_object_a_partial_or_a_local_import_is_id
     assert None not in keys and keys[0] != keys[1]
 
 
+def test_identity_survives_odd_module_registrations_and_hashes_data_frames(tmp_path,
+                                                                           monkeypatch):
+    import importlib
+
+    import pandas as pd
+
+    class NotAModule:
+        pass
+
+    monkeypatch.setitem(sys.modules, "not_a_module", NotAModule())
+    (tmp_path / "odd_encoder.py").write_text(
+        "import pandas as pd\nimport torch\n\n\nclass Odd:\n    pass\n\n\n"
+        "Odd.__module__ = 'not_a_module'\nODD = Odd()\nTABLE = pd.DataFrame({'w': [1.0, 2.0]})\n"
+        "\n\nclass Net(torch.nn.Module):\n    def forward(self, x):\n"
+        "        return x * float(TABLE['w'].sum())\n\n\nencoder = Net()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("odd_encoder", None)
+    module = importlib.import_module("odd_encoder")
+    before = object_identity(module.encoder)
+    module.TABLE = pd.DataFrame({"w": [1.0, 5.0]})
+    after = object_identity(module.encoder)
+    sys.modules.pop("odd_encoder", None)
+    assert before is not None and after is not None and before != after
+
+
 def test_a_fitted_transformer_is_an_encoder():
     import numpy as np
     from sklearn.decomposition import PCA

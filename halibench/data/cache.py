@@ -18,9 +18,11 @@ import numpy as np
 from halibench.data.base import Dataset, Split
 from halibench.data.root import cache_root
 from halibench.data.sources import file_digests
+from halibench.errors import DatasetError
 from halibench.io import (
     atomic_path,
-    contents_unchanged,
+    content_record,
+    contents_state,
     record_contents,
     sweep_stale_temps,
     write_json_atomic,
@@ -107,7 +109,8 @@ def load_split(dataset: Dataset, root: Path, split: str, folder: Path | None = N
         decode_split(dataset, folder, split, images_path, labels_path)
         prepared = read_prepared(dataset, images_path, labels_path)
         if prepared is None:
-            raise AssertionError(f"{dataset.name}: a freshly decoded {split} is unreadable")
+            raise DatasetError(f"{images_path}: a freshly decoded {split} is unreadable (another "
+                               "process writing the same cache?); run the command again")
     images, labels = prepared
     return Split(images, labels, dataset.label_names, f"{dataset.name}:{split}:{key}")
 
@@ -129,12 +132,7 @@ def decode_split(dataset: Dataset, folder: Path, split: str, images_path: Path,
         holder[0].flush()
         del holder[0]
         save_npy_atomic(labels_path, labels)
-    record_contents(content_path(images_path), {"images": images_path, "labels": labels_path})
-
-
-def content_path(images_path: Path) -> Path:
-    """The record of what the prepared files held when they were written."""
-    return images_path.with_name(images_path.name.replace(".images.npy", ".content.json"))
+    record_contents(content_record(images_path), {"images": images_path, "labels": labels_path})
 
 
 def read_prepared(dataset: Dataset, images_path: Path,
@@ -142,9 +140,10 @@ def read_prepared(dataset: Dataset, images_path: Path,
     """The prepared arrays, or None (reported) when they are damaged or were changed since
     they were written: other bytes, unreadable, of another dtype or image shape, or of
     different lengths."""
+    state = contents_state(content_record(images_path),
+                           {"images": images_path, "labels": labels_path})
     images = labels = None
-    if contents_unchanged(content_path(images_path),
-                          {"images": images_path, "labels": labels_path}):
+    if state == "same":
         try:
             images = np.load(images_path, mmap_mode="r", allow_pickle=False)
             labels = np.load(labels_path, allow_pickle=False)
@@ -153,6 +152,7 @@ def read_prepared(dataset: Dataset, images_path: Path,
     if images is not None and labels is not None and images.dtype == np.uint8 and \
             images.shape[1:] == tuple(dataset.image_shape) and len(images) == len(labels):
         return images, labels
-    log.warning(f"warning: prepared data {images_path.name} is damaged or was changed; "
-                "decoding it again")
+    if state != "unrecorded":  # an unrecorded entry is an older version's: decoded quietly
+        log.warning(f"warning: prepared data {images_path.name} is damaged or was changed; "
+                    "decoding it again")
     return None

@@ -18,7 +18,8 @@ from typing import Any
 
 from halibench.data.root import cache_root
 from halibench.io import (
-    contents_unchanged,
+    content_record,
+    contents_state,
     record_contents,
     sweep_stale_temps,
     write_json_atomic,
@@ -61,9 +62,11 @@ def cached_outcome(key: str) -> dict[str, Any] | None:
         outcome = json.loads(path.read_bytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         outcome = None
-    if isinstance(outcome, dict) and not summary_problem(outcome) and \
-            contents_unchanged(content_record(path), {"outcome": path}):
+    state = contents_state(content_record(path), {"outcome": path})
+    if isinstance(outcome, dict) and not summary_problem(outcome) and state == "same":
         return outcome
+    if state == "unrecorded":  # an older version's entry: recomputed quietly
+        return None
     log.warning(f"warning: damaged outcome cache entry {path}; recomputing it")
     return None
 
@@ -73,7 +76,3 @@ def store_outcome(key: str, outcome: dict[str, Any]) -> None:
     write_json_atomic(outcome_path(key), outcome)
     record_contents(content_record(outcome_path(key)), {"outcome": outcome_path(key)})
 
-
-def content_record(entry: Path) -> Path:
-    """The record of what an outcome entry held when it was written."""
-    return entry.with_suffix(".content.json")

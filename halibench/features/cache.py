@@ -24,7 +24,13 @@ import numpy as np
 from halibench.data.mapped import release
 from halibench.data.root import cache_root
 from halibench.features.sources import FeatureSource
-from halibench.io import atomic_path, contents_unchanged, record_contents, sweep_stale_temps
+from halibench.io import (
+    atomic_path,
+    content_record,
+    contents_state,
+    record_contents,
+    sweep_stale_temps,
+)
 
 log = logging.getLogger("halibench")
 
@@ -62,11 +68,6 @@ def stream_to_cache(source: FeatureSource, data_identity: str, images: np.ndarra
         record_contents(content_record(entry), {"features": entry})
 
 
-def content_record(entry: Path) -> Path:
-    """The record of what a cache entry held when it was written."""
-    return entry.with_suffix(".content.json")
-
-
 def verified_entry(path: Path, rows: int | None = None) -> np.ndarray | None:
     """The cache entry at ``path`` memory-mapped, or None (with one warning line) when its
     header, dtype, shape or size is not that of a complete float32 (``rows``, d) array."""
@@ -80,9 +81,11 @@ def verified_entry(path: Path, rows: int | None = None) -> np.ndarray | None:
         complete = (dtype == np.float32 and len(shape) == 2 and not fortran
                     and path.stat().st_size == offset + 4 * shape[0] * shape[1]
                     and rows in (None, shape[0]))
-        unchanged = contents_unchanged(content_record(path), {"features": path})
-        if complete and unchanged:
+        state = contents_state(content_record(path), {"features": path})
+        if complete and state == "same":
             return np.load(path, mmap_mode="r", allow_pickle=False)
+        if complete and state == "unrecorded":  # an older version's entry: recomputed quietly
+            return None
         trouble = (f"shape {shape}, dtype {dtype}, {path.stat().st_size} bytes" if not complete
                    else "its bytes are not those written")
     except (OSError, ValueError, EOFError) as e:

@@ -8,8 +8,8 @@ output, or None when that cannot be established (then its features are never cac
   or not, 0-dim included; a module with hooks has no identity.
 - a scikit-learn estimator: its class, ``get_params()`` (nested estimators recursively) and
   its fitted attributes (names ending in ``_``; every attribute of a user's own estimator).
-- anything else (a function, a lambda, an object holding a random generator, a class with
-  no source file): None.
+- anything else at the top (a function, a lambda, an object holding a random generator, a
+  class with no source file): None.
 
 User modules are those outside the standard library, site-packages and the libraries
 above; they are reached through globals (a module, a function, a class, an object of a user
@@ -31,6 +31,7 @@ import functools
 import hashlib
 import importlib.util
 import inspect
+import site
 import sys
 import sysconfig
 import types
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 # Module attributes that are bookkeeping, not settings that shape the output.
@@ -49,11 +51,22 @@ MODULE_INTERNALS = {"training", "_parameters", "_buffers", "_non_persistent_buff
                     "_load_state_dict_post_hooks"}
 LIBRARIES = {"torch", "sklearn", "torchvision", "timm"}
 HOOKS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
-# Names of the modules whose globals the current ``object_identity`` call has hashed: each
-# once per call, which also stops a global that holds the object itself from recursing.
-globals_hashed: set[str] = set()
-INSTALLED = tuple({Path(sysconfig.get_paths()[key]).resolve()
-                   for key in ("stdlib", "platstdlib", "purelib", "platlib")})
+INSTALLED = tuple({Path(p).resolve() for p in (
+    *(sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")),
+    *site.getsitepackages(), site.getusersitepackages())})
+
+
+@dataclasses.dataclass
+class Call:
+    """What one ``object_identity`` call has hashed so far: the object itself (a global
+    holding it is hashed by name only) and the digest of each module's code, computed once
+    per call (``None`` while it is being computed: a module reached again from within)."""
+
+    root_id: int = 0
+    code: dict[str, str | None] = dataclasses.field(default_factory=dict)
+
+
+call = Call()  # the current call's state; object_identity resets it
 
 
 class Unidentifiable(Exception):
@@ -75,11 +88,14 @@ def is_user_module(module: Any) -> bool:
     if not isinstance(module, types.ModuleType) or \
             module.__name__.split(".")[0] in LIBRARIES | {"halibench"}:
         return False
+    if module.__name__.split(".")[0] in sys.stdlib_module_names:
+        return False
     file = getattr(module, "__file__", None)
-    if not file or not str(file).endswith(".py"):
+    if not isinstance(file, str) or not file.endswith(".py"):
         return False
     path = Path(file).resolve()
-    return not any(path.is_relative_to(root) for root in INSTALLED)
+    return not ({"site-packages", "dist-packages"} & set(path.parts)
+                or any(path.is_relative_to(root) for root in INSTALLED))
 
 
 def module_of(value: Any) -> types.ModuleType | None:
@@ -90,7 +106,9 @@ def module_of(value: Any) -> types.ModuleType | None:
     if isinstance(value, functools.partial):
         return module_of(value.func)
     owner = value if isinstance(value, type | types.FunctionType) else type(value)
-    return sys.modules.get(getattr(owner, "__module__", None) or "")
+    name = getattr(owner, "__module__", None)
+    module = sys.modules.get(name) if isinstance(name, str) else None
+    return module if isinstance(module, types.ModuleType) else None
 
 
 def imported_modules(module: types.ModuleType) -> list[types.ModuleType]:
@@ -124,7 +142,7 @@ def user_module_closure(root: types.ModuleType) -> list[types.ModuleType]:
         module = stack.pop()
         reached = [module_of(v) for v in list(vars(module).values())] + imported_modules(module)
         for other in reached:
-            if other is not None and other.__name__ not in found and is_user_module(other):
+            if is_user_module(other) and other.__name__ not in found:
                 found[other.__name__] = other
                 stack.append(other)
     return [found[name] for name in sorted(found)]
@@ -139,14 +157,15 @@ def is_user_object(value: Any) -> bool:
 
 def update_globals(h: Any, module: types.ModuleType) -> None:
     """The module's global values: functions, classes and modules are covered by the
-    sources; a value with stable content is hashed; a user's object that cannot be hashed
-    leaves the whole identity unknown; anything else (a logger, a typing construct) is
-    skipped."""
-    if module.__name__ in globals_hashed:
-        return
-    globals_hashed.add(module.__name__)
+    sources; a value halibench can read (numbers, text, arrays, tensors, data frames,
+    containers, networks, objects of the user's classes) is hashed; a user's object that
+    cannot be hashed leaves the whole identity unknown; any other library object (a logger,
+    a typing construct, a sparse matrix) is skipped."""
     for key, value in sorted(vars(module).items()):
         if key.startswith("__") or isinstance(value, types.ModuleType | type | types.FunctionType):
+            continue
+        if id(value) == call.root_id:  # the object being identified: hashed already
+            h.update(f"global:{key}:itself;".encode())
             continue
         part = hashlib.sha256()
         try:
@@ -160,16 +179,24 @@ def update_globals(h: Any, module: types.ModuleType) -> None:
 
 def update_code(h: Any, module_name: str, what: str) -> None:
     """The source of module ``module_name`` and of every user module it reaches, then their
-    global values; Unidentifiable when a source cannot be read."""
+    global values (a digest computed once per call); Unidentifiable when a source cannot be
+    read."""
+    if module_name in call.code:
+        h.update(f"code:{module_name}:{call.code[module_name] or 'reached again'};".encode())
+        return
+    call.code[module_name] = None
+    part = hashlib.sha256()
     try:
         modules = user_module_closure(sys.modules[module_name])
         for module in modules:
-            h.update(f"source:{module.__name__}:".encode())
-            h.update(inspect.getsource(module).encode())
-    except (OSError, TypeError, KeyError):
+            part.update(f"source:{module.__name__}:".encode())
+            part.update(inspect.getsource(module).encode())
+    except (OSError, TypeError, KeyError, AttributeError):
         raise Unidentifiable(f"no source for {what}") from None
     for module in modules:
-        update_globals(h, module)
+        update_globals(part, module)
+    call.code[module_name] = part.hexdigest()
+    h.update(f"code:{module_name}:{call.code[module_name]};".encode())
 
 
 def update_class(h: Any, cls: type) -> None:
@@ -251,6 +278,11 @@ def update_value(h: Any, value: Any) -> None:
             h.update(np.ascontiguousarray(value).tobytes())
     elif isinstance(value, torch.Tensor):
         update_tensor(h, value)
+    elif isinstance(value, pd.DataFrame | pd.Series):
+        h.update(f"{type(value).__name__}:{value.shape}:".encode())
+        names = value.columns if isinstance(value, pd.DataFrame) else [value.name]
+        update_value(h, [str(c) for c in names])
+        h.update(pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes())
     elif isinstance(value, list | tuple):
         h.update(f"{type(value).__name__}[{len(value)}]".encode())
         for item in value:
@@ -290,12 +322,13 @@ def object_identity(obj: Any) -> str | None:
     if not isinstance(obj, torch.nn.Module) and not (hasattr(obj, "get_params")
                                                      and hasattr(obj, "fit")):
         return None
+    global call
     h = hashlib.sha256(b"halibench-object-identity/3;")
-    globals_hashed.clear()
+    call = Call(root_id=id(obj))
     try:
         update_value(h, obj)
     except (Unidentifiable, RecursionError):  # RecursionError: an object holding itself
         return None
     finally:
-        globals_hashed.clear()
+        call = Call()
     return h.hexdigest()

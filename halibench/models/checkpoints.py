@@ -272,10 +272,8 @@ def marked(run_dir: Path, marker: str) -> str | None:
     path = run_dir / marker
     if not path.is_file():
         return None
-    name = path.read_text().strip()
-    step = run_dir / name
-    if not re.fullmatch(r"step-\d{8,}", name) or step.is_symlink() or \
-            (step.exists() and step.resolve().parent != run_dir.resolve()):
+    name = path.read_bytes().decode("utf-8", errors="replace").strip()
+    if not re.fullmatch(r"step-[0-9]{8,}", name) or (run_dir / name).is_symlink():
         raise CheckpointError(f"{path}: points at {name[:80]!r}, not a step folder of this run "
                               "(step-NNNNNNNN); write the newest step's name into it, or "
                               "delete it")

@@ -44,7 +44,8 @@ def check_dataset(dataset: str, config: dict, folder: Path) -> None:
     if dataset not in DATASETS:
         raise HalibenchError(f"--dataset {dataset!r}: not a dataset halibench knows; valid: "
                              f"{sorted(DATASETS)}")
-    trained_on = (config.get("data") or {}).get("dataset")
+    data = config.get("data")
+    trained_on = data.get("dataset") if isinstance(data, dict) else None
     if trained_on and trained_on != dataset:
         raise HalibenchError(f"--dataset {dataset!r}: {folder} was trained on {trained_on!r}; "
                              f"pass --dataset {trained_on}")
@@ -229,7 +230,7 @@ def result_rows(card: str) -> int:
 def one_per_setting(rows: pd.DataFrame, name: str) -> pd.DataFrame:
     """One row per setting of records of one checkpoint, which may have been scored under
     several names (its run folder, then its shipped name): the shipped name's row first."""
-    setting = [k for k in KEY if k != "model"]
+    setting = [k for k in KEY if k != "model"] + ["official_data"]
     first = rows.assign(other_name=rows["model"] != name).sort_values("other_name",
                                                                       kind="stable")
     return first.drop_duplicates(subset=setting).drop(columns="other_name").sort_index()

@@ -21,8 +21,8 @@ class KNNProbe(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         # Distances are taken about the labelled points' mean: the same neighbours in exact
         # arithmetic, and no float32 cancellation when features share a large offset.
-        self.center_ = X.astype(np.float64).mean(0)
-        self.X_ = torch.from_numpy((X - self.center_).astype(np.float32))
+        self.center_ = X.mean(0, dtype=np.float64).astype(np.float32)
+        self.X_ = torch.from_numpy(X - self.center_)
         self.classes_, encoded = np.unique(y, return_inverse=True)
         self.y_ = torch.from_numpy(encoded)
         return self
@@ -30,7 +30,7 @@ class KNNProbe(ClassifierMixin, BaseEstimator):
     def predict(self, X) -> np.ndarray:
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float32)
-        X = torch.from_numpy((X - self.center_).astype(np.float32))
+        X = torch.from_numpy(X - self.center_)
         if self.n_neighbors > len(self.X_):
             raise ValueError(f"n_neighbors={self.n_neighbors} is more than the "
                              f"{len(self.X_)} labelled examples; lower n_neighbors")

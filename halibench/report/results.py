@@ -114,8 +114,9 @@ def listed_settings(benchmark: str) -> tuple[str, ...]:
 
 def on_official_data(record: dict[str, Any]) -> bool:
     """Whether every split the record was scored on is the official files' content."""
+    data = record.get("data")
     return not any(UNOFFICIAL in str(identity)
-                   for identity in (record.get("data") or {}).values())
+                   for identity in (data.values() if isinstance(data, dict) else [data]))
 
 
 def record_key(record: dict[str, Any]) -> tuple:
@@ -191,7 +192,7 @@ def merge_aliases(table: pd.DataFrame, shipped: dict[str, str]) -> pd.DataFrame:
     decimals: the shipped name's row stays, else the first scored; its ``also_as`` names the
     others. Rows of one checkpoint whose values differ all stay, and a warning says so."""
     names = {sha: name for name, sha in shipped.items()}
-    same = [k for k in KEY if k != "model"]
+    same = [k for k in KEY if k != "model"] + ["official_data"]
     keep = pd.Series(True, index=table.index)
     also = pd.Series("", index=table.index)
     scored = table[table["checkpoint_sha256"].fillna("").astype(str) != ""]
@@ -265,9 +266,10 @@ def ranked_tables(mine: pd.DataFrame, draws: int | None) -> list[str]:
     lines: list[str] = []
     tables = mine.groupby(["labels", "probe", "metric", "official_data"], sort=True)
     metrics = mine.groupby(["labels", "probe"])["metric"].nunique()
-    usual = mine["metric"].mode()[0]  # the protocol's own metric: its tables come first
+    usual = mine["metric"].mode()[0]  # the most common metric (the protocol's): first
     for (labels, probe, metric, official_data), group in sorted(
-            tables, key=lambda t: (t[0][0], t[0][1], not t[0][3], t[0][2] != usual, t[0][2])):
+            tables, key=lambda t: (str(type(t[0][0])), t[0][0], t[0][1], not t[0][3],
+                                   t[0][2] != usual, t[0][2])):
         lower = metric == "error"
         ranked = group.sort_values(["mean", "earlier_protocol"], ascending=[lower, True],
                                    kind="stable")
