@@ -188,6 +188,69 @@ def test_identity_survives_odd_module_registrations_and_hashes_data_frames(tmp_p
     assert before is not None and after is not None and before != after
 
 
+STATE_OUTSIDE_THE_SOURCE = '''
+import torch
+from statepkg import util
+
+
+class Enc(torch.nn.Module):
+    scale = 2.0  # a class attribute
+
+    def forward(self, x):
+        return closed(bound(with_default(x))) * self.scale * util.FACTOR
+
+
+def make_closure():
+    t = torch.ones(1)
+    return lambda x: x * t
+
+
+class Holder:
+    def __init__(self, k):
+        self.k = k
+
+    def apply(self, x):
+        return x * self.k
+
+
+def with_default(x, k=torch.ones(1)):
+    return x * k
+
+
+closed = make_closure()
+bound = Holder(2.0).apply
+encoder = Enc()
+'''
+
+CHANGES = {
+    "class attribute": lambda m: setattr(m.Enc, "scale", 4.0),
+    "closure cell": lambda m: m.closed.__closure__[0].cell_contents.mul_(3),
+    "bound method's object": lambda m: setattr(m.bound.__self__, "k", 13.0),
+    "default argument": lambda m: m.with_default.__defaults__[0].mul_(3),
+    "constant in a package with an empty __init__": lambda m: setattr(m.util, "FACTOR", 5.0),
+}
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+def test_state_outside_the_source_is_in_the_identity(tmp_path, monkeypatch, change):
+    import importlib
+
+    (tmp_path / "statepkg").mkdir()
+    (tmp_path / "statepkg" / "__init__.py").write_text("")  # empty, as usual
+    (tmp_path / "statepkg" / "util.py").write_text("FACTOR = 1.0\n")
+    (tmp_path / "state_encoder.py").write_text(STATE_OUTSIDE_THE_SOURCE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("state_encoder", "statepkg", "statepkg.util"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    module = importlib.import_module("state_encoder")
+    before = object_identity(module.encoder)
+    CHANGES[change](module)
+    after = object_identity(module.encoder)
+    for name in ("state_encoder", "statepkg", "statepkg.util"):
+        sys.modules.pop(name, None)
+    assert before is not None and after is not None and before != after
+
+
 def test_a_fitted_transformer_is_an_encoder():
     import numpy as np
     from sklearn.decomposition import PCA

@@ -64,6 +64,7 @@ class Call:
 
     root_id: int = 0
     code: dict[str, str | None] = dataclasses.field(default_factory=dict)
+    classes: set[str] = dataclasses.field(default_factory=set)
 
 
 call = Call()  # the current call's state; object_identity resets it
@@ -115,7 +116,7 @@ def imported_modules(module: types.ModuleType) -> list[types.ModuleType]:
     """The loaded modules named by any import statement in ``module``'s source, also one
     inside a function (``from helpers import scale`` in ``forward``)."""
     try:
-        tree = ast.parse(inspect.getsource(module))
+        tree = ast.parse(module_source(module))
     except (OSError, TypeError, SyntaxError, ValueError):
         return []
     names = []
@@ -151,6 +152,8 @@ def user_module_closure(root: types.ModuleType) -> list[types.ModuleType]:
 def is_user_object(value: Any) -> bool:
     """A network, a partial, or an instance of a class of the user's own code: its state
     decides the output, so it must be hashed, not skipped."""
+    if isinstance(value, types.MethodType):
+        return is_user_object(value.__self__) or is_user_module(module_of(value.__func__))
     return isinstance(value, torch.nn.Module | functools.partial) or \
         is_user_module(module_of(value))
 
@@ -162,19 +165,45 @@ def update_globals(h: Any, module: types.ModuleType) -> None:
     cannot be hashed leaves the whole identity unknown; any other library object (a logger,
     a typing construct, a sparse matrix) is skipped."""
     for key, value in sorted(vars(module).items()):
-        if key.startswith("__") or isinstance(value, types.ModuleType | type | types.FunctionType):
+        if key.startswith("__") or isinstance(value, types.ModuleType):
             continue
         if id(value) == call.root_id:  # the object being identified: hashed already
             h.update(f"global:{key}:itself;".encode())
-            continue
-        part = hashlib.sha256()
-        try:
-            update_value(part, value)
-        except Unidentifiable:
-            if is_user_object(value):
-                raise
-            continue
-        h.update(f"global:{key}:{part.hexdigest()};".encode())
+        elif isinstance(value, types.FunctionType):  # its source is hashed; its state here
+            if is_user_module(module_of(value)):
+                h.update(f"global-function:{key}:".encode())
+                update_function_state(h, value)
+        elif isinstance(value, type):
+            if is_user_module(module_of(value)):
+                update_class_attributes(h, value)
+        else:
+            h.update(f"global:{key}:".encode())
+            update_global_value(h, value)
+
+
+def update_global_value(h: Any, value: Any) -> None:
+    """A global or class attribute: hashed when halibench can read it; a user's object that
+    it cannot read raises Unidentifiable; any other library object is skipped."""
+    part = hashlib.sha256()
+    try:
+        update_value(part, value)
+    except Unidentifiable:
+        if is_user_object(value):
+            raise
+        h.update(b"skipped;")
+        return
+    h.update(part.hexdigest().encode())
+
+
+def module_source(module: types.ModuleType) -> str:
+    """A module's source ("" for an empty file, such as a bare ``__init__.py``)."""
+    try:
+        return inspect.getsource(module)
+    except OSError:
+        file = getattr(module, "__file__", None)
+        if isinstance(file, str) and Path(file).is_file() and Path(file).stat().st_size == 0:
+            return ""
+        raise
 
 
 def update_code(h: Any, module_name: str, what: str) -> None:
@@ -190,7 +219,7 @@ def update_code(h: Any, module_name: str, what: str) -> None:
         modules = user_module_closure(sys.modules[module_name])
         for module in modules:
             part.update(f"source:{module.__name__}:".encode())
-            part.update(inspect.getsource(module).encode())
+            part.update(module_source(module).encode())
     except (OSError, TypeError, KeyError, AttributeError):
         raise Unidentifiable(f"no source for {what}") from None
     for module in modules:
@@ -212,19 +241,44 @@ def update_class(h: Any, cls: type) -> None:
     except (OSError, TypeError):
         raise Unidentifiable(f"no source for {cls.__qualname__}") from None
     update_code(h, cls.__module__, cls.__qualname__)
+    update_class_attributes(h, cls)
+
+
+def update_class_attributes(h: Any, cls: type) -> None:
+    """The values the user's classes in ``cls``'s bases hold as class attributes (a scale,
+    a table: set at run time, they are not in the source); each class once per call."""
+    for base in cls.__mro__:
+        key = f"{base.__module__}.{base.__qualname__}"
+        if is_library(base) or not is_user_module(module_of(base)) or key in call.classes:
+            continue
+        call.classes.add(key)
+        for name, value in sorted(vars(base).items()):
+            if name.startswith("__") or name.startswith("_abc") or isinstance(
+                    value, types.FunctionType | staticmethod | classmethod | property):
+                continue
+            h.update(f"class-attribute:{key}.{name}:".encode())
+            update_global_value(h, value)
+
+
+def update_function_state(h: Any, fn: types.FunctionType) -> None:
+    """What a function holds beside its source: closure cells and default arguments."""
+    cells = []
+    for cell in fn.__closure__ or ():
+        try:
+            cells.append(cell.cell_contents)
+        except ValueError:  # a cell not yet bound
+            cells.append(None)
+    kwdefaults = fn.__kwdefaults__ or {}
+    for value in [*cells, *(fn.__defaults__ or ()), *(kwdefaults[k] for k in sorted(kwdefaults))]:
+        update_global_value(h, value)
 
 
 def update_user_function(h: Any, fn: types.FunctionType) -> None:
     """A function of the user's code: its name, ``update_code`` of its module, and the
-    values its closure holds."""
+    values its closure and default arguments hold."""
     h.update(f"function:{fn.__module__}.{fn.__qualname__}:".encode())
     update_code(h, fn.__module__, fn.__qualname__)
-    for cell in fn.__closure__ or ():
-        try:
-            contents = cell.cell_contents
-        except ValueError:  # a cell not yet bound
-            contents = None
-        update_value(h, contents)
+    update_function_state(h, fn)
 
 
 def update_user_object(h: Any, value: Any) -> None:
@@ -304,6 +358,9 @@ def update_value(h: Any, value: Any) -> None:
         h.update(f"function:{value.__module__}.{value.__qualname__};".encode())
     elif isinstance(value, types.FunctionType) and is_user_module(module_of(value)):
         update_user_function(h, value)
+    elif isinstance(value, types.MethodType):
+        h.update(b"method:")
+        update_value(h, [value.__func__, value.__self__])
     elif isinstance(value, functools.partial):
         h.update(b"partial:")
         update_value(h, [value.func, list(value.args), value.keywords])
