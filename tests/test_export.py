@@ -132,7 +132,7 @@ def test_a_card_lists_each_setting_once_under_the_shipped_name():
 
     setting = {"benchmark": "mnist-semisup", "protocol_version": "1.2", "protocol_sha256": "s",
                "checkpoint_sha256": "c", "level": "z1", "probe": "l2svm", "labels": 100,
-               "full": False, "n_draws": 10}
+               "full": False, "n_draws": 10, "official_data": True}
     rows = pd.DataFrame([setting | {"model": "run-s2", "mean": 1.0},
                          setting | {"model": "shipped", "mean": 2.0},
                          setting | {"model": "run-s2", "level": "z2", "mean": 3.0}])

@@ -67,7 +67,8 @@ def test_a_checkpoint_scored_under_several_names_shows_once(caplog):
     from halibench.report.results import KEY, merge_aliases, model_cell
 
     base = {k: "v" for k in KEY} | {"checkpoint_sha256": "s", "mean": 3.22, "std": 0.0,
-                                   "subset": "", "official": True, "created": "2"}
+                                   "subset": "", "official": True, "created": "2",
+                                   "official_data": True}
     table = pd.DataFrame([base | {"model": "runs/hali-ss-xl-s2", "created": "1"},
                           base | {"model": "hali-mnist-semisup"},
                           base | {"model": "runs/copy", "mean": 3.22 + 1e-12},
