@@ -59,8 +59,9 @@ INSTALLED = tuple({Path(p).resolve() for p in (
 @dataclasses.dataclass
 class Call:
     """What one ``object_identity`` call has hashed so far: the object itself (a global
-    holding it is hashed by name only) and the digest of each module's code, computed once
-    per call (``None`` while it is being computed: a module reached again from within)."""
+    holding it is hashed by name only), the digest of each module's code, computed once per
+    call (``None`` while it is being computed: a module reached again from within), and the
+    classes whose class attributes are hashed."""
 
     root_id: int = 0
     code: dict[str, str | None] = dataclasses.field(default_factory=dict)
